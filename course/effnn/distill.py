@@ -1,0 +1,78 @@
+"""Knowledge distillation: soft targets with a temperature, the KD loss, and FitNets-style hints.
+
+Hinton et al. (2015) train a student on the teacher's *softened* distribution
+``softmax(z / T)``; its small probabilities ("dark knowledge") say which wrong classes look alike.
+Gradients of the soft term scale as ``1 / T**2``, so the loss multiplies it by ``T**2`` to keep the
+balance with the hard-label term independent of ``T``.
+
+Logits may be ``(N, C)`` (classification) or ``(N, C, H, W)`` (segmentation: class dim 1, the
+loss is averaged over pixels), so the same loss serves LeNet and Segformer.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _check_temperature(T) -> float:
+    if isinstance(T, bool) or not isinstance(T, (int, float)):
+        raise TypeError(f"T must be a number, got {type(T).__name__}")
+    if not T > 0:
+        raise ValueError(f"T must be > 0, got {T}")
+    return float(T)
+
+
+def _check_logits(name: str, logits) -> torch.Tensor:
+    if not torch.is_tensor(logits):
+        raise TypeError(f"{name} must be a tensor, got {type(logits).__name__}")
+    if logits.dim() < 2:
+        raise ValueError(f"{name} must have shape (N, C) or (N, C, ...), got {tuple(logits.shape)}")
+    return logits
+
+
+def softmax_t(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
+    """``softmax(logits / T)`` over the class dim 1: larger ``T`` gives softer targets."""
+    T = _check_temperature(T)
+    logits = _check_logits("logits", logits)
+    return F.softmax(logits / T, dim=1)
+
+
+def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0) -> torch.Tensor:
+    """``KL(softmax(t/T) || softmax(s/T))`` summed over classes, averaged over samples (and pixels)."""
+    T = _check_temperature(T)
+    s = _check_logits("student_logits", student_logits)
+    t = _check_logits("teacher_logits", teacher_logits)
+    if s.shape != t.shape:
+        raise ValueError(f"student_logits {tuple(s.shape)} and teacher_logits {tuple(t.shape)} "
+                         "must have the same shape")
+    log_p_s = F.log_softmax(s / T, dim=1)
+    log_p_t = F.log_softmax(t.detach() / T, dim=1)
+    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)  # (N,) or (N, H, W)
+    return kl.mean()
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets=None, *,
+            T: float = 4.0, alpha: float = 0.9) -> torch.Tensor:
+    """Hinton's distillation loss ``alpha * T**2 * KL(p_t^T || p_s^T) + (1 - alpha) * CE(s, y)``.
+
+    ``targets`` (class indices, shape ``(N,)`` or ``(N, H, W)``) may be ``None`` only when
+    ``alpha == 1`` (pure distillation, e.g. on unlabelled data). The teacher is detached.
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    T = _check_temperature(T)
+    loss = alpha * T * T * soft_kl(student_logits, teacher_logits, T)
+    if alpha < 1.0:
+        if targets is None:
+            raise ValueError("targets are required when alpha < 1 (the hard-label term is used)")
+        if not torch.is_tensor(targets):
+            raise TypeError(f"targets must be a tensor, got {type(targets).__name__}")
+        expected = student_logits.shape[:1] + student_logits.shape[2:]
+        if targets.shape != expected:
+            raise ValueError(f"targets shape {tuple(targets.shape)} does not match logits "
+                             f"{tuple(student_logits.shape)} (expected {tuple(expected)})")
+        loss = loss + (1.0 - alpha) * F.cross_entropy(student_logits, targets)
+    return loss
