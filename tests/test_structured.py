@@ -1,0 +1,81 @@
+"""Structural pruning through torch-pruning: shapes shrink, coupled channels stay consistent."""
+import pytest
+import torch
+from torch import nn
+
+from effnn.measure import count_macs, count_params
+from effnn.models import LeNet300100, ResCNN
+from effnn.structured import dependency_groups, output_layers, prune_channels
+
+X = torch.randn(2, 1, 8, 8)
+
+
+def test_uniform_ratio_halves_every_group_and_keeps_the_classifier():
+    torch.manual_seed(0)
+    model = ResCNN(width=16, blocks=1)
+    macs0 = count_macs(model, X[:1])
+    out = prune_channels(model, X[:1], 0.5)
+    assert out is model
+    assert model.stem[0].out_channels == 8 and model.stage1[0].conv1.out_channels == 8
+    assert model.down[0].out_channels == 16 and model.stage2[0].conv1.out_channels == 16
+    assert model.head[2].out_features == 10 and model.head[2].in_features == 16
+    assert model(X).shape == (2, 10)
+    assert count_macs(model, X[:1]) < 0.35 * macs0
+
+
+def test_per_layer_ratio_overrides_the_default():
+    model = LeNet300100()
+    prune_channels(model, torch.randn(1, 64), 0.5, per_layer_ratios={model.net[1]: 0.2})
+    assert model.net[1].out_features == 240
+    assert model.net[3].out_features == 50 and model.net[5].out_features == 10
+
+
+def test_round_to_and_zero_ratio():
+    model = LeNet300100()
+    n0 = count_params(model)
+    prune_channels(model, torch.randn(1, 64), 0.0)
+    assert count_params(model) == n0
+    prune_channels(model, torch.randn(1, 64), 0.3, round_to=16)
+    assert model.net[1].out_features % 16 == 0 and model.net[3].out_features % 16 == 0
+
+
+def test_residual_block_couples_both_convs_feeding_the_skip():
+    model = ResCNN(width=8, blocks=1)
+    groups = dependency_groups(model, X[:1])
+    skip = next(g for g in groups if ("stage1.0.conv2", "out_channels") in g.members)
+    names = {n for n, _ in skip.members}
+    assert {"stem.0", "stem.1", "stage1.0.bn2", "stage1.0.conv1", "down.0"} <= names
+    inner = next(g for g in groups if ("stage1.0.conv1", "out_channels") in g.members)
+    assert {n for n, _ in inner.members} == {"stage1.0.conv1", "stage1.0.bn1", "stage1.0.conv2"}
+    assert all(g.root != "head.2" for g in groups)
+
+
+def test_output_layer_is_found():
+    model = ResCNN(width=8)
+    assert output_layers(model, X[:1]) == [model.head[2]]
+
+
+@pytest.mark.parametrize("ratio", [-0.1, 1.0, 1.5])
+def test_bad_ratio_raises(ratio):
+    with pytest.raises(ValueError, match="ratio"):
+        prune_channels(LeNet300100(), torch.randn(1, 64), ratio)
+
+
+def test_bad_inputs_raise():
+    model = LeNet300100()
+    with pytest.raises(ValueError, match="per_layer_ratios"):
+        prune_channels(model, torch.randn(1, 64), 0.5, per_layer_ratios={model.net[1]: 1.0})
+    with pytest.raises(ValueError, match="importance"):
+        prune_channels(model, torch.randn(1, 64), 0.5, importance="bogus")
+    with pytest.raises(ValueError, match="taylor"):
+        prune_channels(model, torch.randn(1, 64), 0.5, importance="taylor")
+    with pytest.raises(TypeError, match="model"):
+        prune_channels(nn.Linear(2, 2).weight, torch.randn(1, 2), 0.5)
+
+
+def test_taylor_importance_runs_after_backward():
+    torch.manual_seed(0)
+    model = LeNet300100()
+    nn.functional.cross_entropy(model(torch.randn(8, 64)), torch.arange(8)).backward()
+    prune_channels(model, torch.randn(1, 64), 0.5, importance="taylor")
+    assert model.net[1].out_features == 150
