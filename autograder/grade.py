@@ -1,0 +1,308 @@
+"""Grade a folder of submissions of one assignment: parallel, limited, and nothing lost.
+
+    python -m autograder.grade ASSIGNMENT SUBMISSIONS [--out DIR] [--jobs N] [--force]
+                                [--cell-timeout S] [--timeout S] [--memory-mb M]
+
+SUBMISSIONS is nbgrader's ``submitted/`` folder (``<student>/<assignment>/<assignment>.ipynb``) or a
+flat LMS export (``<student>.ipynb`` or ``<student>.zip``). Results go to ``DIR`` (default
+``out/grades/<assignment>``): ``grades.csv``, ``results.json``, ``feedback/<student>.html`` and, for
+every regraded submission, the previous result under ``history/``.
+
+Every submission ends in one status: graded, timed_out, crashed, malformed or missing. A run is
+idempotent: an unchanged submission keeps its recorded result unless ``--force`` is given.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+
+from .release import REPO, SOLUTIONS
+from .sandbox import hidden_checks_dir, prepare_root, privilege_note, run_nbgrader
+from .settings import Limits, limits_for
+from .submissions import Submission, discover, safe_student_id
+
+STATUSES = ("graded", "timed_out", "crashed", "malformed", "missing", "error")
+
+
+# ----------------------------------------------------------------------------- master gradebook
+def prepare_master(assignment: str, root: Path) -> Path:
+    """Register the assignment (cells, points, checksums) in a fresh gradebook under ``root``."""
+    if not (SOLUTIONS / assignment / f"{assignment}.ipynb").exists():
+        raise FileNotFoundError(f"unknown assignment {assignment!r}: no solutions/{assignment}/{assignment}.ipynb")
+    root.mkdir(parents=True, exist_ok=True)
+    from .release import nbgrader
+
+    proc = nbgrader("generate_assignment", assignment, "--force", root=root,
+                    extra=[f"--CourseDirectory.release_directory={root / 'release'}"])
+    db = root / "gradebook.db"
+    if proc.returncode != 0 or not db.exists():
+        raise RuntimeError(f"could not register {assignment}:\n{proc.stdout}\n{proc.stderr}")
+    return db
+
+
+def grade_ids(db: Path, assignment: str) -> list[str]:
+    """The graded cells of the assignment, in notebook order."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        nb = gb.find_notebook(assignment, assignment)
+        cells = [(c.name, c.max_score) for c in nb.grade_cells]
+    return [name for name, _ in cells]
+
+
+# ----------------------------------------------------------------------------- one submission
+def _read_scores(db: Path, assignment: str, student: str) -> dict | None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(f"sqlite:///{db}") as gb:
+            nb = gb.find_submission_notebook(assignment, assignment, student)
+            cells = {g.name: {"score": float(g.score or 0.0), "max": float(g.max_score),
+                              "manual": bool(g.needs_manual_grade)} for g in nb.grades}
+    except MissingEntry:
+        return None
+    return cells
+
+
+def _check_notebook(path: Path) -> str:
+    """'' when the file is a readable notebook, else why not."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # JSON errors, schema errors, binary junk
+        return f"not a valid notebook: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    return ""
+
+
+def _crash_reason(output: str) -> str:
+    for marker, reason in (("DeadKernelError", "the kernel died (crash, exit or memory)"),
+                           ("Kernel died", "the kernel died (crash, exit or memory)"),
+                           ("MemoryError", "out of memory")):
+        if marker in output:
+            return reason
+    return "nbgrader failed on this notebook"
+
+
+def _empty_result(sub: Submission, assignment: str, status: str, note: str, ids: list[str], maxes: dict) -> dict:
+    return {"student": sub.student, "assignment": assignment, "status": status, "note": note,
+            "total": 0.0, "max": float(sum(maxes.values())), "needs_manual": False,
+            "cells": {gid: {"score": 0.0, "max": maxes.get(gid, 0.0), "manual": False} for gid in ids},
+            "digest": sub.digest(), "graded_at": dt.datetime.now().isoformat(timespec="seconds")}
+
+
+def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Path, limits: Limits,
+                     ids: list[str], maxes: dict, drop_privileges: bool = True) -> dict:
+    """Autograde and generate feedback for one submission in its own course root."""
+    if sub.notebook is None:
+        return _empty_result(sub, assignment, "missing", sub.problem, ids, maxes)
+    problem = _check_notebook(sub.notebook)
+    if problem:
+        return _empty_result(sub, assignment, "malformed", problem, ids, maxes)
+
+    root = work / sub.student
+    if root.exists():
+        shutil.rmtree(root)
+    target = root / "submitted" / sub.student / assignment
+    target.mkdir(parents=True)
+    shutil.copy2(sub.notebook, target / f"{assignment}.ipynb")
+    shutil.copy2(master_db, root / "gradebook.db")
+    # the release's other files (data, helpers) sit beside the notebook, as for the student
+    release = REPO / "assignments" / assignment
+    for extra in release.iterdir() if release.is_dir() else []:
+        if extra.suffix != ".ipynb" and extra.is_file():
+            shutil.copy2(extra, target / extra.name)
+    hidden = hidden_checks_dir(assignment, root / ".hidden")
+    prepare_root(root, drop_privileges)
+
+    run = run_nbgrader(["autograde", assignment, f"--student={sub.student}", "--force"], root, limits,
+                       hidden, timeout=limits.submission_timeout, drop_privileges=drop_privileges)
+    cells = _read_scores(root / "gradebook.db", assignment, sub.student)
+    if run.timed_out:
+        result = _empty_result(sub, assignment, "timed_out",
+                               f"stopped after {limits.submission_timeout} s (whole-submission limit)", ids, maxes)
+        return result
+    if cells is None:
+        status = "crashed"
+        return _empty_result(sub, assignment, status, _crash_reason(run.output), ids, maxes)
+
+    note = sub.problem
+    autograded = root / "autograded" / sub.student / assignment / f"{assignment}.ipynb"
+    if autograded.exists() and "CellTimeoutError" in autograded.read_text(errors="replace"):
+        note = "; ".join(filter(None, [note, f"a cell hit the {limits.cell_timeout} s cell limit"]))
+    fb = run_nbgrader(["generate_feedback", assignment, f"--student={sub.student}", "--force"], root, limits,
+                      hidden, timeout=120, drop_privileges=drop_privileges)
+    feedback = root / "feedback" / sub.student / assignment / f"{assignment}.html"
+    if not feedback.exists():
+        note = "; ".join(filter(None, [note, "feedback could not be generated"]))
+    total = sum(c["score"] for c in cells.values())
+    return {"student": sub.student, "assignment": assignment, "status": "graded", "note": note,
+            "total": round(total, 4), "max": float(sum(c["max"] for c in cells.values())),
+            "needs_manual": any(c["manual"] for c in cells.values()), "cells": cells,
+            "digest": sub.digest(), "graded_at": dt.datetime.now().isoformat(timespec="seconds"),
+            "_feedback": str(feedback) if feedback.exists() else "", "_log_tail": fb.output[-2000:] if fb.returncode else ""}
+
+
+def grade_notebook(assignment: str, notebook: Path, workdir: Path, student: str = "student",
+                   limits: Limits | None = None, drop_privileges: bool = True) -> dict:
+    """Grade a single notebook (tests and demos use this); returns the result record."""
+    workdir = Path(workdir)
+    db = prepare_master(assignment, workdir / "master")
+    ids = grade_ids(db, assignment)
+    maxes = _max_scores(db, assignment)
+    sub = Submission(safe_student_id(student), Path(notebook) if notebook else None,
+                     "" if notebook else "no notebook")
+    if sub.notebook is not None and not sub.notebook.is_file():
+        sub = Submission(sub.student, None, f"{notebook} does not exist")
+    return grade_submission(sub, assignment, db, workdir / "work", limits or limits_for(assignment),
+                            ids, maxes, drop_privileges)
+
+
+def _max_scores(db: Path, assignment: str) -> dict:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        return {c.name: float(c.max_score) for c in gb.find_notebook(assignment, assignment).grade_cells}
+
+
+# ----------------------------------------------------------------------------- a whole folder
+def _load_previous(out: Path) -> dict:
+    path = out / "results.json"
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        backup = path.with_suffix(f".corrupt-{dt.datetime.now():%Y%m%d%H%M%S}.json")
+        shutil.copy2(path, backup)
+        print(f"warning: {path} was unreadable; kept a copy at {backup} and regrading everything")
+        return {}
+
+
+def _archive_previous(out: Path, student: str, previous: dict) -> Path:
+    stamp = previous.get("graded_at", "unknown").replace(":", "")
+    dest = out / "history" / student / stamp
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "result.json").write_text(json.dumps(previous, indent=2))
+    fb = out / "feedback" / f"{student}.html"
+    if fb.exists():
+        shutil.copy2(fb, dest / fb.name)
+    return dest
+
+
+def write_csv(path: Path, results: list[dict], ids: list[str]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["student", "assignment", "status", "total", "max", "needs_manual", *ids, "note"])
+        for r in sorted(results, key=lambda r: r["student"]):
+            w.writerow([r["student"], r["assignment"], r["status"], r["total"], r["max"],
+                        int(r.get("needs_manual", False)),
+                        *[r["cells"].get(g, {}).get("score", 0.0) for g in ids], r.get("note", "")])
+
+
+def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None = None, force: bool = False,
+                 limits: Limits | None = None, drop_privileges: bool = True, progress: bool = True) -> list[dict]:
+    """Grade every submission under ``source``; write CSV, JSON and feedback under ``out``."""
+    from effnn.train import progress_bar
+
+    limits = limits or limits_for(assignment)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "feedback").mkdir(exist_ok=True)
+    previous = _load_previous(out)
+    with tempfile.TemporaryDirectory(prefix=f"effnn-grade-{assignment}-") as tmp:
+        tmp = Path(tmp)
+        os.chmod(tmp, 0o755)
+        db = prepare_master(assignment, tmp / "master")
+        ids, maxes = grade_ids(db, assignment), _max_scores(db, assignment)
+        subs = discover(Path(source), assignment, tmp)
+        todo, results = [], {}
+        for sub in subs:
+            old = previous.get(sub.student)
+            if old and not force and old.get("digest") == sub.digest() and old.get("status") in STATUSES:
+                results[sub.student] = {**old, "_unchanged": True}
+            else:
+                todo.append(sub)
+        jobs = max(1, jobs or os.cpu_count() or 1)
+        work = tmp / "work"
+        work.mkdir()
+        os.chmod(work, 0o755)
+        bar = progress_bar(total=len(todo), desc=f"grading {assignment}", disable=not progress)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(grade_submission, s, assignment, db, work, limits, ids, maxes,
+                                   drop_privileges): s for s in todo}
+            for fut in as_completed(futures):
+                sub = futures[fut]
+                try:
+                    res = fut.result()
+                except Exception as exc:  # a bug of ours must not cost the other students their grade
+                    res = _empty_result(sub, assignment, "error", f"grader error: {type(exc).__name__}: {exc}", ids, maxes)
+                old = previous.get(sub.student)
+                if old:
+                    kept = _archive_previous(out, sub.student, old)
+                    res["note"] = "; ".join(filter(None, [res.get("note"), f"regraded; previous result kept in {kept.relative_to(out)}"]))
+                fb_src = res.pop("_feedback", "")
+                res.pop("_log_tail", None)
+                fb_dst = out / "feedback" / f"{sub.student}.html"
+                if fb_src:
+                    shutil.copy2(fb_src, fb_dst)
+                elif fb_dst.exists():
+                    fb_dst.unlink()  # stale feedback of an older version (archived above)
+                results[sub.student] = res
+                bar.update(1)
+        bar.close()
+    # students graded before but absent now keep their record
+    for student, old in previous.items():
+        results.setdefault(student, {**old, "note": "; ".join(filter(None, [old.get("note"), "not in this run's submissions; previous result kept"]))})
+    final = [{k: v for k, v in r.items() if not k.startswith("_")} for r in results.values()]
+    (out / "results.json").write_text(json.dumps({r["student"]: r for r in final}, indent=2, sort_keys=True))
+    write_csv(out / "grades.csv", final, ids)
+    return [results[s] for s in sorted(results)]
+
+
+def print_table(results: list[dict], out: Path | None = None) -> None:
+    width = max([len(r["student"]) for r in results] + [7])
+    print(f"{'student':<{width}}  {'status':<10} {'score':>12}  note")
+    for r in results:
+        score = f"{r['total']:g} / {r['max']:g}"
+        flag = " (unchanged)" if r.get("_unchanged") else ""
+        print(f"{r['student']:<{width}}  {r['status']:<10} {score:>12}  {r.get('note', '')}{flag}")
+    counts = {s: sum(r["status"] == s for r in results) for s in STATUSES}
+    print("  ".join(f"{k}: {v}" for k, v in counts.items() if v))
+    if out is not None:
+        print(f"grades:   {out / 'grades.csv'}\nfeedback: {out / 'feedback'}\nresults:  {out / 'results.json'}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignment")
+    parser.add_argument("submissions", type=Path)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--jobs", type=int, default=None, help="parallel graders (default: CPU count)")
+    parser.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    parser.add_argument("--cell-timeout", type=int, default=None)
+    parser.add_argument("--timeout", type=int, default=None, help="wall-clock seconds per submission")
+    parser.add_argument("--memory-mb", type=int, default=None)
+    parser.add_argument("--no-drop-privileges", action="store_true")
+    args = parser.parse_args(argv)
+    out = args.out or REPO / "out" / "grades" / args.assignment
+    limits = limits_for(args.assignment, cell_timeout=args.cell_timeout, submission_timeout=args.timeout,
+                        memory_mb=args.memory_mb)
+    print(f"{privilege_note()}; limits: {limits}")
+    results = grade_folder(args.assignment, args.submissions, out, jobs=args.jobs, force=args.force,
+                           limits=limits, drop_privileges=not args.no_drop_privileges)
+    print_table(results, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

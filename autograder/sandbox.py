@@ -1,0 +1,142 @@
+"""Run one nbgrader command for one submission inside limits.
+
+Each submission gets its own course root (its own copy of the gradebook), so parallel graders
+never share a SQLite file and a hostile notebook can only damage its own folder. The nbgrader
+process and the kernel it starts inherit:
+- a new session (the whole process group is killed at the wall-clock limit);
+- address-space and file-size limits (memory blow-ups and runaway output fail inside the kernel);
+- when the grader runs as root, the unprivileged ``nobody`` user, which cannot write to the
+  repository, the release or other submissions;
+- a ``PYTHONPATH`` that exposes only the hidden checks of this assignment, not the repository.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .release import tool_path
+from .settings import Limits
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class RunResult:
+    returncode: int | None  # None when killed at the time limit
+    output: str
+    timed_out: bool
+
+
+@functools.lru_cache(maxsize=1)
+def _unprivileged_ids():
+    """(uid, gid) of ``nobody`` when running as root and ``nobody`` can run this Python, else None."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    try:
+        import pwd
+
+        entry = pwd.getpwnam("nobody")
+    except (KeyError, ImportError):
+        return None
+    ids = entry.pw_uid, entry.pw_gid
+
+    def _drop():
+        os.setgroups([])
+        os.setgid(ids[1])
+        os.setuid(ids[0])
+
+    try:  # e.g. a Python installed under /root is not reachable by nobody
+        probe = subprocess.run([sys.executable, "-c", "import nbgrader, effnn"], preexec_fn=_drop,
+                               capture_output=True, timeout=60, cwd="/")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return ids if probe.returncode == 0 else None
+
+
+def privilege_note() -> str:
+    """One line for the grading summary: how submissions are confined."""
+    if _unprivileged_ids() is not None:
+        return "kernels run as user 'nobody' in per-submission folders"
+    return ("kernels run as the current user in per-submission folders (run as root with a Python "
+            "that 'nobody' can execute to confine writes further)")
+
+
+def hidden_checks_dir(assignment: str, dest: Path) -> Path:
+    """A folder holding only ``autograder/checks/<assignment>.py`` (plus package files)."""
+    src = REPO / "autograder"
+    pkg = dest / "autograder"
+    (pkg / "checks").mkdir(parents=True, exist_ok=True)
+    for rel in ("__init__.py", "feedback.py", "checks/__init__.py", f"checks/{assignment}.py"):
+        if (src / rel).exists():
+            shutil.copy2(src / rel, pkg / rel)
+    return dest
+
+
+def prepare_root(root: Path, drop_privileges: bool) -> None:
+    """Give the sandbox user ownership of its own course root (and nothing else)."""
+    ids = _unprivileged_ids() if drop_privileges else None
+    if ids is None:
+        return
+    for path in [root, *root.rglob("*")]:
+        try:
+            os.chown(path, *ids, follow_symlinks=False)
+        except OSError:
+            pass
+
+
+def run_nbgrader(args: list[str], root: Path, limits: Limits, hidden: Path, timeout: float,
+                 drop_privileges: bool = True) -> RunResult:
+    """``python -m nbgrader <args>`` in ``root`` under the limits; never raises on failure."""
+    ids = _unprivileged_ids() if drop_privileges else None
+    env = {
+        "PATH": tool_path(os.environ.get("PATH", "/usr/bin:/bin")),
+        "HOME": str(root),
+        "PYTHONPATH": str(hidden),
+        "EFFNN_QUIET": "1",
+        "MPLBACKEND": "Agg",
+        "NUMBA_CACHE_DIR": str(root / ".numba"),
+        "TORCHINDUCTOR_CACHE_DIR": str(root / ".inductor"),
+        "JUPYTER_RUNTIME_DIR": str(root / ".jupyter-runtime"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+    }
+    for key in ("EFFNN_CACHE", "EFFNN_DATA", "EFFNN_DATA_DIR", "OMP_NUM_THREADS"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+
+    def _limit():  # runs in the child, before exec
+        import resource
+
+        os.setsid()
+        mem = limits.memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        size = limits.output_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if ids is not None:
+            os.setgroups([])
+            os.setgid(ids[1])
+            os.setuid(ids[0])
+
+    from .release import write_root_config
+
+    write_root_config(root)
+    cmd = [sys.executable, "-m", "nbgrader", *args, f"--Execute.timeout={limits.cell_timeout}"]
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, preexec_fn=_limit, text=True, errors="replace")
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return RunResult(proc.returncode, out[-20000:], False)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, _ = proc.communicate()
+        return RunResult(None, (out or "")[-20000:], True)

@@ -1,0 +1,37 @@
+"""Sandbox and timeout settings of the grading command, per assignment.
+
+``cell_timeout``: seconds one cell may run before it is interrupted (the rest still runs).
+``submission_timeout``: wall-clock seconds for the whole autograde of one submission.
+``memory_mb``: address-space limit of the grading process and its kernel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout: int = 60
+    submission_timeout: int = 240
+    memory_mb: int = 8192
+    output_mb: int = 64  # the largest file a kernel may write (huge outputs, runaway logs)
+
+    def __post_init__(self):
+        for field in ("cell_timeout", "submission_timeout", "memory_mb", "output_mb"):
+            if getattr(self, field) <= 0:
+                raise ValueError(f"{field} must be > 0")
+        if self.cell_timeout > self.submission_timeout:
+            raise ValueError("cell_timeout cannot exceed submission_timeout")
+
+
+LIMITS = {
+    "a0_warmup": Limits(cell_timeout=60, submission_timeout=180),
+    "a1_segformer_pruning": Limits(cell_timeout=300, submission_timeout=600),
+    "a2_binarized_nn": Limits(cell_timeout=120, submission_timeout=300),
+}
+
+
+def limits_for(assignment: str, **overrides) -> Limits:
+    """The assignment's limits, with any non-None override applied."""
+    base = LIMITS.get(assignment, Limits())
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})

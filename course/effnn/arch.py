@@ -1,0 +1,273 @@
+"""Efficient building blocks and architectures, with their cost formulas next to the measured cost.
+
+- :class:`DepthwiseSeparableConv` (MobileNet, Howard et al. 2017): a :math:`k\\times k` depthwise
+  conv then a :math:`1\\times 1` pointwise conv, :math:`\\frac{1}{d}+\\frac{1}{k^2}` of a standard conv.
+- :class:`Fire` (SqueezeNet, Iandola et al. 2016): squeeze with 1x1, expand with 1x1 and 3x3.
+- :func:`compound_scaling` (EfficientNet, Tan & Le 2019): depth :math:`\\alpha^\\phi`, width
+  :math:`\\beta^\\phi`, resolution :math:`\\gamma^\\phi`, FLOPs :math:`(\\alpha\\beta^2\\gamma^2)^\\phi`.
+- :func:`architecture_table`: params / MACs / CPU latency of real architectures with random weights,
+  built by torchvision when it imports and otherwise by transformers; nothing is downloaded.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def _positive(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+# ----------------------------------------------------------------------------------- formulas
+def conv_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int, groups: int = 1) -> int:
+    """MACs of a conv: every output value sums :math:`(c_{in}/g)\\,k^2` products."""
+    for v, n in ((c_in, "c_in"), (c_out, "c_out"), (k, "k"), (h_out, "h_out"), (w_out, "w_out"), (groups, "groups")):
+        _positive(v, n)
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"groups={groups} must divide c_in={c_in} and c_out={c_out}")
+    return c_out * h_out * w_out * (c_in // groups) * k * k
+
+
+def conv_params(c_in: int, c_out: int, k: int, groups: int = 1, bias: bool = False) -> int:
+    """Weights of a conv (plus ``c_out`` biases)."""
+    return c_out * (c_in // groups) * k * k + (c_out if bias else 0)
+
+
+def separable_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int) -> int:
+    """:math:`c_{in}k^2HW` (depthwise) :math:`+\\,c_{in}c_{out}HW` (pointwise)."""
+    return conv_macs(c_in, c_in, k, h_out, w_out, groups=c_in) + conv_macs(c_in, c_out, 1, h_out, w_out)
+
+
+def separable_params(c_in: int, c_out: int, k: int) -> int:
+    return conv_params(c_in, c_in, k, groups=c_in) + conv_params(c_in, c_out, 1)
+
+
+class DepthwiseSeparableConv(nn.Module):
+    """Depthwise :math:`k\\times k` (``groups=c_in``) then pointwise 1x1; no bias, no norm, so the
+    parameter and MAC counts equal :func:`separable_params` / :func:`separable_macs` exactly."""
+
+    def __init__(self, c_in: int, c_out: int, k: int = 3, stride: int = 1):
+        super().__init__()
+        _positive(c_in, "c_in"), _positive(c_out, "c_out"), _positive(k, "k"), _positive(stride, "stride")
+        self.depthwise = nn.Conv2d(c_in, c_in, k, stride=stride, padding=k // 2, groups=c_in, bias=False)
+        self.pointwise = nn.Conv2d(c_in, c_out, 1, bias=False)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
+class Fire(nn.Module):
+    """SqueezeNet's fire module: 1x1 squeeze to ``s`` channels, then concat(1x1 -> e1, 3x3 -> e3).
+
+    Params :math:`c_{in}s + s e_1 + 9 s e_3` (+ biases) instead of :math:`9 c_{in}(e_1+e_3)`.
+    """
+
+    def __init__(self, c_in: int, squeeze: int, expand1x1: int, expand3x3: int):
+        super().__init__()
+        for v, n in ((c_in, "c_in"), (squeeze, "squeeze"), (expand1x1, "expand1x1"), (expand3x3, "expand3x3")):
+            _positive(v, n)
+        self.squeeze = nn.Conv2d(c_in, squeeze, 1)
+        self.expand1x1 = nn.Conv2d(squeeze, expand1x1, 1)
+        self.expand3x3 = nn.Conv2d(squeeze, expand3x3, 3, padding=1)
+
+    def forward(self, x):
+        s = torch.relu(self.squeeze(x))
+        return torch.cat([torch.relu(self.expand1x1(s)), torch.relu(self.expand3x3(s))], 1)
+
+
+def squeezenet(num_classes: int = 1000, version: str = "1.1") -> nn.Sequential:
+    """SqueezeNet 1.0 / 1.1 built from :class:`Fire` (same layer sizes as the paper / torchvision)."""
+    pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)  # noqa: E731
+    if version == "1.0":
+        stem = [nn.Conv2d(3, 96, 7, stride=2), nn.ReLU(), pool()]
+        body = [Fire(96, 16, 64, 64), Fire(128, 16, 64, 64), Fire(128, 32, 128, 128), pool(),
+                Fire(256, 32, 128, 128), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192),
+                Fire(384, 64, 256, 256), pool(), Fire(512, 64, 256, 256)]
+    elif version == "1.1":
+        stem = [nn.Conv2d(3, 64, 3, stride=2), nn.ReLU(), pool()]
+        body = [Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), pool(), Fire(128, 32, 128, 128),
+                Fire(256, 32, 128, 128), pool(), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192),
+                Fire(384, 64, 256, 256), Fire(512, 64, 256, 256)]
+    else:
+        raise ValueError(f"version must be '1.0' or '1.1', got {version!r}")
+    head = [nn.Dropout(0.5), nn.Conv2d(512, _positive(num_classes, "num_classes"), 1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*stem, *body, *head)
+
+
+# ---------------------------------------------------------------------------- compound scaling
+#: The coefficients EfficientNet's grid search found for B0 (alpha * beta^2 * gamma^2 = 1.92 ~ 2).
+EFFICIENTNET_ABG = (1.2, 1.1, 1.15)
+
+
+def compound_scaling(phi: float, alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15,
+                     base_resolution: int = 224) -> dict:
+    """Depth / width / resolution multipliers for compound coefficient ``phi`` and the FLOPs factor.
+
+    FLOPs of a conv net grow like depth x width^2 x resolution^2, so the factor is
+    :math:`(\\alpha\\beta^2\\gamma^2)^\\phi \\approx 2^\\phi`.
+    """
+    if isinstance(phi, bool) or not isinstance(phi, (int, float)) or phi < 0:
+        raise ValueError(f"phi must be a number >= 0, got {phi!r}")
+    for v, n in ((alpha, "alpha"), (beta, "beta"), (gamma, "gamma")):
+        if not isinstance(v, (int, float)) or v < 1:
+            raise ValueError(f"{n} must be >= 1 (scaling never shrinks), got {v!r}")
+    _positive(base_resolution, "base_resolution")
+    return {"phi": phi, "depth": alpha ** phi, "width": beta ** phi, "resolution_mult": gamma ** phi,
+            "resolution": int(round(base_resolution * gamma ** phi)),
+            "flops_factor": (alpha * beta ** 2 * gamma ** 2) ** phi}
+
+
+def compound_grid(target: float = 2.0, step: float = 0.05, tol: float = 0.1, max_value: float = 2.0) -> list[tuple]:
+    """All ``(alpha, beta, gamma)`` on a grid with :math:`|\\alpha\\beta^2\\gamma^2 - target| \\le tol`:
+    the feasible set EfficientNet's small grid search chose from at :math:`\\phi = 1`."""
+    if step <= 0 or tol < 0 or target < 1:
+        raise ValueError("step must be > 0, tol >= 0 and target >= 1")
+    values = [round(1 + i * step, 6) for i in range(int(round((max_value - 1) / step)) + 1)]
+    return [(a, b, g) for a in values for b in values for g in values
+            if abs(a * b * b * g * g - target) <= tol]
+
+
+# -------------------------------------------------------------------------- real architectures
+def backend() -> str:
+    """``"torchvision"`` when it imports (conda CPU builds), else ``"transformers"`` (pip CPU here)."""
+    try:
+        import torchvision.models  # noqa: F401
+        return "torchvision"
+    except Exception:  # ImportError, or RuntimeError from a CUDA-only wheel on a CPU machine
+        return "transformers"
+
+
+class _Logits(nn.Module):
+    """Make a transformers image classifier look like ``model(x) -> logits``."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(pixel_values=x).logits
+
+
+def _transformers_zoo() -> dict:
+    import transformers as T
+
+    def eff(phi=0.0):
+        s = compound_scaling(phi)
+        return T.EfficientNetForImageClassification(T.EfficientNetConfig(
+            width_coefficient=s["width"], depth_coefficient=s["depth"], image_size=s["resolution"],
+            hidden_dim=int(round(1280 * s["width"] / 8) * 8), num_labels=1000))
+
+    return {
+        "ResNet-50": lambda: T.ResNetForImageClassification(T.ResNetConfig(num_labels=1000)),
+        "ResNet-18": lambda: T.ResNetForImageClassification(T.ResNetConfig(
+            depths=[2, 2, 2, 2], hidden_sizes=[64, 128, 256, 512], layer_type="basic", num_labels=1000)),
+        "MobileNetV1": lambda: T.MobileNetV1ForImageClassification(T.MobileNetV1Config(num_labels=1000)),
+        "MobileNetV2": lambda: T.MobileNetV2ForImageClassification(T.MobileNetV2Config(num_labels=1000)),
+        "EfficientNet-B0": lambda: eff(0.0),
+    }
+
+
+def _torchvision_zoo() -> dict:
+    import torchvision.models as tvm
+
+    return {"ResNet-50": tvm.resnet50, "ResNet-18": tvm.resnet18, "MobileNetV2": tvm.mobilenet_v2,
+            "EfficientNet-B0": tvm.efficientnet_b0, "SqueezeNet-1.1": tvm.squeezenet1_1}
+
+
+#: Published figures: (params in millions, multiply-adds in millions at 224x224, source).
+PAPER = {
+    "ResNet-50": (25.6, 3800, "He et al. 2016, Table 1 (3.8e9 FLOPs = mult-adds)"),
+    "ResNet-18": (11.7, 1800, "He et al. 2016, Table 1"),
+    "MobileNetV1": (4.2, 569, "Howard et al. 2017, Table 8"),
+    "MobileNetV2": (3.4, 300, "Sandler et al. 2018, Table 4"),
+    "EfficientNet-B0": (5.3, 390, "Tan & Le 2019, Table 2 (0.39B FLOPs = mult-adds)"),
+    "SqueezeNet-1.1": (1.24, None, "Iandola et al. 2016 (1.0: 1.25M params); 1.1 is its cheaper revision"),
+}
+
+
+def build(name: str, source: str | None = None) -> nn.Module:
+    """One architecture with random weights (eval mode), ``model(x) -> logits``; no download."""
+    source = source or backend()
+    if source not in ("torchvision", "transformers"):
+        raise ValueError(f"source must be 'torchvision' or 'transformers', got {source!r}")
+    zoo = _torchvision_zoo() if source == "torchvision" else _transformers_zoo()
+    if name == "SqueezeNet-1.1" and source == "transformers":
+        return squeezenet(1000, "1.1").eval()
+    if name not in zoo:
+        raise ValueError(f"name must be one of {sorted([*zoo, 'SqueezeNet-1.1'])}, got {name!r}")
+    torch.manual_seed(0)
+    model = zoo[name]()
+    return (_Logits(model) if source == "transformers" else model).eval()
+
+
+def architecture_table(names=None, resolution: int = 224, *, source: str | None = None,
+                       min_run_time: float = 0.3, progress: bool = True) -> list[dict]:
+    """Params, MACs and CPU latency (batch 1, 2 threads) of each architecture, with paper figures."""
+    from .measure import count_macs, count_params, latency
+    from .train import progress_bar
+
+    source = source or backend()
+    names = list(names or PAPER)
+    _positive(resolution, "resolution")
+    x = torch.randn(1, 3, resolution, resolution)
+    rows = []
+    for name in progress_bar(names, desc="architectures", disable=not progress):
+        model = build(name, source)
+        paper = PAPER.get(name, (None, None, ""))
+        rows.append({"model": name, "source": source if name != "SqueezeNet-1.1" or source == "torchvision"
+                     else "effnn.arch.squeezenet", "params_M": count_params(model) / 1e6,
+                     "macs_M": count_macs(model, x) / 1e6,
+                     "latency_ms": latency(model, x, min_run_time=min_run_time, warmup=1).median_ms,
+                     "paper_params_M": paper[0],
+                     "paper_macs_M_224": paper[1], "resolution": resolution})
+    return rows
+
+
+def efficientnet_scaling_macs(phis=(0, 1, 2), resolution_scale: float = 1.0) -> list[dict]:
+    """Measured MACs of EfficientNet scaled by :func:`compound_scaling` (transformers' config, whose
+    ``width_coefficient``/``depth_coefficient`` round channels and repeats as the paper does).
+
+    ``resolution_scale`` < 1 shrinks every input side (for fast mode): the ratios stay comparable.
+    """
+    import transformers as T
+
+    from .measure import count_macs, count_params
+
+    rows = []
+    for phi in phis:
+        s = compound_scaling(phi)
+        cfg = T.EfficientNetConfig(width_coefficient=s["width"], depth_coefficient=s["depth"],
+                                   image_size=s["resolution"], num_labels=1000,
+                                   hidden_dim=int(round(1280 * s["width"] / 8) * 8))
+        torch.manual_seed(0)
+        model = _Logits(T.EfficientNetForImageClassification(cfg)).eval()
+        side = max(32, int(round(s["resolution"] * resolution_scale)))
+        macs = count_macs(model, torch.randn(1, 3, side, side))
+        rows.append({**s, "input_side": side, "params_M": count_params(model) / 1e6, "macs_M": macs / 1e6})
+    base = rows[0]["macs_M"]
+    for r in rows:
+        r["measured_factor"] = r["macs_M"] / base
+    return rows
+
+
+def scaled_cnn(depth_mult: float = 1.0, width_mult: float = 1.0, base_depth: int = 2, base_width: int = 16,
+               num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
+    """A plain 2-stage CNN whose depth and width scale like EfficientNet's (ceil depth, round width)."""
+    if depth_mult <= 0 or width_mult <= 0:
+        raise ValueError("depth_mult and width_mult must be > 0")
+    depth = int(math.ceil(base_depth * depth_mult))
+    width = max(1, int(round(base_width * width_mult)))
+    layers, c = [], in_channels
+    for stage in range(2):
+        for _ in range(depth):
+            layers += [nn.Conv2d(c, width * (stage + 1), 3, padding=1), nn.ReLU()]
+            c = width * (stage + 1)
+        layers.append(nn.MaxPool2d(2) if stage == 0 else nn.AdaptiveAvgPool2d(1))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c, num_classes))

@@ -1,0 +1,337 @@
+"""Deep Compression (Han, Mao & Dally, 2016): prune, share weights with k-means, Huffman-code.
+
+1. **Prune** small weights and retrain (masks from ``torch.nn.utils.prune``).
+2. **Quantize by weight sharing**: k-means over each layer's surviving weights gives ``2^bits``
+   centroids; every weight stores only its cluster index. The centroids are then fine-tuned: the
+   gradient of a centroid is the sum of the gradients of the weights in its cluster, which is
+   exactly what autograd computes for ``weight = centroids[index]``.
+3. **Huffman-code** the cluster indices and the gaps between surviving positions (relative
+   sparse indexing, with a padding zero whenever a gap does not fit in ``index_bits``).
+
+The storage accounting below counts every bit that a decoder would need: codes, codebooks,
+Huffman tables and biases.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _check_bits(name: str, bits) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        raise TypeError(f"{name} must be an int, got {type(bits).__name__}")
+    if bits < 1 or bits > 16:
+        raise ValueError(f"{name} must be in 1..16, got {bits}")
+    return bits
+
+
+# ---------------------------------------------------------------------------------------------
+# k-means weight sharing
+# ---------------------------------------------------------------------------------------------
+
+def kmeans_codebook(weights: torch.Tensor, bits: int, *, mask: torch.Tensor | None = None,
+                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cluster the weights (those where ``mask`` is true) into ``2^bits`` shared values.
+
+    Returns ``(centroids, index)``: ``centroids`` has ``2^bits`` entries and ``index`` has the shape
+    of ``weights`` (masked-out positions get index 0; the mask keeps them at zero). Linear
+    initialisation over ``[min, max]``, which Han et al. found best: it keeps the rare large weights.
+    """
+    from sklearn.cluster import KMeans
+
+    if not torch.is_tensor(weights):
+        raise TypeError(f"weights must be a tensor, got {type(weights).__name__}")
+    bits = _check_bits("bits", bits)
+    k = 2 ** bits
+    w = weights.detach().reshape(-1).double().cpu()
+    keep = torch.ones_like(w, dtype=torch.bool) if mask is None else mask.reshape(-1).bool().cpu()
+    if mask is not None and mask.numel() != weights.numel():
+        raise ValueError(f"mask has {mask.numel()} entries, weights have {weights.numel()}")
+    values = w[keep].numpy().reshape(-1, 1)
+    if len(values) == 0:
+        raise ValueError("no weights left to cluster (the mask is all zero)")
+    init = np.linspace(values.min(), values.max(), k).reshape(-1, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fewer distinct values than clusters: fine, some stay empty
+        km = KMeans(n_clusters=k, init=init, n_init=1, random_state=seed).fit(values)
+    centroids = torch.from_numpy(km.cluster_centers_.reshape(-1)).float()
+    index = torch.zeros(w.numel(), dtype=torch.int64)
+    index[keep] = torch.from_numpy(km.labels_.astype(np.int64))
+    return centroids, index.reshape(weights.shape)
+
+
+class SharedWeight(nn.Module):
+    """A Linear or Conv2d whose weight is ``centroids[index] * mask``: only the centroids train."""
+
+    def __init__(self, layer: nn.Module, bits: int, *, seed: int = 0):
+        super().__init__()
+        if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+            raise TypeError(f"layer must be nn.Linear or nn.Conv2d, got {type(layer).__name__}")
+        w = layer.weight.detach()
+        mask = w != 0
+        centroids, index = kmeans_codebook(w, bits, mask=mask, seed=seed)
+        self.bits = bits
+        self.layer = layer
+        self.layer.weight.requires_grad_(False)
+        self.centroids = nn.Parameter(centroids)
+        self.register_buffer("index", index)
+        self.register_buffer("mask", mask)
+
+    def weight(self) -> torch.Tensor:
+        return self.centroids[self.index] * self.mask
+
+    def forward(self, x):
+        w = self.weight()
+        if isinstance(self.layer, nn.Linear):
+            return F.linear(x, w, self.layer.bias)
+        c = self.layer
+        return F.conv2d(x, w, c.bias, c.stride, c.padding, c.dilation, c.groups)
+
+
+def share_weights(model: nn.Module, bits, *, seed: int = 0) -> nn.Module:
+    """Replace (in place) each Linear/Conv2d by a :class:`SharedWeight`.
+
+    ``bits`` is one int, or a list with one entry per layer in order. Biases stay trainable.
+    """
+    layers = [(p, n) for p in model.modules() for n, c in p.named_children()
+              if isinstance(c, (nn.Linear, nn.Conv2d))]
+    per_layer = list(bits) if isinstance(bits, (list, tuple)) else [bits] * len(layers)
+    if len(per_layer) != len(layers):
+        raise ValueError(f"bits has {len(per_layer)} entries for {len(layers)} layers")
+    for (parent, name), b in zip(layers, per_layer):
+        setattr(parent, name, SharedWeight(getattr(parent, name), _check_bits("bits", b), seed=seed))
+    return model
+
+
+def shared_layers(model: nn.Module) -> list[SharedWeight]:
+    return [m for m in model.modules() if isinstance(m, SharedWeight)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Huffman coding
+# ---------------------------------------------------------------------------------------------
+
+def huffman_code(symbols) -> dict:
+    """A prefix-free code ``{symbol: '0101...'}`` from the symbol frequencies in ``symbols``.
+
+    Ties are broken by insertion order, so the code is deterministic. One distinct symbol gets
+    the one-bit code ``'0'``.
+    """
+    counts = Counter(symbols.tolist() if torch.is_tensor(symbols) or isinstance(symbols, np.ndarray)
+                     else symbols)
+    if not counts:
+        raise ValueError("symbols is empty")
+    if len(counts) == 1:
+        return {next(iter(counts)): "0"}
+    heap = [(n, i, {s: ""}) for i, (s, n) in enumerate(counts.items())]
+    heapq.heapify(heap)
+    tie = len(heap)
+    while len(heap) > 1:
+        n0, _, c0 = heapq.heappop(heap)
+        n1, _, c1 = heapq.heappop(heap)
+        merged = {s: "0" + c for s, c in c0.items()}
+        merged.update({s: "1" + c for s, c in c1.items()})
+        heapq.heappush(heap, (n0 + n1, tie, merged))
+        tie += 1
+    return heap[0][2]
+
+
+def huffman_encode(symbols, code: dict) -> str:
+    """Concatenate the codewords of ``symbols`` (a string of '0'/'1', for teaching clarity)."""
+    seq = symbols.tolist() if torch.is_tensor(symbols) or isinstance(symbols, np.ndarray) else symbols
+    try:
+        return "".join(code[s] for s in seq)
+    except KeyError as err:
+        raise ValueError(f"symbol {err.args[0]!r} has no codeword") from None
+
+
+def huffman_decode(bits: str, code: dict) -> list:
+    """Invert :func:`huffman_encode`: read bits until they spell a codeword (prefix-freeness)."""
+    inverse = {c: s for s, c in code.items()}
+    out, word = [], ""
+    for b in bits:
+        word += b
+        if word in inverse:
+            out.append(inverse[word])
+            word = ""
+    if word:
+        raise ValueError("bits end in the middle of a codeword")
+    return out
+
+
+def is_prefix_free(code: dict) -> bool:
+    words = sorted(code.values())
+    return all(not b.startswith(a) for a, b in zip(words, words[1:]))
+
+
+def huffman_bits(symbols) -> int:
+    """Length in bits of the Huffman-coded sequence."""
+    counts = Counter(symbols.tolist() if torch.is_tensor(symbols) or isinstance(symbols, np.ndarray)
+                     else symbols)
+    code = huffman_code(list(counts.elements()))
+    return sum(len(code[s]) * n for s, n in counts.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# Relative sparse indexing and storage accounting
+# ---------------------------------------------------------------------------------------------
+
+def relative_index(mask: torch.Tensor, index_bits: int) -> tuple[list[int], list[int]]:
+    """Gaps between consecutive kept positions of the flattened ``mask`` (Han's relative index).
+
+    A gap larger than ``2^index_bits - 1`` is bridged with padding entries: each padding
+    entry advances by the largest gap and stores a zero weight. Returns ``(gaps, is_padding)``
+    with one entry per stored weight (real or padding).
+    """
+    index_bits = _check_bits("index_bits", index_bits)
+    limit = 2 ** index_bits - 1
+    positions = torch.nonzero(mask.reshape(-1)).reshape(-1).tolist()
+    gaps, padding, last = [], [], -1
+    for p in positions:
+        gap = p - last
+        while gap > limit:
+            gaps.append(limit)
+            padding.append(1)
+            gap -= limit
+        gaps.append(gap)
+        padding.append(0)
+        last = p
+    return gaps, padding
+
+
+def decode_positions(gaps: list[int], padding: list[int]) -> list[int]:
+    """Positions of the real weights from the gaps (the inverse of :func:`relative_index`)."""
+    pos, out = -1, []
+    for g, pad in zip(gaps, padding):
+        pos += g
+        if not pad:
+            out.append(pos)
+    return out
+
+
+#: A Huffman table is stored as one code length per symbol of the alphabet (canonical Huffman).
+TABLE_BITS_PER_SYMBOL = 8
+
+
+@dataclass
+class LayerStorage:
+    """Bits one compressed layer needs, by part."""
+    name: str
+    params: int
+    nonzero: int
+    weight_bits: int  # Huffman-coded cluster indices (including padding zeros)
+    index_bits: int  # Huffman-coded relative positions
+    codebook_bits: int  # 2^b fp32 centroids
+    table_bits: int  # the two Huffman tables
+    bias_bits: int
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def total_bits(self) -> int:
+        return self.weight_bits + self.index_bits + self.codebook_bits + self.table_bits + self.bias_bits
+
+
+def layer_storage(name: str, index: torch.Tensor, mask: torch.Tensor, n_centroids: int, *,
+                  index_bits: int = 5, bias_numel: int = 0, bias_bits_each: int = 32,
+                  huffman: bool = True) -> LayerStorage:
+    """Storage of one layer: cluster indices + gaps, each Huffman-coded (or fixed width if not).
+
+    Padding entries get a reserved weight symbol ``n_centroids`` (decoded as 0), so the weight
+    alphabet has ``n_centroids + 1`` symbols when padding occurs.
+    """
+    if index.shape != mask.shape:
+        raise ValueError(f"index {tuple(index.shape)} and mask {tuple(mask.shape)} differ in shape")
+    gaps, padding = relative_index(mask, index_bits)
+    kept = index.reshape(-1)[mask.reshape(-1).bool()].tolist()
+    symbols, it = [], iter(kept)
+    for pad in padding:
+        symbols.append(n_centroids if pad else next(it))
+    alphabet_w = n_centroids + (1 if any(padding) else 0)
+    if not symbols:
+        w_bits = i_bits = table = 0
+    elif huffman:
+        w_bits, i_bits = huffman_bits(symbols), huffman_bits(gaps)
+        table = TABLE_BITS_PER_SYMBOL * (alphabet_w + 2 ** index_bits)
+    else:
+        w_bits = len(symbols) * max(1, math.ceil(math.log2(alphabet_w)))
+        i_bits, table = len(gaps) * index_bits, 0
+    return LayerStorage(name, mask.numel(), len(kept), w_bits, i_bits, 32 * n_centroids, table,
+                        bias_numel * bias_bits_each,
+                        {"stored_entries": len(symbols), "padding": int(sum(padding))})
+
+
+def model_storage(model: nn.Module, *, index_bits: int = 5, bias_bits: int = 32,
+                  huffman: bool = True) -> list[LayerStorage]:
+    """:func:`layer_storage` of every :class:`SharedWeight` layer of ``model``."""
+    out = []
+    for name, m in model.named_modules():
+        if isinstance(m, SharedWeight):
+            bias = m.layer.bias.numel() if m.layer.bias is not None else 0
+            out.append(layer_storage(name, m.index, m.mask, m.centroids.numel(), index_bits=index_bits,
+                                     bias_numel=bias, bias_bits_each=bias_bits, huffman=huffman))
+    if not out:
+        raise ValueError("model has no SharedWeight layers: call share_weights first")
+    return out
+
+
+def compression_table(dense_bytes: int, layers: list[LayerStorage]) -> dict:
+    """Totals: compressed bytes, ratio to the fp32 model, mean bits per non-zero weight."""
+    total_bits = sum(l.total_bits for l in layers)
+    nnz = sum(l.nonzero for l in layers)
+    params = sum(l.params for l in layers)
+    return {"params": params, "nonzero": nnz, "kept": nnz / params,
+            "compressed_bytes": math.ceil(total_bits / 8), "ratio": dense_bytes * 8 / total_bits,
+            "bits_per_weight": (sum(l.weight_bits + l.index_bits for l in layers)) / max(nnz, 1)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The three-stage pipeline
+# ---------------------------------------------------------------------------------------------
+
+def _weighted_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def prune_and_retrain(model: nn.Module, amounts, train_data, cfg, *, steps: int = 3) -> nn.Module:
+    """Stage 1: per-layer magnitude pruning to ``amounts`` in ``steps`` rounds, retraining after
+    each (``torch.nn.utils.prune`` keeps the masks applied), then the masks are made permanent."""
+    from torch.nn.utils import prune
+
+    from .train import fit
+
+    layers = _weighted_layers(model)
+    amounts = list(amounts) if isinstance(amounts, (list, tuple)) else [amounts] * len(layers)
+    if len(amounts) != len(layers):
+        raise ValueError(f"amounts has {len(amounts)} entries for {len(layers)} layers")
+    if any(not 0.0 <= a < 1.0 for a in amounts):
+        raise ValueError(f"amounts must be in [0, 1), got {amounts}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    for step in range(1, steps + 1):
+        for layer, final in zip(layers, amounts):
+            target = 1 - (1 - final) ** (step / steps)  # geometric schedule of kept fraction
+            already = 1 - float(layer.weight.ne(0).float().mean())
+            extra = (target - already) / (1 - already) if already < 1 else 0.0
+            prune.l1_unstructured(layer, "weight", amount=max(extra, 0.0))
+        fit(model, train_data, cfg, desc=f"prune step {step}/{steps}")
+        for layer in layers:
+            prune.remove(layer, "weight")
+    return model
+
+
+def share_and_finetune(model: nn.Module, bits, train_data, cfg, *, seed: int = 0) -> nn.Module:
+    """Stage 2: k-means weight sharing, then fine-tune the centroids (and biases)."""
+    from .train import fit
+
+    share_weights(model, bits, seed=seed)
+    if cfg is not None:
+        fit(model, train_data, cfg, desc="centroid fine-tuning")
+    return model

@@ -1,0 +1,179 @@
+"""Conditional computation: spend compute per sample, not per model.
+
+- :class:`EarlyExitCNN`: a CNN with a classifier after every stage. At inference a sample leaves at
+  the first exit whose softmax confidence :math:`\\max_c p_c \\ge \\tau` (a cascade, as in
+  BranchyNet 2016 and MSDNet 2018), so easy digits cost a fraction of the MACs.
+- :class:`TopKMoE`: a sparsely gated mixture of experts (Shazeer et al. 2017): a gate scores
+  ``n_experts`` MLPs and each sample runs only its ``k`` best, weighted by a softmax over those k.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .measure import count_macs
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+class EarlyExitCNN(nn.Module):
+    """Conv stages of growing width, each followed by a cheap exit head (avg-pool + linear).
+
+    ``forward`` returns the last exit's logits (so ``effnn.train.accuracy`` measures the full model);
+    :meth:`exits` returns every exit's logits, which the joint training loss sums.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, widths=(8, 16, 32)):
+        super().__init__()
+        if len(widths) < 2:
+            raise ValueError(f"widths must name at least two stages, got {widths!r}")
+        stages, heads, c = [], [], _positive_int(in_channels, "in_channels")
+        for w in widths:
+            stages.append(nn.Sequential(nn.Conv2d(c, _positive_int(w, "widths"), 3, padding=1),
+                                        nn.BatchNorm2d(w), nn.ReLU()))
+            heads.append(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(w, num_classes)))
+            c = w
+        self.stages, self.heads = nn.ModuleList(stages), nn.ModuleList(heads)
+
+    def exits(self, x) -> list[torch.Tensor]:
+        out = []
+        for stage, head in zip(self.stages, self.heads):
+            x = stage(x)
+            out.append(head(x))
+        return out
+
+    def forward(self, x):
+        for stage in self.stages:
+            x = stage(x)
+        return self.heads[-1](x)
+
+
+def exits_loss(model: EarlyExitCNN, x, y, weights=None) -> torch.Tensor:
+    """Joint training loss :math:`\\sum_i w_i\\,\\mathrm{CE}(z_i, y)` over all exits (``fit(loss_fn=...)``)."""
+    logits = model.exits(x)
+    weights = weights or [1.0] * len(logits)
+    return sum(w * F.cross_entropy(z, y) for w, z in zip(weights, logits))
+
+
+class _Prefix(nn.Module):
+    """Stages ``0..i`` plus exit ``i``: what a sample leaving at exit ``i`` has paid for."""
+
+    def __init__(self, model: EarlyExitCNN, i: int):
+        super().__init__()
+        self.stages, self.head = model.stages[: i + 1], model.heads[i]
+
+    def forward(self, x):
+        for stage in self.stages:
+            x = stage(x)
+        return self.head(x)
+
+
+def exit_macs(model: EarlyExitCNN, example_input) -> list[int]:
+    """Cumulative MACs of one sample that leaves at exit 0, 1, ... (counted, not estimated).
+
+    A sample that continues does not pay for the heads it skipped past, only for their stages.
+    """
+    if not isinstance(model, EarlyExitCNN):
+        raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
+    one = example_input[:1]
+    return [count_macs(_Prefix(model, i), one) for i in range(len(model.stages))]
+
+
+@torch.no_grad()
+def cascade_predict(model: EarlyExitCNN, x: torch.Tensor, threshold: float):
+    """Run the cascade for real: after each stage only the still-unsure samples go on.
+
+    Returns ``(predictions, exit_index)``; the last exit always answers.
+    """
+    if not isinstance(model, EarlyExitCNN):
+        raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    model.eval()
+    n = len(x)
+    preds = torch.empty(n, dtype=torch.long)
+    where = torch.full((n,), len(model.stages) - 1, dtype=torch.long)
+    alive = torch.arange(n)
+    h = x
+    for i, (stage, head) in enumerate(zip(model.stages, model.heads)):
+        h = stage(h)
+        prob = head(h).softmax(1)
+        conf, pred = prob.max(1)
+        done = conf >= threshold if i < len(model.stages) - 1 else torch.ones_like(conf, dtype=torch.bool)
+        preds[alive[done]] = pred[done]
+        where[alive[done]] = i
+        alive, h = alive[~done], h[~done]
+        if len(alive) == 0:
+            break
+    return preds, where
+
+
+def threshold_sweep(model: EarlyExitCNN, data, thresholds) -> list[dict]:
+    """Accuracy and mean MACs per sample of the cascade at each confidence threshold."""
+    x, y = data
+    costs = torch.tensor(exit_macs(model, x), dtype=torch.float64)
+    rows = []
+    for t in thresholds:
+        preds, where = cascade_predict(model, x, t)
+        rows.append({"threshold": float(t), "acc": (preds == y).float().mean().item(),
+                     "macs": costs[where].mean().item(),
+                     "exit_share": torch.bincount(where, minlength=len(costs)).div(len(y)).tolist()})
+    return rows
+
+
+class TopKMoE(nn.Module):
+    """``y = sum_{e in topk(g(x))} softmax(g(x)_topk)_e * expert_e(x)`` with real sparse dispatch.
+
+    Only the samples routed to an expert are passed through it, so the compute per sample is
+    ``k`` experts plus the gate whatever ``n_experts`` is. ``last_load`` keeps how many samples each
+    expert got in the latest forward pass; :meth:`balance_loss` is the Switch-Transformer auxiliary
+    loss that keeps the gate from sending everything to one expert.
+    """
+
+    def __init__(self, in_features: int, out_features: int, n_experts: int = 4, k: int = 1, hidden: int = 32):
+        super().__init__()
+        n_experts, k = _positive_int(n_experts, "n_experts"), _positive_int(k, "k")
+        if k > n_experts:
+            raise ValueError(f"k must be <= n_experts ({n_experts}), got {k}")
+        self.k, self.n_experts = k, n_experts
+        self.gate = nn.Linear(_positive_int(in_features, "in_features"), n_experts)
+        self.experts = nn.ModuleList(
+            nn.Sequential(nn.Linear(in_features, _positive_int(hidden, "hidden")), nn.ReLU(),
+                          nn.Linear(hidden, _positive_int(out_features, "out_features")))
+            for _ in range(n_experts))
+        self.out_features = out_features
+        self.last_load = torch.zeros(n_experts)
+        self._aux = torch.tensor(0.0)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        scores = self.gate(x)
+        top, idx = scores.topk(self.k, dim=1)
+        weights = top.softmax(1)
+        out = x.new_zeros(len(x), self.out_features)
+        for e, expert in enumerate(self.experts):
+            rows, slot = (idx == e).nonzero(as_tuple=True)
+            if len(rows):
+                out.index_add_(0, rows, weights[rows, slot, None] * expert(x[rows]))
+        load = torch.bincount(idx.flatten(), minlength=self.n_experts).float()
+        self.last_load = load.detach()
+        share = load / load.sum()
+        self._aux = self.n_experts * (share * scores.softmax(1).mean(0)).sum()
+        return out
+
+    def balance_loss(self) -> torch.Tensor:
+        """:math:`E\\sum_e f_e P_e` of the last forward: 1 when balanced, up to E when collapsed."""
+        return self._aux
+
+    def active_macs(self) -> int:
+        """MACs per sample by the formula: gate + k experts (compare with ``count_macs``)."""
+        first, last = self.experts[0][0], self.experts[0][2]
+        per_expert = first.in_features * first.out_features + last.in_features * last.out_features
+        return self.gate.in_features * self.gate.out_features + self.k * per_expert

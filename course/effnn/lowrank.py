@@ -1,0 +1,129 @@
+"""Low-rank factorization: replace one big layer by two thin ones found with a truncated SVD.
+
+A weight matrix :math:`W \\in \\mathbb{R}^{m\\times n}` of rank :math:`r` costs :math:`r(m+n)`
+parameters and MACs per sample as :math:`W \\approx (U_r\\sqrt{S_r})(\\sqrt{S_r}V_r^\\top)` instead of
+:math:`mn`; by Eckart-Young the truncated SVD is the best rank-:math:`r` approximation in the
+Frobenius norm. For convolutions the same SVD is taken of a reshaped kernel (Jaderberg et al. 2014):
+
+- ``"spatial"``: a :math:`k\\times 1` conv into ``rank`` channels, then a :math:`1\\times k` conv
+  (their scheme 2, vertical then horizontal filters);
+- ``"channel"``: ``rank`` full :math:`k\\times k` filters, then a :math:`1\\times 1` conv back to
+  ``d`` outputs (the "d' filters then 1x1" decomposition).
+
+Both are exact at full rank and are initialised in closed form (filter reconstruction, no data).
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+CONV_SCHEMES = ("spatial", "channel")
+
+
+def _check_rank(rank, max_rank: int) -> int:
+    if isinstance(rank, bool) or not isinstance(rank, int):
+        raise TypeError(f"rank must be an int, got {type(rank).__name__}")
+    if not 1 <= rank <= max_rank:
+        raise ValueError(f"rank must be in [1, {max_rank}], got {rank}")
+    return rank
+
+
+def _split_svd(matrix: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(A, B)`` with ``A @ B`` the best rank-``rank`` approximation; the singular values are split
+    evenly (:math:`\\sqrt{S}` on each side) so both factors have similar scale for fine-tuning."""
+    u, s, vh = torch.linalg.svd(matrix.detach().double(), full_matrices=False)
+    root = s[:rank].sqrt()
+    return (u[:, :rank] * root).float(), (root[:, None] * vh[:rank]).float()
+
+
+def singular_values(layer: nn.Module) -> torch.Tensor:
+    """Singular values of a Linear weight (or of a conv kernel reshaped to ``out x in*k*k``)."""
+    if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+        raise TypeError(f"layer must be nn.Linear or nn.Conv2d, got {type(layer).__name__}")
+    w = layer.weight.detach()
+    return torch.linalg.svdvals(w.reshape(w.shape[0], -1).double()).float()
+
+
+def relative_error(layer: nn.Module, rank: int) -> float:
+    """:math:`\\|W - W_r\\|_F / \\|W\\|_F = \\sqrt{\\sum_{i>r} s_i^2 / \\sum_i s_i^2}` (Eckart-Young)."""
+    s = singular_values(layer)
+    _check_rank(rank, len(s))
+    return float((s[rank:].pow(2).sum() / s.pow(2).sum()).sqrt())
+
+
+def svd_linear(layer: nn.Linear, rank: int) -> nn.Sequential:
+    """``Linear(n, m)`` -> ``Linear(n, rank, bias=False)`` then ``Linear(rank, m)``, from the SVD."""
+    if not isinstance(layer, nn.Linear):
+        raise TypeError(f"layer must be nn.Linear, got {type(layer).__name__}")
+    _check_rank(rank, min(layer.in_features, layer.out_features))
+    a, b = _split_svd(layer.weight, rank)
+    first = nn.Linear(layer.in_features, rank, bias=False)
+    second = nn.Linear(rank, layer.out_features, bias=layer.bias is not None)
+    with torch.no_grad():
+        first.weight.copy_(b)
+        second.weight.copy_(a)
+        if layer.bias is not None:
+            second.bias.copy_(layer.bias)
+    return nn.Sequential(first, second)
+
+
+def max_conv_rank(conv: nn.Conv2d, scheme: str = "spatial") -> int:
+    """The rank at which :func:`factorize_conv` is exact."""
+    d, c, kh, kw = conv.weight.shape
+    return min(c * kh, d * kw) if scheme == "spatial" else min(d, c * kh * kw)
+
+
+def factorize_conv(conv: nn.Conv2d, rank: int, scheme: str = "spatial") -> nn.Sequential:
+    """Two convolutions whose composition approximates ``conv`` (see the module docstring)."""
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"conv must be nn.Conv2d, got {type(conv).__name__}")
+    if scheme not in CONV_SCHEMES:
+        raise ValueError(f"scheme must be one of {CONV_SCHEMES}, got {scheme!r}")
+    if conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+        raise ValueError("conv must have groups=1, dilation=1 and numeric zero padding")
+    _check_rank(rank, max_conv_rank(conv, scheme))
+    d, c, kh, kw = conv.weight.shape
+    (sh, sw), (ph, pw) = conv.stride, conv.padding
+    w = conv.weight.detach()
+    if scheme == "spatial":
+        # M[(c, y), (o, x)] = W[o, c, y, x]  ->  vertical filters V[r, c, y], horizontal H[o, r, x]
+        a, b = _split_svd(w.permute(1, 2, 0, 3).reshape(c * kh, d * kw), rank)
+        first = nn.Conv2d(c, rank, (kh, 1), stride=(sh, 1), padding=(ph, 0), bias=False)
+        second = nn.Conv2d(rank, d, (1, kw), stride=(1, sw), padding=(0, pw), bias=conv.bias is not None)
+        first_w = a.reshape(c, kh, rank).permute(2, 0, 1).unsqueeze(-1)
+        second_w = b.reshape(rank, d, kw).permute(1, 0, 2).unsqueeze(2)
+    else:
+        a, b = _split_svd(w.reshape(d, c * kh * kw), rank)
+        first = nn.Conv2d(c, rank, (kh, kw), stride=(sh, sw), padding=(ph, pw), bias=False)
+        second = nn.Conv2d(rank, d, 1, bias=conv.bias is not None)
+        first_w = b.reshape(rank, c, kh, kw)
+        second_w = a.reshape(d, rank, 1, 1)
+    with torch.no_grad():
+        first.weight.copy_(first_w)
+        second.weight.copy_(second_w)
+        if conv.bias is not None:
+            second.bias.copy_(conv.bias)
+    return nn.Sequential(first, second)
+
+
+def factorize_linears(model: nn.Module, rank: int, *, skip=()) -> nn.Module:
+    """A copy of ``model`` with every ``nn.Linear`` (except those named in ``skip``) replaced by
+    :func:`svd_linear` at ``min(rank, max rank)``; layers where that would not save parameters stay."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ValueError(f"rank must be a positive int, got {rank!r}")
+    model = copy.deepcopy(model)
+    targets = [(name, m) for name, m in model.named_modules()
+               if isinstance(m, nn.Linear) and name not in skip]
+    for name, layer in targets:
+        m, n = layer.out_features, layer.in_features
+        r = min(rank, m, n)
+        if r * (m + n) >= m * n:
+            continue
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, svd_linear(layer, r))
+    return model

@@ -1,0 +1,328 @@
+"""Unstructured, N:M and block pruning masks, sparsity schedules, and the prune-retrain loop.
+
+Masks are ``torch.nn.utils.prune`` masks: after pruning, a layer holds ``weight_orig`` (trained)
+and the buffer ``weight_mask``; a forward pre-hook computes ``weight = weight_orig * weight_mask``.
+So pruned weights stay exactly zero through any later training, and ``prune.remove`` makes the
+zeros permanent. This module only decides *which* entries the mask removes:
+
+- ``scope="global"``: one threshold over all layers (layers end up with different sparsities);
+- ``scope="layer"``: the same fraction in every layer (uniform);
+- ``amounts={layer: s}``: an individual fraction per layer.
+
+``amount`` is always the *total* fraction of zeros a layer (or the network) ends with, so calling
+:func:`magnitude_prune` again with a larger amount continues from the current mask.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+from .train import TrainConfig, accuracy, fit, progress_bar
+
+PRUNABLE = (nn.Linear, nn.Conv2d, nn.Conv1d)
+SCOPES = ("global", "layer")
+
+
+def check_amount(amount, name: str = "amount") -> float:
+    """A pruning fraction must be a number in [0, 1): 1 would delete the whole layer."""
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+        raise TypeError(f"{name} must be a number in [0, 1), got {type(amount).__name__}")
+    if not 0.0 <= float(amount) < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {amount}")
+    return float(amount)
+
+
+def _check_model(model):
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+
+
+def prunable_layers(model: nn.Module, include_output: bool = True) -> list[nn.Module]:
+    """Linear and conv layers in definition order (``include_output=False`` drops the last one)."""
+    _check_model(model)
+    layers = [m for m in model.modules() if isinstance(m, PRUNABLE)]
+    return layers if include_output else layers[:-1]
+
+
+def weight_of(layer: nn.Module) -> torch.Tensor:
+    """The weight the layer's forward pass uses (``weight_orig * weight_mask`` when pruned)."""
+    return layer.weight
+
+
+def mask_of(layer: nn.Module) -> torch.Tensor:
+    """The layer's 0/1 mask (all ones if it was never pruned)."""
+    mask = getattr(layer, "weight_mask", None)
+    return mask if mask is not None else torch.ones_like(layer.weight)
+
+
+def _k_smallest_mask(scores: torch.Tensor, n_zero: int) -> torch.Tensor:
+    """1 everywhere except the ``n_zero`` lowest scores (ties broken by position: deterministic)."""
+    flat = scores.detach().flatten()
+    mask = torch.ones_like(flat)
+    if n_zero > 0:
+        order = torch.argsort(flat, stable=True)
+        mask[order[:n_zero]] = 0.0
+    return mask.view_as(scores)
+
+
+def install_mask(layer: nn.Module, mask: torch.Tensor) -> None:
+    """Set ``layer``'s mask to exactly ``mask`` via ``torch.nn.utils.prune`` (replacing an old one)."""
+    if mask.shape != layer.weight.shape:
+        raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape {tuple(layer.weight.shape)}")
+    mask = mask.to(layer.weight.dtype)
+    if prune.is_pruned(layer) and hasattr(layer, "weight_mask"):
+        layer.weight_mask.copy_(mask)
+    else:
+        prune.custom_from_mask(layer, "weight", mask)
+
+
+def prune_by_scores(model: nn.Module, scores: dict, amount: float = 0.5, *, scope: str = "global",
+                    amounts: dict | None = None) -> nn.Module:
+    """Zero the lowest-scoring weights; ``scores`` maps each layer to a tensor shaped like its weight.
+
+    Already-pruned weights score ``-inf`` so they stay pruned: the mask only grows.
+    ``scope="global"`` removes ``round(amount * N)`` weights over all scored layers together;
+    ``"layer"`` removes ``round(amount * n_l)`` in each; ``amounts`` gives each layer its own fraction.
+    """
+    _check_model(model)
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    amount = check_amount(amount)
+    if not scores:
+        raise ValueError("scores is empty: pass {layer: tensor} for at least one layer")
+    masked = {}
+    for layer, s in scores.items():
+        if s.shape != layer.weight.shape:
+            raise ValueError(f"scores for {layer} have shape {tuple(s.shape)}, weight {tuple(layer.weight.shape)}")
+        masked[layer] = torch.where(mask_of(layer).bool(), s.detach().float(), torch.tensor(-math.inf))
+    if amounts is not None:
+        per = {layer: check_amount(amounts.get(layer, amount), "amounts value") for layer in masked}
+        for layer, s in masked.items():
+            install_mask(layer, _k_smallest_mask(s, round(per[layer] * s.numel())))
+    elif scope == "layer":
+        for layer, s in masked.items():
+            install_mask(layer, _k_smallest_mask(s, round(amount * s.numel())))
+    else:
+        flat = torch.cat([s.flatten() for s in masked.values()])
+        full = _k_smallest_mask(flat, round(amount * flat.numel()))
+        start = 0
+        for layer, s in masked.items():
+            install_mask(layer, full[start:start + s.numel()].view_as(s))
+            start += s.numel()
+    return model
+
+
+def magnitude_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "global", layers=None,
+                    amounts: dict | None = None) -> nn.Module:
+    """Remove the smallest-|w| weights (Han et al. 2015); returns ``model`` with prune masks.
+
+    ``layers`` defaults to every Linear/Conv layer. ``amount`` is the final fraction of zeros.
+    """
+    layers = prunable_layers(model) if layers is None else list(layers)
+    return prune_by_scores(model, {m: weight_of(m).detach().abs() for m in layers}, amount,
+                           scope=scope, amounts=amounts)
+
+
+def random_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "global", layers=None,
+                 seed: int = 0) -> nn.Module:
+    """The control every criterion must beat: remove a random subset of the weights."""
+    layers = prunable_layers(model) if layers is None else list(layers)
+    gen = torch.Generator().manual_seed(seed)
+    scores = {m: torch.rand(m.weight.shape, generator=gen) for m in layers}
+    return prune_by_scores(model, scores, amount, scope=scope)
+
+
+def remove_masks(model: nn.Module) -> nn.Module:
+    """Make pruning permanent: ``weight`` becomes a plain parameter with the zeros baked in."""
+    for m in model.modules():
+        if prune.is_pruned(m) and hasattr(m, "weight_mask"):
+            prune.remove(m, "weight")
+    return model
+
+
+def layer_sparsity(model: nn.Module, layers=None) -> dict[str, float]:
+    """Fraction of zero weights per prunable layer, keyed by module name."""
+    layers = set(prunable_layers(model) if layers is None else layers)
+    return {name: float((weight_of(m) == 0).float().mean()) for name, m in model.named_modules() if m in layers}
+
+
+def weight_sparsity(model: nn.Module, layers=None) -> float:
+    """Fraction of zeros over the weights of the prunable layers (biases excluded)."""
+    layers = prunable_layers(model) if layers is None else list(layers)
+    total = sum(m.weight.numel() for m in layers)
+    zeros = sum(int((weight_of(m) == 0).sum()) for m in layers)
+    return zeros / total
+
+
+# --- N:M semi-structured and block masks ---------------------------------------------------------
+
+def nm_mask(weight: torch.Tensor, n: int = 2, m: int = 4) -> torch.Tensor:
+    """Keep the ``n`` largest-|w| of every ``m`` consecutive weights along the input dimension.
+
+    2:4 is what sparse tensor cores of NVIDIA Ampere GPUs run at 2x (Mishra et al. 2021). Requires
+    the flattened input size to be divisible by ``m``.
+    """
+    if not (isinstance(n, int) and isinstance(m, int)) or not 0 < n <= m:
+        raise ValueError(f"need integers 0 < n <= m, got n={n}, m={m}")
+    rows = weight.detach().reshape(weight.shape[0], -1)
+    if rows.shape[1] % m:
+        raise ValueError(f"input size {rows.shape[1]} is not divisible by m={m}")
+    blocks = rows.abs().reshape(rows.shape[0], -1, m)
+    keep = blocks.topk(n, dim=-1).indices
+    mask = torch.zeros_like(blocks).scatter_(-1, keep, 1.0)
+    return mask.reshape(weight.shape)
+
+
+def is_nm_sparse(weight: torch.Tensor, n: int = 2, m: int = 4) -> bool:
+    """True when every group of ``m`` consecutive inputs holds at most ``n`` non-zeros."""
+    rows = weight.detach().reshape(weight.shape[0], -1)
+    if rows.shape[1] % m:
+        return False
+    return bool(((rows != 0).reshape(rows.shape[0], -1, m).sum(-1) <= n).all())
+
+
+def nm_prune(model: nn.Module, n: int = 2, m: int = 4, layers=None) -> nn.Module:
+    """Install an N:M magnitude mask on each layer whose input size is divisible by ``m``."""
+    layers = prunable_layers(model) if layers is None else list(layers)
+    for layer in layers:
+        if layer.weight[0].numel() % m == 0:
+            install_mask(layer, nm_mask(weight_of(layer), n, m) * mask_of(layer))
+    return model
+
+
+GRANULARITIES = ("weight", "vector", "kernel", "filter")
+
+
+def block_scores(weight: torch.Tensor, granularity: str = "weight") -> torch.Tensor:
+    """L2 norm of the block each weight belongs to, broadcast back to the weight's shape.
+
+    For a conv weight ``(out, in, kh, kw)`` (Mao et al. 2017): ``weight`` = single entries,
+    ``vector`` = one kernel row ``(kw)``, ``kernel`` = one ``kh x kw`` slice, ``filter`` = a whole
+    output channel. A linear weight ``(out, in)`` has ``weight``, ``vector`` (= one row) and ``filter``.
+    """
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+    w = weight.detach()
+    if granularity == "weight":
+        return w.abs()
+    if granularity == "filter" or (w.dim() == 2 and granularity == "vector"):
+        dims = tuple(range(1, w.dim()))
+    elif w.dim() == 4:
+        dims = (-1,) if granularity == "vector" else (-2, -1)
+    else:
+        raise ValueError(f"granularity {granularity!r} needs a 4-D conv weight, got shape {tuple(w.shape)}")
+    return w.pow(2).sum(dim=dims, keepdim=True).sqrt().expand_as(w)
+
+
+def block_prune(model: nn.Module, amount: float, granularity: str = "weight", *, layers=None) -> nn.Module:
+    """Remove the ``amount`` fraction of each layer's weights in whole blocks of ``granularity``.
+
+    Blocks are ranked by their L2 norm; a block is removed whole, so the achieved sparsity can fall
+    short of ``amount`` by less than one block.
+    """
+    amount = check_amount(amount)
+    layers = prunable_layers(model) if layers is None else list(layers)
+    for layer in layers:
+        scores = block_scores(weight_of(layer), granularity)
+        block = int(scores.numel() / torch.unique(scores).numel()) if granularity != "weight" else 1
+        n_zero = (round(amount * scores.numel()) // max(block, 1)) * max(block, 1)
+        install_mask(layer, _k_smallest_mask(scores + 0.0, n_zero) * mask_of(layer))
+    return model
+
+
+# --- schedules and the prune-retrain loop -------------------------------------------------------
+
+def iterative_schedule(final: float, steps: int) -> list[float]:
+    """Sparsities of ``steps`` rounds that remove the same fraction of the *remaining* weights.
+
+    Round ``t`` ends at sparsity :math:`1 - (1 - s_f)^{t/T}` (Han et al. 2015; Frankle & Carbin 2019).
+    """
+    final = check_amount(final, "final")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    return [1 - (1 - final) ** ((t + 1) / steps) for t in range(steps)]
+
+
+def polynomial_schedule(final: float, steps: int, initial: float = 0.0, power: int = 3) -> list[float]:
+    """Gradual pruning (Zhu & Gupta 2017): :math:`s_t = s_f + (s_i - s_f)(1 - t/T)^3`, fast first."""
+    final = check_amount(final, "final")
+    initial = check_amount(initial, "initial")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    return [final + (initial - final) * (1 - (t + 1) / steps) ** power for t in range(steps)]
+
+
+SCHEDULES = {"geometric": iterative_schedule, "polynomial": polynomial_schedule}
+
+
+@dataclass
+class PruneRetrainConfig:
+    """Han et al. 2015: prune to ``sparsity`` in ``steps`` rounds, retraining ``retrain`` after each.
+
+    ``steps=1`` is one-shot pruning followed by one retraining of the same total length
+    (``retrain.epochs * budget_steps`` epochs), so both tactics get the same training budget.
+    ``profile`` optionally gives each prunable layer its own final sparsity (Han et al. prune the
+    small output layer less), overriding ``sparsity`` and ``scope``.
+    """
+    sparsity: float = 0.92
+    steps: int = 5
+    scope: str = "global"
+    profile: tuple[float, ...] | None = None
+    schedule: str = "polynomial"  # or "geometric": see polynomial_schedule / iterative_schedule
+    retrain: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=8, fast_epochs=1, lr=5e-4))
+    budget_steps: int | None = None  # total retraining rounds to spend; default = steps
+
+    def __post_init__(self):
+        check_amount(self.sparsity, "sparsity")
+        if not isinstance(self.steps, int) or self.steps < 1:
+            raise ValueError(f"steps must be a positive int, got {self.steps!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}, got {self.scope!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {tuple(SCHEDULES)}, got {self.schedule!r}")
+        for s in self.profile or ():
+            check_amount(s, "profile value")
+
+
+def prune_retrain(model: nn.Module, train_data, cfg: PruneRetrainConfig, *, val_data=None,
+                  layers=None) -> list[dict]:
+    """Magnitude-prune ``model`` in place along ``cfg.schedule``, retraining after each round.
+
+    Returns one record per round: the target and achieved weight sparsity, the accuracy right after
+    pruning and after retraining (on ``val_data`` when given). With ``steps=1`` the single retraining
+    lasts ``budget_steps`` rounds, so one-shot and iterative spend the same number of epochs.
+    """
+    layers = prunable_layers(model) if layers is None else list(layers)
+    rounds = cfg.budget_steps or cfg.steps
+    epochs_each = [cfg.retrain.epochs] * cfg.steps
+    if cfg.steps < rounds:  # spread the same budget over fewer rounds
+        epochs_each = [cfg.retrain.epochs * rounds // cfg.steps] * cfg.steps
+    history = []
+    if cfg.profile is not None and len(cfg.profile) != len(layers):
+        raise ValueError(f"profile has {len(cfg.profile)} values for {len(layers)} prunable layers")
+    schedule = SCHEDULES[cfg.schedule]
+    bar = progress_bar(list(enumerate(zip(schedule(cfg.sparsity, cfg.steps), epochs_each))),
+                       desc="prune + retrain", leave=False)
+    for t, (target, epochs) in bar:
+        amounts = None
+        if cfg.profile is not None:
+            amounts = {m: schedule(s, cfg.steps)[t] for m, s in zip(layers, cfg.profile)}
+        magnitude_prune(model, target, scope=cfg.scope, layers=layers, amounts=amounts)
+        row = {"target": target, "sparsity": weight_sparsity(model, layers)}
+        if val_data is not None:
+            row["acc_pruned"] = accuracy(model, val_data)
+        fit(model, train_data, _with_epochs(cfg.retrain, epochs), desc="retrain")
+        if val_data is not None:
+            row["acc_retrained"] = accuracy(model, val_data)
+        history.append(row)
+    return history
+
+
+def _with_epochs(cfg: TrainConfig, epochs: int) -> TrainConfig:
+    """The same training with ``epochs`` (fast mode scales ``fast_epochs`` alike)."""
+    scale = epochs / max(cfg.epochs, 1)
+    return replace(cfg, epochs=epochs, fast_epochs=max(1, round(cfg.fast_epochs * scale)))
