@@ -69,9 +69,13 @@ def kmeans_codebook(weights: torch.Tensor, bits: int, *, mask: torch.Tensor | No
 
 
 class SharedWeight(nn.Module):
-    """A Linear or Conv2d whose weight is ``centroids[index] * mask``: only the centroids train."""
+    """A Linear or Conv2d whose weight is ``centroids[index] * mask``: only the centroids train.
 
-    def __init__(self, layer: nn.Module, bits: int, *, seed: int = 0):
+    ``bias_bits`` (default 8) stores the bias as symmetric linear integers with one fp32 scale,
+    and the forward pass uses exactly those values, so the measured accuracy is the stored model's.
+    """
+
+    def __init__(self, layer: nn.Module, bits: int, *, seed: int = 0, bias_bits: int | None = 8):
         super().__init__()
         if not isinstance(layer, (nn.Linear, nn.Conv2d)):
             raise TypeError(f"layer must be nn.Linear or nn.Conv2d, got {type(layer).__name__}")
@@ -79,6 +83,7 @@ class SharedWeight(nn.Module):
         mask = w != 0
         centroids, index = kmeans_codebook(w, bits, mask=mask, seed=seed)
         self.bits = bits
+        self.bias_bits = None if bias_bits is None else _check_bits("bias_bits", bias_bits)
         self.layer = layer
         self.layer.weight.requires_grad_(False)
         self.centroids = nn.Parameter(centroids)
@@ -88,15 +93,23 @@ class SharedWeight(nn.Module):
     def weight(self) -> torch.Tensor:
         return self.centroids[self.index] * self.mask
 
+    def bias(self) -> torch.Tensor | None:
+        b = self.layer.bias
+        if b is None or self.bias_bits is None:
+            return b
+        from .quant import fake_quantize
+
+        return fake_quantize(b, self.bias_bits, symmetric=True)
+
     def forward(self, x):
-        w = self.weight()
+        w, b = self.weight(), self.bias()
         if isinstance(self.layer, nn.Linear):
-            return F.linear(x, w, self.layer.bias)
+            return F.linear(x, w, b)
         c = self.layer
-        return F.conv2d(x, w, c.bias, c.stride, c.padding, c.dilation, c.groups)
+        return F.conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups)
 
 
-def share_weights(model: nn.Module, bits, *, seed: int = 0) -> nn.Module:
+def share_weights(model: nn.Module, bits, *, seed: int = 0, bias_bits: int | None = 8) -> nn.Module:
     """Replace (in place) each Linear/Conv2d by a :class:`SharedWeight`.
 
     ``bits`` is one int, or a list with one entry per layer in order. Biases stay trainable.
@@ -107,7 +120,8 @@ def share_weights(model: nn.Module, bits, *, seed: int = 0) -> nn.Module:
     if len(per_layer) != len(layers):
         raise ValueError(f"bits has {len(per_layer)} entries for {len(layers)} layers")
     for (parent, name), b in zip(layers, per_layer):
-        setattr(parent, name, SharedWeight(getattr(parent, name), _check_bits("bits", b), seed=seed))
+        setattr(parent, name, SharedWeight(getattr(parent, name), _check_bits("bits", b), seed=seed,
+                                           bias_bits=bias_bits))
     return model
 
 
@@ -217,8 +231,9 @@ def decode_positions(gaps: list[int], padding: list[int]) -> list[int]:
     return out
 
 
-#: A Huffman table is stored as one code length per symbol of the alphabet (canonical Huffman).
-TABLE_BITS_PER_SYMBOL = 8
+#: A Huffman table is stored as one code length (0..31) per symbol of the alphabet: with
+#: canonical Huffman codes the lengths alone define the code.
+TABLE_BITS_PER_SYMBOL = 5
 
 
 @dataclass
@@ -268,15 +283,27 @@ def layer_storage(name: str, index: torch.Tensor, mask: torch.Tensor, n_centroid
                         {"stored_entries": len(symbols), "padding": int(sum(padding))})
 
 
-def model_storage(model: nn.Module, *, index_bits: int = 5, bias_bits: int = 32,
-                  huffman: bool = True) -> list[LayerStorage]:
-    """:func:`layer_storage` of every :class:`SharedWeight` layer of ``model``."""
+def model_storage(model: nn.Module, *, index_bits: int | None = 5, huffman: bool = True) -> list[LayerStorage]:
+    """:func:`layer_storage` of every :class:`SharedWeight` layer of ``model``.
+
+    A quantized bias costs ``bias_bits`` per entry plus one fp32 scale; a float bias 32 bits each.
+    ``index_bits=None`` lets the encoder pick, per layer, the gap width (2..8) that stores the layer
+    in the fewest bits (a pure storage choice: it does not change the weights).
+    """
+    if index_bits is None:
+        per_bits = [model_storage(model, index_bits=b, huffman=huffman) for b in range(2, 9)]
+        return [min(options, key=lambda l: l.total_bits) for options in zip(*per_bits)]
     out = []
     for name, m in model.named_modules():
         if isinstance(m, SharedWeight):
-            bias = m.layer.bias.numel() if m.layer.bias is not None else 0
-            out.append(layer_storage(name, m.index, m.mask, m.centroids.numel(), index_bits=index_bits,
-                                     bias_numel=bias, bias_bits_each=bias_bits, huffman=huffman))
+            n_bias = m.layer.bias.numel() if m.layer.bias is not None else 0
+            each = 32 if m.bias_bits is None else m.bias_bits
+            layer = layer_storage(name, m.index, m.mask, m.centroids.numel(), index_bits=index_bits,
+                                  bias_numel=n_bias, bias_bits_each=each, huffman=huffman)
+            if n_bias and m.bias_bits is not None:
+                layer.bias_bits += 32  # the bias scale
+            layer.extras["index_bits"] = index_bits
+            out.append(layer)
     if not out:
         raise ValueError("model has no SharedWeight layers: call share_weights first")
     return out
@@ -317,10 +344,9 @@ def prune_and_retrain(model: nn.Module, amounts, train_data, cfg, *, steps: int 
         raise ValueError(f"steps must be >= 1, got {steps}")
     for step in range(1, steps + 1):
         for layer, final in zip(layers, amounts):
-            target = 1 - (1 - final) ** (step / steps)  # geometric schedule of kept fraction
-            already = 1 - float(layer.weight.ne(0).float().mean())
-            extra = (target - already) / (1 - already) if already < 1 else 0.0
-            prune.l1_unstructured(layer, "weight", amount=max(extra, 0.0))
+            target = 1 - (1 - final) ** (step / steps)  # geometric schedule of the kept fraction
+            # zeros from earlier rounds are the smallest weights, so they are counted in ``target``
+            prune.l1_unstructured(layer, "weight", amount=round(target * layer.weight.numel()))
         fit(model, train_data, cfg, desc=f"prune step {step}/{steps}")
         for layer in layers:
             prune.remove(layer, "weight")

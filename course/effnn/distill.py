@@ -76,3 +76,76 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets=
                              f"{tuple(student_logits.shape)} (expected {tuple(expected)})")
         loss = loss + (1.0 - alpha) * F.cross_entropy(student_logits, targets)
     return loss
+
+
+# ---------------------------------------------------------------------------------------------
+# Training with a teacher
+# ---------------------------------------------------------------------------------------------
+
+def kd_loss_fn(teacher: nn.Module, *, T: float = 4.0, alpha: float = 0.9):
+    """A ``loss_fn(model, x, y)`` for :func:`effnn.train.fit` that distils from ``teacher``."""
+    _check_temperature(T)
+    teacher.eval()
+
+    def loss_fn(model, x, y):
+        with torch.no_grad():
+            t = teacher(x)
+        return kd_loss(model(x), t, y, T=T, alpha=alpha)
+
+    return loss_fn
+
+
+class FeatureTap:
+    """Keeps the latest output of ``module`` (a forward hook), for hint losses."""
+
+    def __init__(self, module: nn.Module):
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
+        self.output = None
+        self._handle = module.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output):
+        self.output = output
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+
+class HintStudent(nn.Module):
+    """A student plus the FitNets adapter (regressor) that maps its hint layer to the teacher's
+    width. Training this container trains both; ``forward`` is the student's."""
+
+    def __init__(self, student: nn.Module, hint_layer: nn.Module, student_dim: int, teacher_dim: int):
+        super().__init__()
+        if student_dim < 1 or teacher_dim < 1:
+            raise ValueError("student_dim and teacher_dim must be >= 1")
+        self.student = student
+        self.adapter = nn.Linear(student_dim, teacher_dim)
+        self.tap = FeatureTap(hint_layer)
+
+    def forward(self, x):
+        return self.student(x)
+
+
+def hint_loss_fn(teacher: nn.Module, teacher_layer: nn.Module, *, beta: float = 1.0, T: float = 4.0,
+                 alpha: float = 0.9):
+    """``kd_loss + beta * ||adapter(h_s) - h_t||^2`` (mean): FitNets' hint on top of KD.
+
+    ``teacher_layer`` is the teacher module whose output is the hint; the student side comes
+    from the :class:`HintStudent` the loss is called with.
+    """
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0, got {beta}")
+    teacher.eval()
+    tap = FeatureTap(teacher_layer)
+
+    def loss_fn(model, x, y):
+        if not isinstance(model, HintStudent):
+            raise TypeError("hint_loss_fn needs the HintStudent container as the model")
+        with torch.no_grad():
+            t = teacher(x)
+        s = model(x)
+        h_s, h_t = model.adapter(model.tap.output.flatten(1)), tap.output.flatten(1).detach()
+        return kd_loss(s, t, y, T=T, alpha=alpha) + beta * F.mse_loss(h_s, h_t)
+
+    return loss_fn
