@@ -167,7 +167,7 @@ def binarized_mlp(mode: str = "binary_full", *, in_features: int = 64, hidden=(5
     return nn.Sequential(*layers)
 
 
-def binarized_cnn(mode: str = "binary_full", *, in_channels: int = 1, channels=(64, 128, 128),
+def binarized_cnn(mode: str = "binary_full", *, in_channels: int = 1, channels=(32, 64, 64),
                   num_classes: int = 10, input_size: int = 8, scale: bool = True) -> nn.Sequential:
     """A small CNN for 8x8 digits: real first conv, binary 3x3 convs, real classifier.
 
