@@ -274,6 +274,21 @@ def ptq(model: nn.Module, calib_data, w_bits: int, a_bits: int | None = None, *,
     return calibrate(qmodel, calib_data, batches=batches)
 
 
+def qat(model: nn.Module, train_data, w_bits: int, a_bits: int | None, cfg=None, *,
+        per_channel: bool = True, observer: str = "minmax", batches: int = 8) -> nn.Module:
+    """Quantization-aware training: start from PTQ, then fine-tune through the fake quantizers.
+
+    Weight ranges follow the weights at every step; activation ranges stay at their calibrated
+    values; gradients pass the rounding by the straight-through estimator.
+    """
+    from .train import TrainConfig, fit
+
+    qmodel = ptq(model, train_data, w_bits, a_bits, per_channel=per_channel, observer=observer,
+                 batches=batches)
+    fit(qmodel, train_data, cfg or TrainConfig(epochs=5, lr=1e-4), desc=f"QAT W{w_bits}A{a_bits}")
+    return qmodel
+
+
 # ---------------------------------------------------------------------------------------------
 # Ternary weights (Trained Ternary Quantization, Zhu et al. 2017)
 # ---------------------------------------------------------------------------------------------
