@@ -1,0 +1,61 @@
+"""Does skipping zeros make a layer faster? Dense vs unstructured-sparse vs smaller-dense timing.
+
+Unstructured sparsity keeps the layer's shape and stores the surviving weights in CSR; structured
+pruning removes whole output rows, leaving a smaller dense layer with the same number of non-zeros.
+All three are timed in one process with ``torch.utils.benchmark``.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+
+from .measure import latency
+
+
+@dataclass
+class SparseTiming:
+    sparsity: float
+    dense_ms: float
+    csr_ms: float
+    smaller_dense_ms: float
+
+
+def random_sparse(rows: int, cols: int, sparsity: float, seed: int = 0) -> torch.Tensor:
+    """A dense matrix whose ``round(sparsity * numel)`` smallest-magnitude entries are zero."""
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    w = torch.randn(rows, cols, generator=torch.Generator().manual_seed(seed))
+    k = int(round(sparsity * w.numel()))
+    if k:
+        w.view(-1)[torch.argsort(w.abs().flatten())[:k]] = 0
+    return w
+
+
+def time_sparse_vs_dense(sparsities, rows: int = 1024, cols: int = 1024, batch: int = 64,
+                         min_run_time: float = 0.2, seed: int = 0, progress=None) -> list[SparseTiming]:
+    """Median ms of ``W @ X`` for dense W, CSR W, and a dense W with only the kept fraction of rows."""
+    x = torch.randn(cols, batch, generator=torch.Generator().manual_seed(seed + 1))
+    out = []
+    for s in (progress(sparsities) if progress else sparsities):
+        w = random_sparse(rows, cols, s, seed)
+        with warnings.catch_warnings():  # "CSR support is in beta" is not news to the reader
+            warnings.simplefilter("ignore", UserWarning)
+            csr = w.to_sparse_csr()
+        small = w[: max(1, int(round((1 - s) * rows)))].contiguous()
+        out.append(SparseTiming(
+            s,
+            latency(lambda: w @ x, min_run_time=min_run_time).median_ms,
+            latency(lambda: csr @ x, min_run_time=min_run_time).median_ms,
+            latency(lambda: small @ x, min_run_time=min_run_time).median_ms,
+        ))
+    return out
+
+
+def crossover(timings: list[SparseTiming]) -> float | None:
+    """The lowest measured sparsity at which CSR beats dense, or None if it never does."""
+    for t in sorted(timings, key=lambda t: t.sparsity):
+        if t.csr_ms < t.dense_ms:
+            return t.sparsity
+    return None
