@@ -1,0 +1,46 @@
+"""A1: Segformer structural pruning, magnitude vs Taylor, best speedup within 1 pp of mIoU.
+
+Same effnn code as the assignment: the committed baseline, global pruning over a ratio grid for
+both criteria, fine-tuning with distillation, mIoU on validation portraits, latency at 256x256
+(batch 1, 2 threads, baseline timed in the same process).
+"""
+from __future__ import annotations
+
+import statistics
+
+
+def a1(fast: bool) -> dict:
+    import torch
+
+    from effnn import segformer as S
+    from effnn.measure import latency
+
+    torch.set_num_threads(2)
+    x_train, y_train = S.portrait_tensors("train", n=160 if fast else 2000)
+    val = S.portraits("val", n=96 if fast else 400)
+    baseline = S.load_baseline()
+    base_miou = S.evaluate_miou(baseline, val)
+    ratios = [0.3] if fast else [0.35, 0.5, 0.6, 0.7]
+    records = S.sweep(baseline, ratios, train=(x_train, y_train), val=val, steps=10 if fast else 120,
+                      calibration_batches=2 if fast else 8)
+    out = {"baseline_miou": round(base_miou, 4),
+           "baseline_latency_ms": round(latency(baseline, S.deploy_input(), min_run_time=1.0).median_ms, 2),
+           "sweep": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k != "model"}
+                     for r in records]}
+    for kind in S.IMPORTANCES:
+        best = S.best_under_drop(records, base_miou, 0.01, kind=kind)
+        out[kind] = None if best is None else {
+            "ratio": best["ratio"], "global": best["global"], "miou": round(best["miou"], 4),
+            "speedup": round(best["speedup"], 3), "macs_ratio": round(best["macs_ratio"], 3)}
+    found = {k: out[k]["speedup"] for k in S.IMPORTANCES if out[k]}
+    if found:
+        winner = max(found, key=found.get)
+        other = [v for k, v in found.items() if k != winner]
+        out["winner"] = winner
+        out["winner_margin"] = round(found[winner] / other[0], 3) if other else None
+    out["baseline_latency_median_of_runs_ms"] = round(statistics.median(r["latency_ms"] * r["speedup"]
+                                                                        for r in records), 2)
+    return out
+
+
+BENCHMARKS = {"a1": a1}

@@ -1,0 +1,215 @@
+"""effnn.segformer: baseline command, metric, prunable patch, pruner, importance, KD fine-tune, save/load."""
+import copy
+import json
+
+import pytest
+import torch
+
+from effnn import segformer as S
+from effnn.measure import count_params
+from effnn.models import build_segformer
+
+TINY = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(seed=0):
+    return build_segformer(2, seed=seed, **TINY).eval()
+
+
+def images(n, size, seed):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, size, size, generator=gen), torch.randint(0, 2, (n, size, size), generator=gen)
+
+
+# ------------------------------------------------------------------------------ baseline command
+def test_train_baseline_fast_writes_a_loadable_deterministic_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("EFFNN_CACHE", str(tmp_path / "cache"))
+    assert S.main(["train-baseline", "--fast", "--out", str(tmp_path / "a.pt")]) == 0
+    meta = json.loads((tmp_path / "a.json").read_text())
+    assert meta["fast"] is True and meta["steps"] == S.BaselineRecipe().fast_steps
+    assert meta["recipe"]["architecture"] == S.BASELINE and meta["recipe"]["seed"] == 0
+    assert "train-baseline --fast" in meta["command"]
+    model = S.load_baseline(tmp_path / "a.pt")
+    assert model.config.hidden_sizes == S.BASELINE["hidden_sizes"]
+    S.train_baseline(tmp_path / "b.pt", fast=True)  # same command again: bit-identical weights
+    a, b = torch.load(tmp_path / "a.pt"), torch.load(tmp_path / "b.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_committed_baseline_matches_its_record():
+    meta = json.loads(S.BASELINE_META.read_text())
+    assert meta["fast"] is False and meta["recipe"]["architecture"] == S.BASELINE
+    assert meta["command"].startswith("python -m effnn.segformer train-baseline")
+    assert meta["val_miou"] >= 0.90
+    assert S.BASELINE_CHECKPOINT.stat().st_size < 20 * 2**20
+    model = S.load_baseline()
+    x, y = S.portraits("val", n=48)
+    assert S.evaluate_miou(model, (x, y)) > 0.85
+
+
+def test_load_baseline_reports_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        S.load_baseline(tmp_path / "nothing.pt")
+    with pytest.raises(FileNotFoundError):
+        S.load_baseline(pretrained=tmp_path / "no_folder")
+
+
+# ------------------------------------------------------------------------------------- metric
+def test_mean_iou_exact_values():
+    logits = torch.zeros(1, 3, 2, 2)
+    logits[0, 0, 0, 0] = logits[0, 1, 0, 1] = logits[0, 1, 1, 0] = logits[0, 0, 1, 1] = 1.0
+    labels = torch.tensor([[[0, 1], [0, 0]]])
+    # class 0: pred {00, 11}, label {00, 10, 11} -> 2/3; class 1: pred {01, 10}, label {01} -> 1/2;
+    # class 2 absent from both -> skipped
+    assert S.mean_iou(logits, labels) == pytest.approx((2 / 3 + 1 / 2) / 2)
+    ignored = torch.tensor([[[0, 1], [255, 0]]])  # hide the one wrong pixel
+    assert S.mean_iou(logits, ignored) == pytest.approx(1.0)
+    assert S.mean_iou(logits, torch.full((1, 2, 2), 255)) != S.mean_iou(logits, labels)  # nan: nothing left
+
+
+def test_mean_iou_upsamples_logits_and_checks_shapes():
+    logits = torch.randn(2, 2, 4, 4)
+    up = torch.nn.functional.interpolate(logits, size=(16, 16), mode="bilinear", align_corners=False)
+    labels = torch.randint(0, 2, (2, 16, 16))
+    assert S.mean_iou(logits, labels) == pytest.approx(S.mean_iou(up, labels))
+    with pytest.raises(ValueError, match="logits"):
+        S.mean_iou(torch.randn(2, 4, 4), labels)
+    with pytest.raises(ValueError, match="labels"):
+        S.mean_iou(logits, torch.zeros(16, 16, dtype=torch.long))
+
+
+def test_evaluate_miou_accumulates_over_batches():
+    model = tiny(3)
+    x, y = images(10, 64, 4)
+    whole = S.mean_iou(S.predict_logits(model, x), y)
+    assert S.evaluate_miou(model, (x, y), batch_size=3) == pytest.approx(whole)
+
+
+# ------------------------------------------------------------------------------- prunability
+def test_make_prunable_leaves_the_unpruned_output_identical():
+    model = tiny(1)
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x).logits
+        after = S.make_prunable(model)(x).logits
+    assert torch.equal(before, after)
+
+
+def test_library_model_breaks_and_patched_model_prunes_at_two_sizes():
+    import torch_pruning as tp
+
+    broken = tiny(2)
+    pruner = tp.pruner.MetaPruner(broken, torch.rand(1, 3, 64, 64), importance=tp.importance.GroupMagnitudeImportance(),
+                                  pruning_ratio=0.5, global_pruning=True, output_transform=lambda o: o.logits,
+                                  ignored_layers=[broken.decode_head.classifier], num_heads=S.head_counts(broken))
+    pruner.step()
+    S.sync_attention(broken, pruner.num_heads)
+    with pytest.raises(RuntimeError):
+        broken(torch.rand(1, 3, 64, 64))
+    model = S.prune(tiny(2), "magnitude", 0.5)
+    for size in (64, 96):
+        assert model(torch.rand(1, 3, size, size)).logits.shape == (1, 2, size // 4, size // 4)
+    for att in S.attentions(model):
+        assert att.head_dim * att.num_attention_heads == att.q_proj.out_features
+        assert att.k_proj.out_features == att.v_proj.out_features == att.q_proj.out_features
+        assert att.scaling == pytest.approx(att.head_dim ** -0.5)
+
+
+def test_uniform_pruning_parameter_count_is_exact_and_classifier_kept():
+    base = tiny(0)
+    uniform = S.prune(copy.deepcopy(base), "magnitude", 0.5, global_pruning=False)
+    assert count_params(base) == 227738 and count_params(uniform) == 60942
+    assert uniform.decode_head.classifier.out_channels == 2
+    assert [a.num_attention_heads for a in S.attentions(uniform)] == [1, 1, 2, 2, 5, 5, 8, 8]
+
+
+def test_bad_pruning_arguments_raise():
+    with pytest.raises(ValueError, match="ratio"):
+        S.build_pruner(tiny(), "magnitude", 1.0)
+    with pytest.raises(ValueError, match="importance"):
+        S.importance("l1")
+    with pytest.raises(TypeError, match="model"):
+        S.build_pruner("not a model", "magnitude", 0.3)
+    with pytest.raises(ValueError, match="calibration"):
+        S.prune(tiny(), "taylor", 0.3)
+    model = tiny()
+    with pytest.raises(ValueError, match="heads"):
+        S.sync_attention(model, {S.attentions(model)[-1].q_proj: 3})
+
+
+# -------------------------------------------------------------------------------- importance
+def test_taylor_gradients_are_the_mean_over_batches():
+    batches = [images(2, 64, 10 + i) for i in range(2)]
+    both, one, two = tiny(5), tiny(5), tiny(5)
+    assert S.accumulate_taylor_gradients(both, batches) == 2
+    S.accumulate_taylor_gradients(one, batches[:1])
+    S.accumulate_taylor_gradients(two, batches[1:])
+    for p, a, b in zip(both.parameters(), one.parameters(), two.parameters()):
+        assert torch.allclose(p.grad, (a.grad + b.grad) / 2, atol=1e-6)
+    with pytest.raises(ValueError, match="batches"):
+        S.accumulate_taylor_gradients(tiny(), [])
+
+
+def test_magnitude_and_taylor_choose_different_channels():
+    calib = [images(4, 64, 20 + i) for i in range(2)]
+    mag = S.prune(tiny(6), "magnitude", 0.4, calibration=calib)
+    tay = S.prune(tiny(6), "taylor", 0.4, calibration=calib)
+    widths = lambda m: [l.out_features for l in m.modules() if isinstance(l, torch.nn.Linear)]  # noqa: E731
+    assert widths(mag) != widths(tay)
+
+
+# ---------------------------------------------------------------------------- fine-tune, save
+def test_finetune_with_teacher_logits_moves_towards_the_teacher():
+    from effnn.distill import kd_loss
+
+    teacher = tiny(7)
+    x, _ = images(16, 64, 8)
+    t = S.teacher_logits(teacher, x)
+    y = S.upsample(t, (64, 64)).argmax(1)
+    student = S.prune(copy.deepcopy(teacher), "magnitude", 0.5)
+
+    def gap():
+        s = S.upsample(S.predict_logits(student, x), (64, 64))
+        return float(kd_loss(s, S.upsample(t, (64, 64)), y))
+
+    start = gap()
+    losses = S.finetune(student, (x, y), 20, teacher=t)
+    assert len(losses) == 20 and not student.training
+    assert gap() < start
+    with pytest.raises(ValueError, match="teacher"):
+        S.finetune(student, (x, y), 1, teacher=t[:3])
+    with pytest.raises(ValueError, match="steps"):
+        S.finetune(student, (x, y), -1)
+
+
+def test_pruned_model_save_reload_equality(tmp_path):
+    calib = [images(2, 64, 30)]
+    model = S.prune(tiny(9), "taylor", 0.45, calibration=calib)
+    with pytest.raises(Exception):
+        torch.save(model, tmp_path / "pickled.pt")  # the pitfall the helpers avoid
+    S.save_pruned(model, tmp_path / "p.pt")
+    loaded = S.load_pruned(tmp_path / "p.pt")
+    assert loaded is not model and count_params(loaded) == count_params(model)
+    for size in (64, 128):
+        x = torch.rand(1, 3, size, size)
+        with torch.no_grad():
+            assert torch.equal(model(x).logits, loaded(x).logits)
+    with pytest.raises(FileNotFoundError):
+        S.load_pruned(tmp_path / "missing.pt")
+
+
+# ------------------------------------------------------------------------------------- sweep
+def test_best_under_drop_picks_the_fastest_within_budget():
+    recs = [{"kind": "magnitude", "miou": 0.905, "speedup": 1.5}, {"kind": "magnitude", "miou": 0.899, "speedup": 3.0},
+            {"kind": "taylor", "miou": 0.901, "speedup": 2.0}, {"kind": "taylor", "miou": 0.95, "speedup": 1.1}]
+    assert S.best_under_drop(recs, 0.91)["speedup"] == 2.0
+    assert S.best_under_drop(recs, 0.91, kind="magnitude")["speedup"] == 1.5
+    assert S.best_under_drop(recs, 0.99) is None
