@@ -1,0 +1,101 @@
+"""effnn.binary: the sign STE, binary layers, clipping and the binarized digits models."""
+import pytest
+import torch
+from torch import nn
+
+from effnn import binary
+
+
+def test_sign_ste_forward_backward_on_boundaries():
+    x = torch.tensor([-2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 1.0001, 3.0], requires_grad=True)
+    y = binary.sign_ste(x)
+    assert y.tolist() == [-1, -1, -1, 1, 1, 1, 1, 1, 1]  # sign(0) = sign(-0) = +1
+    y.backward(torch.arange(1.0, 10.0))
+    assert x.grad.tolist() == [0, 2, 3, 4, 5, 6, 7, 0, 0]  # passed where |x| <= 1
+
+
+def test_sign_ste_rejects_bad_input():
+    with pytest.raises(TypeError, match="x"):
+        binary.sign_ste([1.0, -1.0])
+    with pytest.raises(TypeError, match="floating"):
+        binary.sign_ste(torch.tensor([1, -1]))
+
+
+def test_channel_scale_is_mean_abs_per_output_channel():
+    w = torch.tensor([[1.0, -3.0], [0.5, 0.5]])
+    assert binary.channel_scale(w).flatten().tolist() == [2.0, 0.5]
+    w4 = torch.randn(5, 3, 2, 2, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(binary.channel_scale(w4).flatten(), w4.abs().flatten(1).mean(1))
+    with pytest.raises(ValueError, match="weight"):
+        binary.channel_scale(torch.ones(3))
+
+
+@pytest.mark.parametrize("scale", [False, True])
+def test_binary_linear_matches_reference(scale):
+    torch.manual_seed(0)
+    layer = binary.BinaryLinear(7, 5, scale=scale, binary_input=True)
+    x = torch.randn(4, 7)
+    w = torch.where(layer.weight >= 0, 1.0, -1.0)
+    if scale:
+        w = w * layer.weight.abs().mean(1, keepdim=True)
+    expected = torch.where(x >= 0, 1.0, -1.0) @ w.T + layer.bias
+    assert torch.allclose(layer(x), expected, atol=1e-6)
+
+
+def test_binary_conv_uses_signs_and_trains_latent_weights():
+    torch.manual_seed(1)
+    conv = binary.BinaryConv2d(3, 4, 3, padding=1, bias=False, scale=True)
+    x = torch.randn(2, 3, 5, 5)
+    ref = nn.functional.conv2d(x, torch.sign(conv.weight) * binary.channel_scale(conv.weight), padding=1)
+    out = conv(x)
+    assert torch.allclose(out, ref, atol=1e-5)
+    out.sum().backward()
+    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
+def test_clip_latent_weights_only_touches_binary_layers():
+    model = nn.Sequential(nn.Linear(3, 4), binary.BinaryLinear(4, 2))
+    with torch.no_grad():
+        model[0].weight.fill_(5.0)
+        model[1].weight.fill_(-5.0)
+    binary.clip_latent_weights(model)
+    assert model[0].weight.max() == 5.0
+    assert model[1].weight.min() == -1.0
+    with pytest.raises(ValueError, match="bound"):
+        binary.clip_latent_weights(model, bound=0)
+
+
+@pytest.mark.parametrize("builder", [binary.binarized_mlp, binary.binarized_cnn])
+def test_builders_keep_first_and_last_layers_real(builder):
+    x = torch.rand(3, 1, 8, 8)
+    for mode in binary.MODES:
+        model = builder(mode).eval()
+        assert model(x).shape == (3, 10)
+        layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+        kinds = [isinstance(m, binary.BINARY_LAYERS) for m in layers]
+        assert not kinds[0] and not kinds[-1]
+        assert all(kinds[1:-1]) == (mode != "fp32") and any(kinds) == (mode != "fp32")
+        binary_inputs = {m.binary_input for m in layers if isinstance(m, binary.BINARY_LAYERS)}
+        assert binary_inputs <= {mode == "binary_full"}
+    with pytest.raises(ValueError, match="mode"):
+        builder("ternary")
+
+
+def test_packed_bytes_are_one_bit_per_weight():
+    model = binary.binarized_mlp(hidden=(128, 128, 128))
+    fp32, packed = binary.packed_weight_bytes(model)
+    assert fp32 == 2 * 128 * 128 * 4 and packed == fp32 // 32
+    odd = nn.Sequential(binary.BinaryLinear(65, 3, bias=False))  # 65 bits -> two 64-bit words per row
+    assert binary.packed_weight_bytes(odd) == (65 * 3 * 4, 3 * 2 * 8)
+    assert binary.packed_model_bytes(model) < binary.packed_weight_bytes(model)[0]
+
+
+def test_binarized_mlp_learns_digits_quickly():
+    from effnn import train
+    from effnn.data import digits
+
+    model = binary.binarized_mlp("binary_full", hidden=(128, 128))
+    cfg = train.TrainConfig(epochs=2, fast_epochs=2, lr=1e-2, seed=0)
+    train.fit(model, digits("train"), cfg, after_step=binary.clip_latent_weights)
+    assert train.accuracy(model, digits("val")) > 0.8
+    assert all(m.weight.abs().max() <= 1 for _, m in binary.binary_layers(model))
