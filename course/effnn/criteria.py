@@ -1,0 +1,360 @@
+"""Pruning criteria: how important is a weight, a filter, a channel?
+
+Each function returns a score shaped like what it ranks (low score = prune first) and its
+docstring gives the formula. The second-order ones (OBD, OBS, WoodFisher, K-FAC) take the
+curvature as an argument, so a lecture can pass the exact Hessian of a tiny model
+(:func:`hessian`) or a cheap approximation, and compare.
+
+Data-free: :func:`magnitude`, :func:`filter_norm`, :func:`bn_scale`, :func:`geometric_median_distance`.
+Data-aware: :func:`taylor_weight`, :func:`taylor_activation`, :func:`taylor_group`, :func:`obd_saliency`,
+:func:`obs_saliency` / :func:`obs_prune`, :func:`empirical_fisher`, :func:`woodfisher_inverse`,
+:func:`kfac_factors`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+def _tensor(x, name: str) -> torch.Tensor:
+    if not torch.is_tensor(x):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    return x.detach()
+
+
+# --- data-free ------------------------------------------------------------------------------------
+
+def magnitude(weight: torch.Tensor, p: int = 1) -> torch.Tensor:
+    """Per-weight magnitude :math:`|w|^p` (``p=1``: L1, ``p=2``: L2): small weights matter little."""
+    if p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {p}")
+    return _tensor(weight, "weight").abs().pow(p)
+
+
+def filter_norm(weight: torch.Tensor, p: int = 1) -> torch.Tensor:
+    """Per-output-channel norm :math:`\\|W_j\\|_p = (\\sum_{i,k,l} |w_{j,i,k,l}|^p)^{1/p}`."""
+    if p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {p}")
+    w = _tensor(weight, "weight")
+    return w.reshape(w.shape[0], -1).norm(p=p, dim=1)
+
+
+def bn_scale(bn: nn.Module) -> torch.Tensor:
+    """Network slimming (Liu et al. 2017): channel ``c`` of :math:`\\gamma_c \\hat x_c + \\beta_c` scores :math:`|\\gamma_c|`."""
+    if not isinstance(bn, nn.modules.batchnorm._BatchNorm) or bn.weight is None:
+        raise TypeError("bn must be an affine BatchNorm layer")
+    return bn.weight.detach().abs()
+
+
+def geometric_median_distance(weight: torch.Tensor) -> torch.Tensor:
+    """FPGM (He et al. 2019): :math:`g(F_j) = \\sum_{j'} \\|F_j - F_{j'}\\|_2`.
+
+    The filter nearest the geometric median of its layer (smallest sum) is the most replaceable
+    by the others, whatever its norm, so it is pruned first.
+    """
+    w = _tensor(weight, "weight")
+    flat = w.reshape(w.shape[0], -1)
+    return torch.cdist(flat, flat).sum(dim=1)
+
+
+# --- first order -----------------------------------------------------------------------------------
+
+def taylor_weight(weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """First-order Taylor: :math:`|\\Delta L| \\approx |w\\, \\partial L/\\partial w|` for setting ``w`` to 0.
+
+    SNIP (Lee et al. 2019) uses the same score at initialization.
+    """
+    w, g = _tensor(weight, "weight"), _tensor(grad, "grad")
+    if w.shape != g.shape:
+        raise ValueError(f"weight {tuple(w.shape)} and grad {tuple(g.shape)} differ in shape")
+    return (w * g).abs()
+
+
+def taylor_group(weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Molchanov et al. 2019, per output channel: :math:`(\\sum_{w \\in W_j} w\\, \\partial L/\\partial w)^2`."""
+    w, g = _tensor(weight, "weight"), _tensor(grad, "grad")
+    if w.shape != g.shape:
+        raise ValueError(f"weight {tuple(w.shape)} and grad {tuple(g.shape)} differ in shape")
+    return (w * g).reshape(w.shape[0], -1).sum(dim=1).pow(2)
+
+
+def taylor_activation(activation: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Molchanov et al. 2017, per channel: :math:`|\\frac{1}{M}\\sum_m a_m\\, \\partial L/\\partial a_m|`.
+
+    ``activation`` and ``grad`` are ``(N, C, ...)``; the product is averaged over the spatial
+    positions, its absolute value then averaged over the batch: a channel whose removal changes
+    the loss little on every sample scores low.
+    """
+    a, g = _tensor(activation, "activation"), _tensor(grad, "grad")
+    if a.shape != g.shape or a.dim() < 2:
+        raise ValueError(f"activation {tuple(a.shape)} and grad {tuple(g.shape)} must match, (N, C, ...)")
+    prod = (a * g).reshape(a.shape[0], a.shape[1], -1).mean(dim=2)
+    return prod.abs().mean(dim=0)
+
+
+# --- exact curvature of a tiny model ------------------------------------------------------------------
+
+def flat_params(params) -> torch.Tensor:
+    """Concatenate tensors into one vector (the order every Hessian here uses)."""
+    return torch.cat([p.detach().reshape(-1) for p in params])
+
+
+def hessian(loss_of: Callable[[list[torch.Tensor]], torch.Tensor], params) -> torch.Tensor:
+    """The exact Hessian :math:`H = \\nabla^2 L` w.r.t. ``params`` flattened (autograd, tiny models only).
+
+    ``loss_of(tensors)`` must compute the loss with ``tensors`` in place of ``params``.
+    """
+    shapes = [p.shape for p in params]
+    sizes = [p.numel() for p in params]
+
+    def flat_loss(v):
+        return loss_of([t.view(s) for t, s in zip(v.split(sizes), shapes)])
+
+    return torch.autograd.functional.hessian(flat_loss, flat_params(params), vectorize=True)
+
+
+def obd_saliency(weight: torch.Tensor, hessian_diag: torch.Tensor) -> torch.Tensor:
+    """Optimal Brain Damage (LeCun et al. 1990): :math:`s_i = \\tfrac12 h_{ii} w_i^2`.
+
+    At a minimum the gradient term vanishes and a diagonal Hessian leaves only this.
+    """
+    w, h = _tensor(weight, "weight"), _tensor(hessian_diag, "hessian_diag")
+    if w.shape != h.shape:
+        raise ValueError(f"weight {tuple(w.shape)} and hessian_diag {tuple(h.shape)} differ in shape")
+    return 0.5 * h * w.pow(2)
+
+
+def obs_saliency(w: torch.Tensor, h_inv: torch.Tensor) -> torch.Tensor:
+    """Optimal Brain Surgeon (Hassibi & Stork 1993): :math:`L_q = \\frac{w_q^2}{2\\,[H^{-1}]_{qq}}`.
+
+    The loss increase of removing ``w_q`` *and* moving the other weights optimally (see
+    :func:`obs_update`), in the quadratic model of the loss. ``w`` is flat, ``h_inv`` is ``(d, d)``.
+    """
+    w, h_inv = _tensor(w, "w"), _tensor(h_inv, "h_inv")
+    if h_inv.shape != (w.numel(), w.numel()):
+        raise ValueError(f"h_inv must be ({w.numel()}, {w.numel()}), got {tuple(h_inv.shape)}")
+    return w.pow(2) / (2 * torch.diagonal(h_inv))
+
+
+def obs_update(w: torch.Tensor, h_inv: torch.Tensor, q: int) -> torch.Tensor:
+    """The compensating update :math:`\\delta w = -\\frac{w_q}{[H^{-1}]_{qq}} H^{-1} e_q` (it zeroes ``w_q``)."""
+    w, h_inv = _tensor(w, "w"), _tensor(h_inv, "h_inv")
+    return -w[q] / h_inv[q, q] * h_inv[:, q]
+
+
+def obs_path(w: torch.Tensor, h_inv: torch.Tensor, *, candidates: torch.Tensor | None = None):
+    """Yield ``(w, mask)`` after each greedy OBS removal, until every candidate is gone.
+
+    After removing ``q`` the inverse Hessian of the remaining weights is the Schur complement
+    :math:`H^{-1} - H^{-1} e_q e_q^T H^{-1} / [H^{-1}]_{qq}` (as in WoodFisher and Optimal Brain
+    Compression), so no matrix is inverted again. ``candidates`` (bool) limits which weights may go.
+    """
+    w = _tensor(w, "w").clone().double().reshape(-1)
+    h_inv = _tensor(h_inv, "h_inv").clone().double()
+    d = w.numel()
+    if h_inv.shape != (d, d):
+        raise ValueError(f"h_inv must be ({d}, {d}), got {tuple(h_inv.shape)}")
+    alive = torch.ones(d, dtype=torch.bool) if candidates is None else candidates.clone().bool().reshape(-1)
+    removed = torch.zeros(d, dtype=torch.bool)
+    inf = torch.tensor(float("inf"), dtype=w.dtype)
+    while bool(alive.any()):
+        score = torch.where(alive, w.pow(2) / (2 * torch.diagonal(h_inv)), inf)
+        q = int(torch.argmin(score))
+        col = h_inv[:, q].clone()
+        w -= w[q] / col[q] * col
+        h_inv -= torch.outer(col, col) / col[q]
+        alive[q] = False
+        removed[q] = True
+        w[removed] = 0.0  # exactly zero, whatever the round-off of the updates
+        yield w, ~removed
+
+
+def obs_prune(w: torch.Tensor, h_inv: torch.Tensor, n_prune: int, *, candidates: torch.Tensor | None = None):
+    """Remove ``n_prune`` weights one by one with OBS (:func:`obs_path`); returns ``(new_w, kept_mask)``.
+
+    Each removal picks the lowest :func:`obs_saliency` and applies :func:`obs_update` to the rest.
+    """
+    d = _tensor(w, "w").numel()
+    n_max = d if candidates is None else int(candidates.sum())
+    if not 0 <= n_prune <= n_max:
+        raise ValueError(f"n_prune must be in [0, {n_max}], got {n_prune}")
+    if n_prune == 0:
+        return w.detach().clone().reshape(-1).float(), torch.ones(d, dtype=torch.bool)
+    for i, (new_w, kept) in enumerate(obs_path(w, h_inv, candidates=candidates), start=1):
+        if i == n_prune:
+            return new_w.float(), kept
+
+
+# --- Fisher approximations ----------------------------------------------------------------------
+
+def per_sample_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: list[str] | None = None):
+    """Gradients of each sample's cross-entropy, ``(N, d)``, via ``torch.func.vmap`` (no loop)."""
+    from torch.func import functional_call, grad, vmap
+
+    named = dict(model.named_parameters())
+    names = list(named) if params is None else list(params)
+    frozen = {k: v.detach() for k, v in named.items() if k not in names}
+
+    def loss(theta, xi, yi):
+        out = functional_call(model, {**frozen, **theta}, (xi.unsqueeze(0),))
+        return nn.functional.cross_entropy(out, yi.unsqueeze(0))
+
+    g = vmap(grad(loss), in_dims=(None, 0, 0))({k: named[k].detach() for k in names}, x, y)
+    return torch.cat([g[k].reshape(len(x), -1) for k in names], dim=1)
+
+
+def empirical_fisher(grads: torch.Tensor, damp: float = 0.0) -> torch.Tensor:
+    """:math:`\\hat F = \\lambda I + \\frac1N \\sum_n \\nabla\\ell_n \\nabla\\ell_n^T` from ``(N, d)`` gradients."""
+    g = _tensor(grads, "grads")
+    if g.dim() != 2:
+        raise ValueError(f"grads must be (N, d), got {tuple(g.shape)}")
+    if damp < 0:
+        raise ValueError(f"damp must be >= 0, got {damp}")
+    return g.T @ g / len(g) + damp * torch.eye(g.shape[1], dtype=g.dtype)
+
+
+def woodfisher_inverse(grads: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
+    """:math:`\\hat F^{-1}` by the Woodbury recursion (Singh & Alistarh 2020), one gradient at a time.
+
+    :math:`\\hat F_0^{-1} = \\lambda^{-1} I`, :math:`\\hat F_{n+1}^{-1} = \\hat F_n^{-1} -
+    \\frac{\\hat F_n^{-1} g g^T \\hat F_n^{-1}}{N + g^T \\hat F_n^{-1} g}`: rank-one updates, no inversion.
+    """
+    g = _tensor(grads, "grads").double()
+    if g.dim() != 2:
+        raise ValueError(f"grads must be (N, d), got {tuple(g.shape)}")
+    if damp <= 0:
+        raise ValueError(f"damp must be > 0, got {damp}")
+    n, d = g.shape
+    f_inv = torch.eye(d, dtype=g.dtype) / damp
+    for gi in g:
+        u = f_inv @ gi
+        f_inv -= torch.outer(u, u) / (n + gi @ u)
+    return f_inv.float()
+
+
+def kfac_factors(inputs: torch.Tensor, grad_outputs: torch.Tensor):
+    """K-FAC (Martens & Grosse 2015) for a linear layer :math:`y = W x`: ``(A, G)`` with
+
+    :math:`A = \\mathbb{E}[x x^T]`, :math:`G = \\mathbb{E}[g g^T]`, :math:`g = \\partial \\ell/\\partial y`,
+    so the layer's Fisher block is approximated by :math:`G \\otimes A` (for ``W.flatten()``, row-major)
+    and inverted as :math:`G^{-1} \\otimes A^{-1}`. Inputs are ``(N, in)`` and ``(N, out)``.
+    """
+    x, g = _tensor(inputs, "inputs"), _tensor(grad_outputs, "grad_outputs")
+    if x.dim() != 2 or g.dim() != 2 or len(x) != len(g):
+        raise ValueError(f"inputs (N, in) and grad_outputs (N, out) expected, got {tuple(x.shape)}, {tuple(g.shape)}")
+    return x.T @ x / len(x), g.T @ g / len(g)
+
+
+# --- the experiment: loss increase at equal sparsity, no retraining ----------------------------------
+
+CRITERIA = ("random", "magnitude", "taylor", "obd", "obs", "woodfisher")
+
+
+class TinyMLP(nn.Sequential):
+    """64 -> hidden -> 10 with tanh: small enough for an exact Hessian, smooth enough for Taylor."""
+
+    def __init__(self, in_features: int = 64, hidden: int = 16, num_classes: int = 10):
+        super().__init__(nn.Flatten(), nn.Linear(in_features, hidden), nn.Tanh(), nn.Linear(hidden, num_classes))
+
+
+def weight_loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    """``(names, loss_of)``: the model's weight matrices and the loss as a function of them."""
+    from torch.func import functional_call
+
+    names = [n for n, p in model.named_parameters() if n.endswith("weight")]
+    frozen = {n: p.detach() for n, p in model.named_parameters() if n not in names}
+
+    def loss_of(tensors):
+        out = functional_call(model, {**frozen, **dict(zip(names, tensors))}, (x,))
+        return nn.functional.cross_entropy(out, y)
+
+    return names, loss_of
+
+
+def damped_inverse(h: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
+    """:math:`(H + \lambda I)^{-1}` with :math:`\lambda` just large enough to make it positive definite.
+
+    Away from an exact minimum the Hessian of a network is indefinite, and OBS with a negative
+    :math:`[H^{-1}]_{qq}` would "gain" loss by removing weights; :math:`\lambda = \max(0, -\lambda_{min})
+    + \text{damp}\cdot\overline{|h_{ii}|}` fixes that (the Levenberg-Marquardt trick).
+    """
+    h = _tensor(h, "h").double()
+    if damp <= 0:
+        raise ValueError(f"damp must be > 0, got {damp}")
+    lam = max(0.0, -float(torch.linalg.eigvalsh(h)[0])) + damp * float(torch.diagonal(h).abs().mean())
+    return torch.linalg.inv(h + lam * torch.eye(len(h), dtype=h.dtype))
+
+
+def _zero_lowest(w, score, k):
+    out = w.clone()
+    out[torch.argsort(score, stable=True)[:k]] = 0.0
+    return out
+
+
+def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsities=(0.5, 0.8), *,
+                      damp: float = 1e-3, seeds: int = 5, fisher_samples: int | None = None) -> dict:
+    """Prune each fraction in ``sparsities`` of the weights (globally, no retraining) by every criterion.
+
+    Returns ``{sparsity: {criterion: list of flat weight vectors}}`` (``random`` has ``seeds`` of
+    them). OBS (exact Hessian) and WoodFisher (empirical Fisher from ``fisher_samples`` per-sample
+    gradients) also move the surviving weights; the other criteria only zero the pruned ones.
+    """
+    from .prune import check_amount
+
+    sparsities = [check_amount(s, "sparsities value") for s in sparsities]
+    names, loss_of = weight_loss_fn(model, x, y)
+    params = [dict(model.named_parameters())[n] for n in names]
+    w = flat_params(params)
+    d = w.numel()
+    ks = {s: round(s * d) for s in sparsities}
+    tensors = [p.detach().clone().requires_grad_(True) for p in params]
+    grad = flat_params(torch.autograd.grad(loss_of(tensors), tensors))
+    h = hessian(loss_of, params)
+    n_fisher = len(x) if fisher_samples is None else min(fisher_samples, len(x))
+    g = per_sample_grads(model, x[:n_fisher], y[:n_fisher], params=names)
+    f_inv = woodfisher_inverse(g, damp=damp * float(g.pow(2).sum(1).mean()) / d)
+
+    def along_path(h_inv):
+        found, k_max = {}, max(ks.values())
+        for i, (new_w, _) in enumerate(obs_path(w, h_inv), start=1):
+            for s, k in ks.items():
+                if k == i:
+                    found[s] = new_w.float().clone()
+            if i >= k_max:
+                break
+        return {s: found.get(s, w.clone()) for s in sparsities}
+
+    obs, wf = along_path(damped_inverse(h, damp)), along_path(f_inv)
+    gen = torch.Generator().manual_seed(0)
+    table = {}
+    for s, k in ks.items():
+        table[s] = {
+            "random": [_zero_lowest(w, torch.rand(d, generator=gen), k) for _ in range(seeds)],
+            "magnitude": [_zero_lowest(w, magnitude(w), k)],
+            "taylor": [_zero_lowest(w, taylor_weight(w, grad), k)],
+            "obd": [_zero_lowest(w, obd_saliency(w, torch.diagonal(h)), k)],
+            "obs": [obs[s]],
+            "woodfisher": [wf[s]],
+        }
+    return table
+
+
+def loss_increase(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsities=(0.5, 0.8), **kwargs) -> dict:
+    """``{sparsity: {criterion: mean ΔL}}``: the loss increase on ``(x, y)`` each criterion causes.
+
+    Keyword arguments go to :func:`criterion_weights`.
+    """
+    names, loss_of = weight_loss_fn(model, x, y)
+    params = [dict(model.named_parameters())[n] for n in names]
+    shapes, sizes = [p.shape for p in params], [p.numel() for p in params]
+
+    @torch.no_grad()
+    def loss_at(v):
+        return float(loss_of([t.view(sh) for t, sh in zip(v.split(sizes), shapes)]))
+
+    base = loss_at(flat_params(params))
+    table = criterion_weights(model, x, y, sparsities, **kwargs)
+    return {s: {c: sum(loss_at(v) - base for v in vs) / len(vs) for c, vs in row.items()}
+            for s, row in table.items()}
