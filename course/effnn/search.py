@@ -1,0 +1,249 @@
+"""Automated compression: per-layer pruning ratios found by Optuna under a MAC budget, and
+learning-curve extrapolation to stop bad runs early.
+
+AMC (He et al. 2018) showed that the best ratio differs per layer and searched it with an agent under
+a FLOPs constraint. Here the agent is Optuna's TPE sampler: a trial proposes a *preference* per layer,
+the preferences are scaled by one factor so the network lands exactly on the MAC budget
+(:func:`keep_for_budget`), the model is pruned for real with ``effnn.structured.prune_channels`` and
+scored. Uniform pruning is the special case "all preferences equal", so the three strategies
+(uniform, global, searched) are compared at the same measured budget.
+
+Trials are logged offline in Optuna's own journal file (``JournalFileBackend``): the study can be
+reloaded and inspected later like an experiment tracker's run history.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import config
+from .measure import count_macs
+from .structured import output_layers, prune_channels
+
+
+@dataclass
+class ChainLayer:
+    """One prunable layer: its name, dense MACs and output channels."""
+    name: str
+    macs: int
+    channels: int
+
+
+class MacModel:
+    """Predict the MACs of a *chain* network (each prunable layer feeds the next) from per-layer
+    keep fractions: :math:`\\sum_l M_l\\,k_{l-1}k_l + M_{rest}`, since a conv or linear layer's MACs
+    are proportional to its input times its output channels. The real count is always re-measured
+    after pruning; this only steers the budget search without pruning hundreds of copies.
+    """
+
+    def __init__(self, model: nn.Module, example_input):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.total = count_macs(model, example_input)
+        self.outputs = set(output_layers(model, example_input))
+        inputs: dict[nn.Module, torch.Tensor] = {}
+
+        def record(mod, inp, _out):  # must return None, or the hook would replace the output
+            inputs.setdefault(mod, inp[0][:1])
+
+        hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        try:
+            with torch.no_grad():
+                model.eval()(example_input)
+        finally:
+            for h in hooks:
+                h.remove()
+        names = {m: n for n, m in model.named_modules()}
+        order = list(inputs)  # forward order
+        self.layers = [ChainLayer(names[m], count_macs(m, inputs[m]) * len(example_input),
+                                  m.out_channels if isinstance(m, nn.Conv2d) else m.out_features)
+                       for m in order]
+        self.prunable = [i for i, m in enumerate(order) if m not in self.outputs]
+        self.rest = self.total - sum(layer.macs for layer in self.layers)
+
+    @property
+    def names(self) -> list[str]:
+        return [self.layers[i].name for i in self.prunable]
+
+    def estimate(self, keep) -> float:
+        keep = list(keep)
+        if len(keep) != len(self.prunable):
+            raise ValueError(f"keep must have {len(self.prunable)} values (one per prunable layer), got {len(keep)}")
+        per_layer = np.ones(len(self.layers))
+        per_layer[self.prunable] = keep
+        k_in, total = 1.0, float(self.rest)
+        for layer, k_out in zip(self.layers, per_layer):
+            total += layer.macs * k_in * k_out
+            k_in = k_out
+        return total
+
+
+def keep_for_budget(mac_model: MacModel, preferences, budget: float, min_keep: float = 0.05) -> list[float]:
+    """Keep fractions :math:`k_l = \\mathrm{clip}(t\\,p_l, k_{min}, 1)` with ``t`` found by bisection so
+    the estimated MACs equal ``budget``."""
+    prefs = np.asarray(list(preferences), dtype=float)
+    if (prefs <= 0).any():
+        raise ValueError("preferences must be > 0")
+    if not 0 < min_keep <= 1:
+        raise ValueError(f"min_keep must be in (0, 1], got {min_keep}")
+    lowest = mac_model.estimate([min_keep] * len(prefs))
+    if not lowest <= budget:
+        raise ValueError(f"budget={budget:.0f} MACs is below the smallest reachable ({lowest:.0f})")
+    lo, hi = 0.0, 1.0 / prefs.min()
+    for _ in range(60):
+        t = (lo + hi) / 2
+        if mac_model.estimate(np.clip(t * prefs, min_keep, 1.0)) > budget:
+            hi = t
+        else:
+            lo = t
+    return np.clip(lo * prefs, min_keep, 1.0).tolist()
+
+
+def prune_to_keep(model: nn.Module, example_input, mac_model: MacModel, keep, importance: str = "l2") -> nn.Module:
+    """A pruned copy of ``model`` with layer ``i`` keeping about ``keep[i]`` of its channels."""
+    pruned = copy.deepcopy(model)
+    ratios = {pruned.get_submodule(name): min(0.95, max(0.0, 1.0 - k))
+              for name, k in zip(mac_model.names, keep)}
+    return prune_channels(pruned, example_input, 0.0, importance=importance, per_layer_ratios=ratios)
+
+
+def prune_at_budget(model: nn.Module, example_input, budget: float, preferences=None, *,
+                    mac_model: MacModel | None = None, importance: str = "l2") -> tuple[nn.Module, list[float]]:
+    """Prune a copy with the given per-layer preferences (``None``: uniform) to at most ``budget``
+    measured MACs; returns the model and the keep fractions used."""
+    mac_model = mac_model or MacModel(model, example_input)
+    prefs = np.ones(len(mac_model.prunable)) if preferences is None else np.asarray(preferences, float)
+    target = float(budget)
+    for _ in range(8):  # channel rounding can overshoot the estimate: tighten until measured fits
+        keep = keep_for_budget(mac_model, prefs, target)
+        pruned = prune_to_keep(model, example_input, mac_model, keep, importance)
+        if count_macs(pruned, example_input) <= budget:
+            return pruned, keep
+        target *= 0.98
+    return pruned, keep
+
+
+def global_at_budget(model: nn.Module, example_input, budget: float, importance: str = "l2",
+                     steps: int = 10) -> tuple[nn.Module, float]:
+    """Global pruning (one ratio, layers compete on normalised importance) at the largest ratio
+    found by bisection whose measured MACs stay within ``budget``."""
+    lo, hi, best = 0.0, 0.95, None
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        pruned = prune_channels(copy.deepcopy(model), example_input, mid, importance=importance,
+                                global_pruning=True)
+        if count_macs(pruned, example_input) <= budget:
+            hi, best = mid, (pruned, mid)
+        else:
+            lo = mid
+    if best is None:
+        best = (prune_channels(copy.deepcopy(model), example_input, hi, importance=importance,
+                               global_pruning=True), hi)
+    return best
+
+
+def journal_storage(path: str | Path | None = None, study_name: str = "study"):
+    """Optuna's file journal (works offline, no database server); default under ``EFFNN_CACHE``."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    path = Path(path) if path is not None else config.cache_dir() / "optuna" / f"{study_name}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def search_ratios(model: nn.Module, example_input, budget: float, score: Callable[[nn.Module], float], *,
+                  n_trials: int = 30, seed: int = 0, storage=None, study_name: str = "amc_search",
+                  low: float = 0.2, importance: str = "l2", progress: bool = True):
+    """Optuna TPE over per-layer preferences in ``[low, 1]``; every trial lands on ``budget``.
+
+    ``score(pruned_model)`` returns the value to maximise (e.g. validation accuracy after a short
+    fine-tune). Trial 0 is the uniform point, so the search starts from the baseline it must beat.
+    Each trial records its keep fractions and measured MACs as user attributes. A study with the
+    same name in ``storage`` is replaced, so a rerun with the same seed repeats the same trials.
+    Returns the ``optuna.Study``.
+    """
+    import optuna
+
+    from .train import progress_bar
+
+    if not isinstance(n_trials, int) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive int, got {n_trials!r}")
+    if not 0 < low < 1:
+        raise ValueError(f"low must be in (0, 1), got {low}")
+    mac_model = MacModel(model, example_input)
+    names = mac_model.names
+    storage = storage if storage is not None else optuna.storages.InMemoryStorage()
+    if not isinstance(storage, optuna.storages.InMemoryStorage):
+        try:
+            optuna.delete_study(study_name=study_name, storage=storage)
+        except KeyError:
+            pass
+    study = optuna.create_study(direction="maximize", study_name=study_name, storage=storage,
+                                sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, n_trials)))
+    study.set_user_attr("macs_budget", float(budget))
+    study.set_user_attr("layers", names)
+    study.enqueue_trial({f"p{i}": 1.0 for i in range(len(names))})
+
+    def objective(trial):
+        prefs = [trial.suggest_float(f"p{i}", low, 1.0) for i in range(len(names))]
+        pruned, keep = prune_at_budget(model, example_input, budget, prefs, mac_model=mac_model,
+                                       importance=importance)
+        trial.set_user_attr("keep", keep)
+        trial.set_user_attr("macs", int(count_macs(pruned, example_input)))
+        return float(score(pruned))
+
+    bar = progress_bar(total=n_trials, desc="optuna trials", disable=not progress)
+    study.optimize(objective, n_trials=n_trials, callbacks=[lambda s, t: bar.update(1)])
+    bar.close()
+    return study
+
+
+# ------------------------------------------------------------------ learning-curve extrapolation
+def _pow3(x, c, a, alpha):
+    return c - a * np.power(x, -alpha)
+
+
+def _exp3(x, c, a, b):
+    return c - a * np.exp(-b * x)
+
+
+CURVES = {"pow3": _pow3, "exp3": _exp3}
+
+
+def fit_learning_curve(values, family: str = "pow3"):
+    """Fit an accuracy curve ``values[e-1]`` (epochs 1..n) with a saturating parametric family.
+
+    - ``pow3``: :math:`y = c - a\\,x^{-\\alpha}`; ``exp3``: :math:`y = c - a e^{-bx}` (two of the
+      families in Domhan et al. 2015). ``c`` is the predicted asymptote.
+
+    Returns a function ``epoch -> predicted value`` with the fitted ``params`` attached.
+    """
+    from scipy.optimize import curve_fit
+
+    if family not in CURVES:
+        raise ValueError(f"family must be one of {sorted(CURVES)}, got {family!r}")
+    y = np.asarray(values, dtype=float)
+    if y.ndim != 1 or len(y) < 3:
+        raise ValueError(f"values must be a 1-D sequence of at least 3 points, got shape {y.shape}")
+    x = np.arange(1, len(y) + 1, dtype=float)
+    f = CURVES[family]
+    p0 = (min(1.0, y.max() + 0.02), max(1e-3, y.max() - y[0] + 0.02), 0.5)
+    bounds = ([y.max() - 1e-6, 0.0, 1e-3], [1.0 + 1e-6, 10.0, 10.0])
+    try:
+        params, _ = curve_fit(f, x, y, p0=p0, bounds=bounds, maxfev=20000)
+    except RuntimeError:  # no convergence: fall back to "no further progress"
+        params = np.array([y.max(), 0.0, 1.0])
+
+    def predict(epoch):
+        return f(np.asarray(epoch, dtype=float), *params)
+
+    predict.params = params
+    predict.family = family
+    return predict
