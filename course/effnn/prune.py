@@ -49,7 +49,12 @@ def prunable_layers(model: nn.Module, include_output: bool = True) -> list[nn.Mo
 
 
 def weight_of(layer: nn.Module) -> torch.Tensor:
-    """The weight the layer's forward pass uses (``weight_orig * weight_mask`` when pruned)."""
+    """The weight the layer's forward pass uses (``weight_orig * weight_mask`` when pruned).
+
+    Computed afresh: ``layer.weight`` itself is only refreshed by the next forward pass.
+    """
+    if hasattr(layer, "weight_orig") and hasattr(layer, "weight_mask"):
+        return layer.weight_orig * layer.weight_mask
     return layer.weight
 
 
@@ -75,7 +80,9 @@ def install_mask(layer: nn.Module, mask: torch.Tensor) -> None:
         raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape {tuple(layer.weight.shape)}")
     mask = mask.to(layer.weight.dtype)
     if prune.is_pruned(layer) and hasattr(layer, "weight_mask"):
-        layer.weight_mask.copy_(mask)
+        with torch.no_grad():
+            layer.weight_mask.copy_(mask)
+            layer.weight = layer.weight_orig * layer.weight_mask  # what the next forward will use
     else:
         prune.custom_from_mask(layer, "weight", mask)
 

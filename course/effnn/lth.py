@@ -1,0 +1,317 @@
+"""Lottery tickets: iterative magnitude pruning with rewinding, its controls, and sparse training.
+
+- :func:`find_tickets`: IMP (Frankle & Carbin 2019): train, prune ``p%`` of the remaining weights
+  per layer, rewind the survivors to :math:`\\theta_0` (or to :math:`\\theta_k`, late rewinding,
+  Frankle et al. 2019), retrain; repeat. Controls on the same masks: random re-initialisation, and
+  SNIP (Lee et al. 2019), which prunes once at initialisation by :math:`|g \\odot w|`.
+- :func:`error_barrier`: linear mode connectivity (Frankle et al. 2020): two copies trained from
+  one rewind point with different data orders; the error bump on the segment between them.
+- :class:`DeepR`: DEEP R rewiring (Bellec et al. 2018): training under a fixed connection budget.
+
+Masks are ``torch.nn.utils.prune`` masks (see :mod:`effnn.prune`), so masked weights stay zero
+while training, and rewinding only touches ``weight_orig``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .criteria import taylor_weight
+from .prune import (check_amount, install_mask, mask_of, prunable_layers, prune_by_scores,
+                    weight_of, weight_sparsity)
+from .train import TrainConfig, accuracy, evaluate_loss, fit, progress_bar, seed_everything
+
+
+# --- snapshots and rewinding ---------------------------------------------------------------------
+
+def _canonical(name: str) -> str:
+    return name[:-5] if name.endswith("_orig") else name
+
+
+def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of every parameter, keyed by its unpruned name (``weight_orig`` -> ``weight``)."""
+    return {_canonical(n): p.detach().clone() for n, p in model.named_parameters()}
+
+
+@torch.no_grad()
+def rewind(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
+    """Copy ``state`` (from :func:`snapshot`) back into the parameters; masks are kept.
+
+    After ``rewind(model, theta0)`` the pruned network computes with ``theta0 * mask``: the ticket.
+    """
+    params = dict(model.named_parameters())
+    missing = [n for n in params if _canonical(n) not in state]
+    if missing:
+        raise ValueError(f"state has no value for {missing}")
+    for n, p in params.items():
+        p.copy_(state[_canonical(n)])
+    return model
+
+
+def masks(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Each prunable layer's mask (ones if unpruned), keyed by module name."""
+    layers = set(prunable_layers(model))
+    return {n: mask_of(m).detach().clone() for n, m in model.named_modules() if m in layers}
+
+
+def apply_masks(model: nn.Module, mask_dict: dict[str, torch.Tensor]) -> nn.Module:
+    """Install the masks of :func:`masks` (e.g. from another model) on ``model``."""
+    modules = dict(model.named_modules())
+    for name, mask in mask_dict.items():
+        install_mask(modules[name], mask)
+    return model
+
+
+# --- training with a probe: rewind point and early stopping -----------------------------------------
+
+class TrainingProbe:
+    """``after_step`` hook: saves :math:`\\theta_k` at step ``rewind_step`` and tracks the val loss.
+
+    ``early_stop_step`` is the step of minimum validation loss (evaluated every ``eval_every`` steps),
+    the quantity Frankle & Carbin plot as "early-stopping iteration".
+    """
+
+    def __init__(self, val_data=None, rewind_step: int = 0, eval_every: int = 10):
+        if rewind_step < 0 or eval_every < 1:
+            raise ValueError("rewind_step must be >= 0 and eval_every >= 1")
+        self.val_data, self.rewind_step, self.eval_every = val_data, rewind_step, eval_every
+        self.step = 0
+        self.rewind_state = None
+        self.val_loss: list[tuple[int, float]] = []
+
+    def start(self, model: nn.Module) -> None:
+        if self.rewind_step == 0:
+            self.rewind_state = snapshot(model)
+
+    def __call__(self, model: nn.Module) -> None:
+        self.step += 1
+        if self.step == self.rewind_step:
+            self.rewind_state = snapshot(model)
+        if self.val_data is not None and self.step % self.eval_every == 0:
+            self.val_loss.append((self.step, evaluate_loss(model, self.val_data)))
+
+    @property
+    def early_stop_step(self) -> int:
+        return min(self.val_loss, key=lambda t: t[1])[0] if self.val_loss else self.step
+
+
+def train_probed(model: nn.Module, train_data, cfg: TrainConfig, *, val_data=None, rewind_step: int = 0,
+                 eval_every: int = 10, after_step: Callable | None = None) -> TrainingProbe:
+    """:func:`effnn.train.fit` with a :class:`TrainingProbe` attached; returns the probe."""
+    probe = TrainingProbe(val_data, rewind_step, eval_every)
+    probe.start(model)
+
+    def hook(m):
+        if after_step is not None:
+            after_step(m)
+        probe(m)
+
+    fit(model, train_data, cfg, after_step=hook, desc="train")
+    if probe.rewind_state is None:  # training was shorter than the rewind step
+        probe.rewind_state = snapshot(model)
+    return probe
+
+
+# --- IMP / LTH, with random re-init and SNIP controls ----------------------------------------------
+
+@dataclass
+class LTHConfig:
+    """One IMP run: ``rounds`` of pruning ``rate`` of the remaining weights of each layer.
+
+    The output layer is pruned at ``output_rate`` (Frankle & Carbin halve it). ``rewind_step=0``
+    resets to :math:`\\theta_0`; ``k > 0`` rewinds to the weights after ``k`` steps.
+    """
+    rounds: int = 6
+    rate: float = 0.4
+    output_rate: float = 0.2
+    rewind_step: int = 0
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, fast_epochs=1, lr=1.2e-3))
+    controls: tuple[str, ...] = ("reinit", "snip")
+    eval_every: int = 10
+    seed: int = 0
+
+    def __post_init__(self):
+        check_amount(self.rate, "rate")
+        check_amount(self.output_rate, "output_rate")
+        if not isinstance(self.rounds, int) or self.rounds < 0:
+            raise ValueError(f"rounds must be an int >= 0, got {self.rounds!r}")
+        unknown = set(self.controls) - {"reinit", "snip"}
+        if unknown:
+            raise ValueError(f"controls must be among ('reinit', 'snip'), got {sorted(unknown)}")
+
+    def layer_sparsity(self, round_: int, n_layers: int) -> list[float]:
+        """Per-layer sparsity after ``round_`` rounds: :math:`1 - (1 - p)^r`."""
+        rates = [self.rate] * (n_layers - 1) + [self.output_rate]
+        return [1 - (1 - p) ** round_ for p in rates]
+
+
+def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None) -> dict:
+    """SNIP connection sensitivity :math:`|\\partial L/\\partial w \\odot w|` at the current weights."""
+    layers = prunable_layers(model) if layers is None else list(layers)
+    model.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(model(x), y).backward()
+    scores = {m: taylor_weight(m.weight, m.weight.grad if m.weight.grad is not None
+                               else m.weight_orig.grad * m.weight_mask) for m in layers}
+    model.zero_grad(set_to_none=True)
+    return scores
+
+
+def snip_prune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amount: float) -> nn.Module:
+    """Prune ``amount`` of all weights at once, at initialization, by SNIP scores (global)."""
+    return prune_by_scores(model, snip_scores(model, x, y), amount, scope="global")
+
+
+def imp_prune(model: nn.Module, cfg: LTHConfig, round_: int) -> nn.Module:
+    """Magnitude-prune each layer to its round-``round_`` sparsity (the mask only grows)."""
+    layers = prunable_layers(model)
+    amounts = dict(zip(layers, cfg.layer_sparsity(round_, len(layers))))
+    return prune_by_scores(model, {m: weight_of(m).detach().abs() for m in layers}, scope="layer",
+                           amounts=amounts)
+
+
+def find_tickets(model_fn: Callable[[], nn.Module], train_data, val_data, test_data,
+                 cfg: LTHConfig | None = None) -> list[dict]:
+    """Run IMP and its controls; one record per round (round 0 = the dense network).
+
+    Each record: ``remaining`` (fraction of weights left), ``acc_ticket`` and ``early_stop`` of the
+    rewound ticket, and, when asked in ``cfg.controls``, ``acc_reinit`` (same mask, fresh init) and
+    ``acc_snip`` (SNIP at init to the same fraction). Accuracies are on ``test_data`` after the full
+    training. ``model_fn()`` must build a fresh network; the seed comes from ``cfg.seed``.
+    """
+    cfg = cfg or LTHConfig()
+    seed_everything(cfg.seed)
+    model = model_fn()
+    train_cfg = replace(cfg.train, seed=cfg.seed)
+    probe = train_probed(model, train_data, train_cfg, val_data=val_data, rewind_step=cfg.rewind_step,
+                         eval_every=cfg.eval_every)
+    rewind_state = probe.rewind_state
+    records = [{"round": 0, "remaining": 1.0, "acc_ticket": accuracy(model, test_data),
+                "early_stop": probe.early_stop_step}]
+    for key in cfg.controls:
+        records[0][f"acc_{key}"] = records[0]["acc_ticket"]
+    x_snip, y_snip = _first_batch(train_data, 256)
+    for r in progress_bar(range(1, cfg.rounds + 1), desc="IMP rounds", leave=False):
+        imp_prune(model, cfg, r)
+        rewind(model, rewind_state)
+        probe = train_probed(model, train_data, train_cfg, val_data=val_data, eval_every=cfg.eval_every)
+        row = {"round": r, "remaining": 1 - weight_sparsity(model), "acc_ticket": accuracy(model, test_data),
+               "early_stop": probe.early_stop_step}
+        if "reinit" in cfg.controls:
+            seed_everything(10_000 + cfg.seed * 100 + r)
+            control = apply_masks(model_fn(), masks(model))
+            p = train_probed(control, train_data, train_cfg, val_data=val_data, eval_every=cfg.eval_every)
+            row["acc_reinit"], row["early_stop_reinit"] = accuracy(control, test_data), p.early_stop_step
+        if "snip" in cfg.controls:
+            seed_everything(cfg.seed)
+            control = snip_prune(model_fn(), x_snip, y_snip, 1 - row["remaining"])
+            fit(control, train_data, train_cfg, desc="SNIP")
+            row["acc_snip"] = accuracy(control, test_data)
+        records.append(row)
+    return records
+
+
+def _first_batch(data, n: int):
+    if isinstance(data, (tuple, list)) and len(data) == 2 and torch.is_tensor(data[0]):
+        return data[0][:n], data[1][:n]
+    return next(iter(data))
+
+
+# --- linear mode connectivity ----------------------------------------------------------------------
+
+@torch.no_grad()
+def interpolate(model_a: nn.Module, model_b: nn.Module, alpha: float) -> nn.Module:
+    """A copy of ``model_a`` with parameters :math:`(1-\\alpha)\\theta_A + \\alpha\\theta_B` (masks of A)."""
+    out = copy.deepcopy(model_a)
+    pb = dict(model_b.named_parameters())
+    for n, p in out.named_parameters():
+        p.lerp_(pb[n], alpha)
+    return out
+
+
+def error_barrier(model_a: nn.Module, model_b: nn.Module, data, alphas=None) -> dict:
+    """Test error along the segment between two networks and its barrier height.
+
+    :math:`\\text{barrier} = \\max_\\alpha E((1-\\alpha)\\theta_A + \\alpha\\theta_B) - \\tfrac12(E(\\theta_A) + E(\\theta_B))`;
+    near 0 means the two runs ended in one linearly connected basin ("stable to SGD noise").
+    """
+    alphas = torch.linspace(0, 1, 11).tolist() if alphas is None else list(alphas)
+    errors = [1 - accuracy(interpolate(model_a, model_b, a), data) for a in alphas]
+    barrier = max(errors) - 0.5 * (errors[0] + errors[-1])
+    return {"alphas": alphas, "errors": errors, "barrier": barrier}
+
+
+def spawn_and_compare(parent: nn.Module, state: dict, train_data, test_data, cfg: TrainConfig,
+                      seeds=(1, 2), alphas=None) -> dict:
+    """Train two copies of ``parent`` rewound to ``state`` with different data orders; their barrier."""
+    children = []
+    for s in seeds:
+        child = rewind(copy.deepcopy(parent), state)
+        fit(child, train_data, replace(cfg, seed=s), desc="child")
+        children.append(child)
+    return error_barrier(children[0], children[1], test_data, alphas)
+
+
+# --- DEEP R ---------------------------------------------------------------------------------------
+
+class DeepR:
+    """DEEP R (Bellec et al. 2018) as an ``after_step`` hook: a fixed number of live connections.
+
+    Each connection has a fixed sign :math:`s_k` and a parameter :math:`\\theta_k`, :math:`w_k = s_k\\theta_k`;
+    it is live while :math:`\\theta_k > 0`. After each optimizer step, live weights get an L1 shrink
+    and Langevin noise, :math:`\\theta \\leftarrow \\theta - \\eta\\alpha + \\sqrt{2\\eta T}\\,\\nu`; any
+    weight that crosses zero dies, and as many dormant connections, chosen at random, are born with
+    :math:`\\theta = \\epsilon` and a random sign. The count per layer never changes.
+    """
+
+    def __init__(self, model: nn.Module, density: float, *, lr: float, l1: float = 0.2,
+                 temperature: float = 1e-6, seed: int = 0, layers=None):
+        if not 0.0 < density <= 1.0:
+            raise ValueError(f"density must be in (0, 1], got {density}")
+        self.layers = prunable_layers(model) if layers is None else list(layers)
+        self.lr, self.l1, self.temperature = lr, l1, temperature
+        self.gen = torch.Generator().manual_seed(seed)
+        self.rewired = 0
+        for layer in self.layers:
+            n = layer.weight.numel()
+            keep = max(1, round(density * n))
+            mask = torch.zeros(n)
+            mask[torch.randperm(n, generator=self.gen)[:keep]] = 1.0
+            install_mask(layer, mask.view_as(layer.weight))
+        self.signs = [torch.sign(layer.weight_orig.detach()).clamp_min(0) * 2 - 1 for layer in self.layers]
+
+    def connections(self) -> list[int]:
+        return [int(layer.weight_mask.sum()) for layer in self.layers]
+
+    @torch.no_grad()
+    def __call__(self, model: nn.Module) -> None:
+        noise_scale = math.sqrt(2 * self.lr * self.temperature)
+        for layer, sign in zip(self.layers, self.signs):
+            w, m = layer.weight_orig, layer.weight_mask
+            live = m.bool()
+            w[live] -= self.lr * self.l1 * sign[live]
+            if noise_scale:
+                w[live] += noise_scale * torch.randn(int(live.sum()), generator=self.gen)
+            died = live & (w * sign <= 0)
+            n_died = int(died.sum())
+            if not n_died:
+                continue
+            m[died] = 0.0
+            w[died] = 0.0
+            dormant = (m == 0).flatten().nonzero().squeeze(1)
+            born = dormant[torch.randperm(len(dormant), generator=self.gen)[:n_died]]
+            new_sign = torch.randint(0, 2, (n_died,), generator=self.gen).float() * 2 - 1
+            m.view(-1)[born] = 1.0
+            sign.view(-1)[born] = new_sign
+            w.view(-1)[born] = new_sign * 1e-6
+            self.rewired += n_died
+
+
+def static_sparse(model: nn.Module, density: float, seed: int = 0, layers=None) -> nn.Module:
+    """The DEEP R control: the same number of connections per layer, chosen at random and frozen."""
+    DeepR(model, density, lr=1.0, seed=seed, layers=layers)  # only its random initial masks
+    return model
