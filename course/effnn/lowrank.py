@@ -127,3 +127,21 @@ def factorize_linears(model: nn.Module, rank: int, *, skip=()) -> nn.Module:
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, svd_linear(layer, r))
     return model
+
+
+def rank_sweep(model: nn.Module, ranks, train_data, test_data, finetune=None, *, skip=(), progress: bool = True) -> list[dict]:
+    """For each rank: parameter ratio (factorized / dense), test accuracy right after the SVD and,
+    if ``finetune`` (a ``TrainConfig``) is given, after fine-tuning the two factors."""
+    from .measure import count_params
+    from .train import accuracy, fit, progress_bar
+
+    dense = count_params(model)
+    rows = []
+    for rank in progress_bar(list(ranks), desc="ranks", disable=not progress):
+        small = factorize_linears(model, rank, skip=skip)
+        row = {"rank": rank, "params_ratio": count_params(small) / dense, "acc_svd": accuracy(small, test_data)}
+        if finetune is not None:
+            fit(small, train_data, finetune, desc=f"fine-tune rank {rank}")
+            row["acc"] = accuracy(small, test_data)
+        rows.append(row)
+    return rows
