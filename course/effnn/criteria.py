@@ -358,3 +358,19 @@ def loss_increase(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsities
     table = criterion_weights(model, x, y, sparsities, **kwargs)
     return {s: {c: sum(loss_at(v) - base for v in vs) / len(vs) for c, vs in row.items()}
             for s, row in table.items()}
+
+
+def criteria_experiment(hidden: int = 16, epochs: int = 40, sparsities=(0.5, 0.8), seed: int = 0,
+                        fisher_samples: int | None = None, data=None) -> dict:
+    """Train a :class:`TinyMLP` on digits and tabulate :func:`loss_increase` (training loss, no retraining)."""
+    from .data import classification
+    from .train import TrainConfig, accuracy, fit, seed_everything
+
+    x, y = data if data is not None else classification("train", flatten=True)
+    x = x.reshape(len(x), -1)
+    seed_everything(seed)
+    model = TinyMLP(in_features=x.shape[1], hidden=hidden)
+    fit(model, (x, y), TrainConfig(epochs=epochs, fast_epochs=epochs, lr=3e-3, batch_size=128, seed=seed),
+        desc="tiny MLP")
+    table = loss_increase(model, x, y, sparsities, fisher_samples=fisher_samples)
+    return {"model": model, "train_acc": accuracy(model, (x, y)), "table": table}

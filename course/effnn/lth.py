@@ -315,3 +315,18 @@ def static_sparse(model: nn.Module, density: float, seed: int = 0, layers=None) 
     """The DEEP R control: the same number of connections per layer, chosen at random and frozen."""
     DeepR(model, density, lr=1.0, seed=seed, layers=layers)  # only its random initial masks
     return model
+
+
+def summarize(runs: list[list[dict]], keys=("acc_ticket", "acc_reinit", "acc_snip")) -> list[dict]:
+    """Mean and standard deviation over seeds of each round of :func:`find_tickets` records."""
+    import numpy as np
+
+    out = []
+    for rows in zip(*runs):
+        row = {"round": rows[0]["round"], "remaining": float(np.mean([r["remaining"] for r in rows]))}
+        for k in keys + ("early_stop",):
+            vals = [r[k] for r in rows if k in r]
+            if vals:
+                row[k], row[f"{k}_std"] = float(np.mean(vals)), float(np.std(vals))
+        out.append(row)
+    return out

@@ -14,6 +14,7 @@ zeros permanent. This module only decides *which* entries the mask removes:
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field, replace
 
@@ -333,3 +334,54 @@ def _with_epochs(cfg: TrainConfig, epochs: int) -> TrainConfig:
     """The same training with ``epochs`` (fast mode scales ``fast_epochs`` alike)."""
     scale = epochs / max(cfg.epochs, 1)
     return replace(cfg, epochs=epochs, fast_epochs=max(1, round(cfg.fast_epochs * scale)))
+
+
+# --- Han et al. 2015 on LeNet-300-100 ----------------------------------------------------------------
+
+@dataclass
+class HanConfig:
+    """Dense training, then iterative (``steps`` rounds) vs one-shot magnitude pruning to ``sparsity``.
+
+    One-shot is run twice: with one retraining round as long as one iterative round (the paper's
+    "pruning with retraining" curve) and with the whole iterative budget (a stricter control).
+    """
+    sparsity: float = 0.93
+    steps: int = 3
+    scope: str = "global"
+    dense: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, fast_epochs=2, lr=1e-3))
+    retrain: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10, fast_epochs=1, lr=1e-3))
+    seed: int = 0
+
+
+def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> dict:
+    """Reproduce the LeNet-300-100 row of Han et al. 2015 for one seed; returns accuracies and ratios.
+
+    ``data`` holds ``train`` and ``test`` ``(x, y)`` pairs (default: :func:`effnn.data.classification`,
+    digits offline, MNIST with ``EFFNN_DATA=real``). ``weight_ratio`` counts all non-zero parameters
+    (biases included) of the dense over the pruned network.
+    """
+    from .data import classification
+    from .measure import count_nonzero
+    from .models import LeNet300100
+    from .train import seed_everything
+
+    cfg = cfg or HanConfig()
+    data = data or {s: classification(s) for s in ("train", "test")}
+    train, test = data["train"], data["test"]
+    seed_everything(cfg.seed)
+    dense = LeNet300100(in_features=train[0][0].numel())
+    fit(dense, train, replace(cfg.dense, seed=cfg.seed), desc="dense")
+    retrain = replace(cfg.retrain, seed=cfg.seed)
+    out = {"acc_dense": accuracy(dense, test), "nonzero_dense": count_nonzero(dense)}
+    runs = {"iterative": dict(steps=cfg.steps), "oneshot": dict(steps=1),
+            "oneshot_equal_budget": dict(steps=1, budget_steps=cfg.steps)}
+    for name, kw in runs.items():
+        model = copy.deepcopy(dense)
+        hist = prune_retrain(model, train, PruneRetrainConfig(cfg.sparsity, scope=cfg.scope, retrain=retrain, **kw),
+                             val_data=test)
+        out[f"acc_{name}"] = accuracy(model, test)
+        out[f"acc_{name}_no_retrain"] = hist[-1]["acc_pruned"]
+        out[f"nonzero_{name}"] = count_nonzero(model)
+        out[f"layer_sparsity_{name}"] = layer_sparsity(model)
+    out["weight_ratio"] = out["nonzero_dense"] / out["nonzero_iterative"]
+    return out
