@@ -149,3 +149,38 @@ def hint_loss_fn(teacher: nn.Module, teacher_layer: nn.Module, *, beta: float = 
         return kd_loss(s, t, y, T=T, alpha=alpha) + beta * F.mse_loss(h_s, h_t)
 
     return loss_fn
+
+
+# ---------------------------------------------------------------------------------------------
+# The limited-data experiment (Hinton et al. 2015, section 5: 3% of the training set)
+# ---------------------------------------------------------------------------------------------
+
+def class_balanced_subset(x: torch.Tensor, y: torch.Tensor, per_class: int, seed: int = 0):
+    """``per_class`` random examples of every class (seeded): the small labelled set."""
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    g = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in torch.unique(y).tolist():
+        idx = torch.nonzero(y == c).reshape(-1)
+        if len(idx) < per_class:
+            raise ValueError(f"class {c} has only {len(idx)} examples, per_class={per_class}")
+        picks.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
+    idx = torch.cat(picks)
+    return x[idx], y[idx]
+
+
+def train_student(make_student, data, cfg, *, teacher: nn.Module | None = None, T: float = 4.0,
+                  alpha: float = 0.9, seed: int = 0, desc: str = "student") -> nn.Module:
+    """Build a student with ``make_student()`` under ``seed`` and train it on ``data``: plain
+    cross-entropy without a teacher, :func:`kd_loss` with one. Same init, same batches either way."""
+    import dataclasses
+
+    from .train import fit, seed_everything
+
+    cfg = dataclasses.replace(cfg, seed=seed)
+    seed_everything(seed)
+    student = make_student()
+    loss_fn = None if teacher is None else kd_loss_fn(teacher, T=T, alpha=alpha)
+    fit(student, data, cfg, loss_fn=loss_fn, desc=desc)
+    return student
