@@ -1,4 +1,6 @@
 """Pruning masks: exact sparsity, global vs per-layer scope, N:M patterns, blocks, schedules."""
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -53,6 +55,8 @@ def test_masked_weights_stay_zero_through_training():
     for m in prunable_layers(model):
         assert bool((m.weight[m.weight_mask == 0] == 0).all())
         assert (m.weight_orig[m.weight_mask == 1] != 0).any()
+    clone = copy.deepcopy(model)  # a pruned, trained model can be copied
+    assert torch.equal(clone(x), model(x))
 
 
 def test_remove_masks_bakes_zeros_in():

@@ -86,6 +86,17 @@ def install_mask(layer: nn.Module, mask: torch.Tensor) -> None:
             layer.weight = layer.weight_orig * layer.weight_mask  # what the next forward will use
     else:
         prune.custom_from_mask(layer, "weight", mask)
+        layer.register_forward_hook(_detach_weight)
+
+
+def _detach_weight(module, _inputs, _output):
+    """After a forward pass, keep ``module.weight`` as a detached copy of ``weight_orig * weight_mask``.
+
+    The graph of that forward already holds the masked tensor, so training is unaffected, and the
+    module stays deep-copyable (``copy.deepcopy`` refuses non-leaf tensors).
+    """
+    if isinstance(getattr(module, "weight", None), torch.Tensor) and module.weight.grad_fn is not None:
+        module.weight = module.weight.detach()
 
 
 def prune_by_scores(model: nn.Module, scores: dict, amount: float = 0.5, *, scope: str = "global",
@@ -226,6 +237,14 @@ def block_scores(weight: torch.Tensor, granularity: str = "weight") -> torch.Ten
     return w.pow(2).sum(dim=dims, keepdim=True).sqrt().expand_as(w)
 
 
+def _block_size(weight: torch.Tensor, granularity: str) -> int:
+    if granularity == "weight":
+        return 1
+    if granularity == "filter" or weight.dim() == 2:
+        return weight[0].numel()
+    return weight.shape[-1] if granularity == "vector" else weight.shape[-2] * weight.shape[-1]
+
+
 def block_prune(model: nn.Module, amount: float, granularity: str = "weight", *, layers=None) -> nn.Module:
     """Remove the ``amount`` fraction of each layer's weights in whole blocks of ``granularity``.
 
@@ -235,9 +254,10 @@ def block_prune(model: nn.Module, amount: float, granularity: str = "weight", *,
     amount = check_amount(amount)
     layers = prunable_layers(model) if layers is None else list(layers)
     for layer in layers:
-        scores = block_scores(weight_of(layer), granularity)
-        block = int(scores.numel() / torch.unique(scores).numel()) if granularity != "weight" else 1
-        n_zero = (round(amount * scores.numel()) // max(block, 1)) * max(block, 1)
+        w = weight_of(layer)
+        scores = block_scores(w, granularity)
+        block = _block_size(w, granularity)
+        n_zero = (round(amount * scores.numel()) // block) * block
         install_mask(layer, _k_smallest_mask(scores + 0.0, n_zero) * mask_of(layer))
     return model
 
@@ -358,7 +378,7 @@ def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> di
 
     ``data`` holds ``train`` and ``test`` ``(x, y)`` pairs (default: :func:`effnn.data.classification`,
     digits offline, MNIST with ``EFFNN_DATA=real``). ``weight_ratio`` counts all non-zero parameters
-    (biases included) of the dense over the pruned network.
+    (biases included) of the dense over the pruned network. ``dense_model`` is the trained baseline.
     """
     from .data import classification
     from .measure import count_nonzero
@@ -384,4 +404,5 @@ def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> di
         out[f"nonzero_{name}"] = count_nonzero(model)
         out[f"layer_sparsity_{name}"] = layer_sparsity(model)
     out["weight_ratio"] = out["nonzero_dense"] / out["nonzero_iterative"]
+    out["dense_model"] = dense
     return out
