@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -77,16 +78,18 @@ def _read_scores(db: Path, assignment: str, student: str) -> dict | None:
 def _check_notebook(path: Path) -> str:
     """'' when the file is a readable notebook, else why not."""
     try:
-        nb = nbformat.read(str(path), as_version=4)
-        nbformat.validate(nb)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # missing cell ids etc. are repaired by nbgrader
+            nb = nbformat.read(str(path), as_version=4)
+            nbformat.validate(nb)
     except Exception as exc:  # JSON errors, schema errors, binary junk
         return f"not a valid notebook: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
     return ""
 
 
 def _crash_reason(output: str) -> str:
-    for marker, reason in (("DeadKernelError", "the kernel died (crash, exit or memory)"),
-                           ("Kernel died", "the kernel died (crash, exit or memory)"),
+    for marker, reason in (("DeadKernelError", "the kernel died (a crash, os._exit or memory); nothing could be graded"),
+                           ("Kernel died", "the kernel died (a crash, os._exit or memory); nothing could be graded"),
                            ("MemoryError", "out of memory")):
         if marker in output:
             return reason
@@ -101,7 +104,8 @@ def _empty_result(sub: Submission, assignment: str, status: str, note: str, ids:
 
 
 def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Path, limits: Limits,
-                     ids: list[str], maxes: dict, drop_privileges: bool = True) -> dict:
+                     ids: list[str], maxes: dict, drop_privileges: bool = True,
+                     protect: tuple[Path, ...] = ()) -> dict:
     """Autograde and generate feedback for one submission in its own course root."""
     if sub.notebook is None:
         return _empty_result(sub, assignment, "missing", sub.problem, ids, maxes)
@@ -124,23 +128,24 @@ def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Pa
     hidden = hidden_checks_dir(assignment, root / ".hidden")
     prepare_root(root, drop_privileges)
 
+    read_only = (REPO, work, *protect)
     run = run_nbgrader(["autograde", assignment, f"--student={sub.student}", "--force"], root, limits,
-                       hidden, timeout=limits.submission_timeout, drop_privileges=drop_privileges)
+                       hidden, timeout=limits.submission_timeout, drop_privileges=drop_privileges,
+                       read_only=read_only)
     cells = _read_scores(root / "gradebook.db", assignment, sub.student)
     if run.timed_out:
         result = _empty_result(sub, assignment, "timed_out",
                                f"stopped after {limits.submission_timeout} s (whole-submission limit)", ids, maxes)
         return result
-    if cells is None:
-        status = "crashed"
-        return _empty_result(sub, assignment, status, _crash_reason(run.output), ids, maxes)
+    if cells is None or run.returncode != 0:
+        return _empty_result(sub, assignment, "crashed", _crash_reason(run.output), ids, maxes)
 
     note = sub.problem
     autograded = root / "autograded" / sub.student / assignment / f"{assignment}.ipynb"
     if autograded.exists() and "CellTimeoutError" in autograded.read_text(errors="replace"):
         note = "; ".join(filter(None, [note, f"a cell hit the {limits.cell_timeout} s cell limit"]))
     fb = run_nbgrader(["generate_feedback", assignment, f"--student={sub.student}", "--force"], root, limits,
-                      hidden, timeout=120, drop_privileges=drop_privileges)
+                      hidden, timeout=120, drop_privileges=drop_privileges, read_only=read_only)
     feedback = root / "feedback" / sub.student / assignment / f"{assignment}.html"
     if not feedback.exists():
         note = "; ".join(filter(None, [note, "feedback could not be generated"]))
@@ -199,6 +204,15 @@ def _archive_previous(out: Path, student: str, previous: dict) -> Path:
     return dest
 
 
+def status_page(result: dict) -> str:
+    """A short feedback page for a submission that could not be autograded."""
+    import html
+
+    return (f"<html><body><h2>{html.escape(result['assignment'])}: {html.escape(result['student'])}</h2>"
+            f"<p>Status: <b>{html.escape(result['status'])}</b>. Score: {result['total']:g} / {result['max']:g}.</p>"
+            f"<p>{html.escape(result.get('note', ''))}</p></body></html>\n")
+
+
 def write_csv(path: Path, results: list[dict], ids: list[str]) -> None:
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -239,7 +253,7 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
         bar = progress_bar(total=len(todo), desc=f"grading {assignment}", disable=not progress)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(grade_submission, s, assignment, db, work, limits, ids, maxes,
-                                   drop_privileges): s for s in todo}
+                                   drop_privileges, (out, Path(source))): s for s in todo}
             for fut in as_completed(futures):
                 sub = futures[fut]
                 try:
@@ -255,8 +269,8 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
                 fb_dst = out / "feedback" / f"{sub.student}.html"
                 if fb_src:
                     shutil.copy2(fb_src, fb_dst)
-                elif fb_dst.exists():
-                    fb_dst.unlink()  # stale feedback of an older version (archived above)
+                else:  # replaces stale feedback of an older version (archived above)
+                    fb_dst.write_text(status_page(res))
                 results[sub.student] = res
                 bar.update(1)
         bar.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import tempfile
 import signal
 import subprocess
 import sys
@@ -59,12 +60,47 @@ def _unprivileged_ids():
     return ids if probe.returncode == 0 else None
 
 
+_CONFINE = r"""set -e
+for p in "$@"; do
+  [ "$p" = "--" ] && break
+  mount --bind "$p" "$p" && mount -o remount,ro,bind "$p"
+done
+mount --bind "$EFFNN_SANDBOX_ROOT" "$EFFNN_SANDBOX_ROOT"
+mount -o remount,rw,bind "$EFFNN_SANDBOX_ROOT"
+while [ "$1" != "--" ]; do shift; done
+shift
+exec "$@"
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def mount_confinement() -> bool:
+    """True when a private mount namespace can make everything but one folder read-only (root + unshare)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        ro, rw = Path(tmp, "ro"), Path(tmp, "ro", "rw")
+        rw.mkdir(parents=True)
+        probe = f"touch {rw}/ok && ! touch {ro}/bad 2>/dev/null"
+        try:
+            res = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", _CONFINE, "sh",
+                                  str(ro), "--", "sh", "-c", probe],
+                                 env={**os.environ, "EFFNN_SANDBOX_ROOT": str(rw)}, capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return res.returncode == 0 and (rw / "ok").exists() and not (ro / "bad").exists()
+
+
 def privilege_note() -> str:
     """One line for the grading summary: how submissions are confined."""
+    parts = ["each submission in its own course root"]
+    if mount_confinement():
+        parts.append("the repository, the results and other submissions mounted read-only")
     if _unprivileged_ids() is not None:
-        return "kernels run as user 'nobody' in per-submission folders"
-    return ("kernels run as the current user in per-submission folders (run as root with a Python "
-            "that 'nobody' can execute to confine writes further)")
+        parts.append("kernels run as user 'nobody'")
+    if len(parts) == 1:
+        parts.append("no filesystem confinement available (needs root and unshare)")
+    return "; ".join(parts)
 
 
 def hidden_checks_dir(assignment: str, dest: Path) -> Path:
@@ -72,7 +108,7 @@ def hidden_checks_dir(assignment: str, dest: Path) -> Path:
     src = REPO / "autograder"
     pkg = dest / "autograder"
     (pkg / "checks").mkdir(parents=True, exist_ok=True)
-    for rel in ("__init__.py", "feedback.py", "checks/__init__.py", f"checks/{assignment}.py"):
+    for rel in ("__init__.py", "feedback.py", "integrity.py", "checks/__init__.py", f"checks/{assignment}.py"):
         if (src / rel).exists():
             shutil.copy2(src / rel, pkg / rel)
     return dest
@@ -91,7 +127,7 @@ def prepare_root(root: Path, drop_privileges: bool) -> None:
 
 
 def run_nbgrader(args: list[str], root: Path, limits: Limits, hidden: Path, timeout: float,
-                 drop_privileges: bool = True) -> RunResult:
+                 drop_privileges: bool = True, read_only: tuple[Path, ...] = ()) -> RunResult:
     """``python -m nbgrader <args>`` in ``root`` under the limits; never raises on failure."""
     ids = _unprivileged_ids() if drop_privileges else None
     env = {
@@ -128,6 +164,12 @@ def run_nbgrader(args: list[str], root: Path, limits: Limits, hidden: Path, time
 
     write_root_config(root)
     cmd = [sys.executable, "-m", "nbgrader", *args, f"--Execute.timeout={limits.cell_timeout}"]
+    (root / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(root / "tmp")
+    if read_only and mount_confinement():
+        env["EFFNN_SANDBOX_ROOT"] = str(root)
+        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", _CONFINE, "sh",
+               *[str(p) for p in read_only if Path(p).exists()], "--", *cmd]
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, preexec_fn=_limit, text=True, errors="replace")
     try:

@@ -30,6 +30,19 @@ c.Execute.allow_errors = True
 # Restore graded cells a student deleted, and overwrite edited test cells from the source.
 c.OverwriteCells.add_missing_cells = True
 
+# Autograde: the integrity guard brackets execution (see autograder/integrity.py).
+c.Autograde.autograde_preprocessors = [
+    "autograder.integrity.InsertIntegrityCells",
+    "nbgrader.preprocessors.Execute",
+    "autograder.integrity.VerifyIntegrity",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # Feedback shows neither hidden tests nor the tracebacks that would point into autograder/.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
