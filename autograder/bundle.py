@@ -1,0 +1,67 @@
+"""Build the student bundle: lectures, the release notebooks and the effnn library.
+
+    python -m autograder.bundle --out out/effnn-student.zip
+
+Solutions, hidden checks, the grading command and the nbgrader course config stay out. The bundle
+installs with the same two steps as the course (pinned torch first, then the package).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from .release import REPO
+
+INCLUDE = ["lectures", "assignments", "course/effnn", "pyproject.toml", "environment.yml", "LICENSE"]
+EXCLUDED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
+
+STUDENT_README = """# effnn: student bundle
+
+Lectures are in `lectures/`, assignments in `assignments/`. To set up (Python 3.11):
+
+    python3 -m venv .venv
+    .venv/bin/pip install torch==2.13.0        # first, pinned: the CPU build
+    .venv/bin/pip install -e .                 # the effnn library and Jupyter
+    .venv/bin/jupyter lab                      # add --allow-root if you run as root
+
+Leave torchvision out on a pip install (its PyPI wheel needs CUDA and breaks transformers);
+conda users: `conda env create -f environment.yml`.
+
+In an assignment, replace each `raise NotImplementedError()` with your code and run the test cell
+right after it. Before you submit: Kernel -> Restart & Run All. More checks run when it is graded.
+Set EFFNN_FAST=1 for quicker (smaller) trainings while you develop.
+"""
+
+
+def tracked_files() -> list[Path]:
+    """Files under INCLUDE that git tracks (so local caches and outputs never ship)."""
+    out = subprocess.run(["git", "ls-files", "-z", "--", *INCLUDE], cwd=REPO, capture_output=True, check=True)
+    files = [REPO / p for p in out.stdout.decode().split("\0") if p]
+    return [f for f in files if f.is_file() and not (EXCLUDED_PARTS & set(f.parts))]
+
+
+def build(dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in tracked_files():
+            zf.write(f, Path("effnn-course") / f.relative_to(REPO))
+        zf.writestr("effnn-course/README.md", STUDENT_README)
+    return dest
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "out" / "effnn-student.zip")
+    args = parser.parse_args(argv)
+    path = build(args.out)
+    with zipfile.ZipFile(path) as zf:
+        n = len(zf.namelist())
+    print(f"wrote {path} ({n} files, {path.stat().st_size / 2**20:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
