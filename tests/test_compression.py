@@ -121,3 +121,17 @@ def test_bad_arguments_raise():
         C.share_weights(nn.Sequential(nn.Linear(2, 2)), [2, 2])
     with pytest.raises(ValueError, match="SharedWeight"):
         C.model_storage(nn.Linear(2, 2))
+
+
+def test_prune_and_retrain_reaches_the_per_layer_sparsity():
+    from effnn.train import TrainConfig
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 20), nn.ReLU(), nn.Linear(20, 3))
+    data = (torch.randn(40, 8), torch.randint(0, 3, (40,)))
+    C.prune_and_retrain(model, [0.9, 0.5], data, TrainConfig(epochs=1, fast_epochs=1, batch_size=20), steps=2)
+    assert float((model[0].weight == 0).float().mean()) == pytest.approx(0.9, abs=0.01)
+    assert float((model[2].weight == 0).float().mean()) == pytest.approx(0.5, abs=0.02)
+    assert not hasattr(model[0], "weight_mask")  # masks made permanent
+    with pytest.raises(ValueError, match="amounts"):
+        C.prune_and_retrain(model, [0.5], data, None)

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from effnn import distill as D
 from effnn.distill import kd_loss, soft_kl, softmax_t
 
 
@@ -82,3 +83,49 @@ def test_bad_arguments_raise():
         softmax_t([1.0, 2.0], 1.0)
     with pytest.raises(ValueError, match="logits"):
         softmax_t(torch.zeros(3), 1.0)
+
+
+def test_class_balanced_subset():
+    x = torch.arange(40).float().reshape(20, 2)
+    y = torch.arange(20) % 4
+    xs, ys = D.class_balanced_subset(x, y, per_class=3, seed=0)
+    assert ys.bincount().tolist() == [3, 3, 3, 3]
+    assert torch.equal(xs, D.class_balanced_subset(x, y, per_class=3, seed=0)[0])
+    assert not torch.equal(xs, D.class_balanced_subset(x, y, per_class=3, seed=1)[0])
+    with pytest.raises(ValueError, match="per_class"):
+        D.class_balanced_subset(x, y, per_class=0)
+    with pytest.raises(ValueError, match="per_class"):
+        D.class_balanced_subset(x, y, per_class=6)
+
+
+def test_hint_loss_trains_the_adapter_and_adds_to_kd():
+    torch.manual_seed(0)
+    teacher = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))
+    student = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.ReLU(), torch.nn.Linear(2, 3))
+    hs = D.HintStudent(student, student[1], student_dim=2, teacher_dim=6)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    hint = D.hint_loss_fn(teacher, teacher[1], beta=1.0)(hs, x, y)
+    kd = D.kd_loss_fn(teacher)(student, x, y)
+    assert hint.item() > kd.item()
+    hint.backward()
+    assert hs.adapter.weight.grad is not None and hs.adapter.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in teacher.parameters())
+    with pytest.raises(TypeError, match="HintStudent"):
+        D.hint_loss_fn(teacher, teacher[1])(student, x, y)
+    with pytest.raises(ValueError, match="beta"):
+        D.hint_loss_fn(teacher, teacher[1], beta=-1.0)
+
+
+def test_train_student_is_seeded_and_uses_the_teacher():
+    from effnn.train import TrainConfig
+
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    teacher = torch.nn.Linear(4, 3)
+    make = lambda: torch.nn.Linear(4, 3)  # noqa: E731
+    cfg = TrainConfig(epochs=2, fast_epochs=2, batch_size=8)
+    a = D.train_student(make, (x, y), cfg, seed=3)
+    b = D.train_student(make, (x, y), cfg, seed=3)
+    c = D.train_student(make, (x, y), cfg, teacher=teacher, seed=3)
+    assert torch.equal(a.weight, b.weight)
+    assert not torch.equal(a.weight, c.weight)

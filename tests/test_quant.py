@@ -114,6 +114,7 @@ def test_ternary_linear_sparsity_grows_with_threshold():
     assert s == sorted(s) and s[0] < s[-1]
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 def test_int8_helpers_run_and_shrink():
     torch.manual_seed(0)
     mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 10))
