@@ -186,12 +186,13 @@ def dependency_groups(model: nn.Module, example_inputs, ignored_layers=None) -> 
 
 def speedup_experiment(width: int = 32, blocks: int = 1, ratio: float = 0.5, *, epochs: int = 4,
                        finetune_epochs: int = 2, importance="l2", input_size: int | None = None,
-                       seed: int = 0, data=None) -> dict:
+                       seed: int = 0, threads: int = 2, data=None) -> dict:
     """Train a :class:`~effnn.models.ResCNN` on digits, prune channels, fine-tune, and measure.
 
     MACs and latency (batch 1, 2 threads, :func:`effnn.measure.compare`: both models alternated in
-    one process) of the dense vs the pruned network, plus their test accuracies. ``input_size``
-    times the models at a larger image (the network is fully convolutional up to the pooling).
+    one process, ``threads`` threads) of the dense vs the pruned network, plus their test accuracies.
+    ``input_size`` times the models at a larger image (the network is fully convolutional up to the
+    pooling).
     """
     import copy
 
@@ -210,7 +211,7 @@ def speedup_experiment(width: int = 32, blocks: int = 1, ratio: float = 0.5, *, 
     prune_channels(pruned, example, ratio, importance=importance)
     acc_pruned = accuracy(pruned, test)
     fit(pruned, train, TrainConfig(epochs=finetune_epochs, fast_epochs=1, lr=1e-3, seed=seed), desc="fine-tune")
-    cmp = compare(dense.eval(), pruned.eval(), example, rounds=5)
+    cmp = compare(dense.eval(), pruned.eval(), example, threads=threads, rounds=5)
     return {"acc_dense": accuracy(dense, test), "acc_pruned_no_finetune": acc_pruned,
             "acc_pruned": accuracy(pruned, test), "macs_ratio": cmp["ratio"]["macs"],
             "latency_ratio": cmp["ratio"]["latency_ms"], "params_ratio": cmp["ratio"]["params"],
