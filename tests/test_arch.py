@@ -87,3 +87,14 @@ def test_bad_input():
         arch.build("AlexNet")
     with pytest.raises(ValueError, match="version"):
         arch.squeezenet(10, "2.0")
+
+
+def test_torchvision_path_and_per_model_fallback(monkeypatch):
+    fake = {"ResNet-18": lambda: torch.nn.Linear(2, 2)}
+    monkeypatch.setattr(arch, "_torchvision_zoo", lambda: fake)
+    model, source = arch._build("ResNet-18", "torchvision")
+    assert source == "torchvision" and isinstance(model, torch.nn.Linear)
+    _, source = arch._build("SqueezeNet-1.1", "torchvision")  # not in this zoo: built from fire modules
+    assert source == "effnn.arch.squeezenet"
+    with pytest.raises(ValueError, match="source"):
+        arch._build("ResNet-18", "timm")

@@ -192,24 +192,31 @@ PAPER = {
 }
 
 
-def build(name: str, source: str | None = None) -> nn.Module:
-    """One architecture with random weights (eval mode), ``model(x) -> logits``; no download."""
-    source = source or backend()
+def _build(name: str, source: str) -> tuple[nn.Module, str]:
+    """The model and the path that really built it (torchvision lacks MobileNetV1; transformers
+    lacks SqueezeNet, which :func:`squeezenet` builds from fire modules)."""
     if source not in ("torchvision", "transformers"):
         raise ValueError(f"source must be 'torchvision' or 'transformers', got {source!r}")
-    zoo = _torchvision_zoo() if source == "torchvision" else _transformers_zoo()
-    if name == "SqueezeNet-1.1" and source == "transformers":
-        return squeezenet(1000, "1.1").eval()
-    if name not in zoo:
-        raise ValueError(f"name must be one of {sorted([*zoo, 'SqueezeNet-1.1'])}, got {name!r}")
+    known = set(PAPER)
+    if name not in known:
+        raise ValueError(f"name must be one of {sorted(known)}, got {name!r}")
     torch.manual_seed(0)
-    model = zoo[name]()
-    return (_Logits(model) if source == "transformers" else model).eval()
+    if source == "torchvision" and name in _torchvision_zoo():
+        return _torchvision_zoo()[name]().eval(), "torchvision"
+    if name == "SqueezeNet-1.1":
+        return squeezenet(1000, "1.1").eval(), "effnn.arch.squeezenet"
+    return _Logits(_transformers_zoo()[name]()).eval(), "transformers"
+
+
+def build(name: str, source: str | None = None) -> nn.Module:
+    """One architecture with random weights (eval mode), ``model(x) -> logits``; no download."""
+    return _build(name, source or backend())[0]
 
 
 def architecture_table(names=None, resolution: int = 224, *, source: str | None = None,
                        min_run_time: float = 0.3, progress: bool = True) -> list[dict]:
-    """Params, MACs and CPU latency (batch 1, 2 threads) of each architecture, with paper figures."""
+    """Params, MACs and CPU latency (batch 1, 2 threads) of each architecture, with paper figures;
+    ``source`` in each row says which library built it."""
     from .measure import count_macs, count_params, latency
     from .train import progress_bar
 
@@ -219,14 +226,12 @@ def architecture_table(names=None, resolution: int = 224, *, source: str | None 
     x = torch.randn(1, 3, resolution, resolution)
     rows = []
     for name in progress_bar(names, desc="architectures", disable=not progress):
-        model = build(name, source)
-        paper = PAPER.get(name, (None, None, ""))
-        rows.append({"model": name, "source": source if name != "SqueezeNet-1.1" or source == "torchvision"
-                     else "effnn.arch.squeezenet", "params_M": count_params(model) / 1e6,
+        model, built_by = _build(name, source)
+        paper = PAPER[name]
+        rows.append({"model": name, "source": built_by, "params_M": count_params(model) / 1e6,
                      "macs_M": count_macs(model, x) / 1e6,
                      "latency_ms": latency(model, x, min_run_time=min_run_time, warmup=1).median_ms,
-                     "paper_params_M": paper[0],
-                     "paper_macs_M_224": paper[1], "resolution": resolution})
+                     "paper_params_M": paper[0], "paper_macs_M_224": paper[1], "resolution": resolution})
     return rows
 
 
