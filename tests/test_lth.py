@@ -4,7 +4,7 @@ import copy
 import pytest
 import torch
 
-from effnn.lth import (DeepR, LTHConfig, apply_masks, error_barrier, find_tickets, imp_prune, interpolate,
+from effnn.lth import (DeepR, LTHConfig, apply_masks, error_barrier, find_tickets, imp_prune, instability, interpolate,
                        masks, rewind, snapshot, snip_scores, static_sparse, train_probed)
 from effnn.models import LeNet300100
 from effnn.prune import magnitude_prune, prunable_layers, weight_sparsity
@@ -117,3 +117,11 @@ def test_bad_config_raises():
         DeepR(_model(), 0.0, lr=1e-2)
     with pytest.raises(ValueError, match="state"):
         rewind(_model(), {})
+
+
+def test_instability_returns_a_barrier_for_masked_and_dense_nets():
+    cfg = TrainConfig(epochs=1, lr=1e-2)
+    mask = masks(magnitude_prune(_model(), 0.5))
+    for m in (None, mask):
+        res = instability(_model, _data(), _data(32, 1), cfg, rewind_step=1, mask=m, alphas=[0, 0.5, 1])
+        assert len(res["errors"]) == 3 and res["barrier"] >= -1e-9

@@ -181,7 +181,8 @@ def find_tickets(model_fn: Callable[[], nn.Module], train_data, val_data, test_d
     Each record: ``remaining`` (fraction of weights left), ``acc_ticket`` and ``early_stop`` of the
     rewound ticket, and, when asked in ``cfg.controls``, ``acc_reinit`` (same mask, fresh init) and
     ``acc_snip`` (SNIP at init to the same fraction). Accuracies are on ``test_data`` after the full
-    training. ``model_fn()`` must build a fresh network; the seed comes from ``cfg.seed``.
+    training, ``masks`` the round's masks. ``model_fn()`` must build a fresh network; the seed comes
+    from ``cfg.seed``.
     """
     cfg = cfg or LTHConfig()
     seed_everything(cfg.seed)
@@ -200,7 +201,7 @@ def find_tickets(model_fn: Callable[[], nn.Module], train_data, val_data, test_d
         rewind(model, rewind_state)
         probe = train_probed(model, train_data, train_cfg, val_data=val_data, eval_every=cfg.eval_every)
         row = {"round": r, "remaining": 1 - weight_sparsity(model), "acc_ticket": accuracy(model, test_data),
-               "early_stop": probe.early_stop_step}
+               "early_stop": probe.early_stop_step, "masks": masks(model)}
         if "reinit" in cfg.controls:
             seed_everything(10_000 + cfg.seed * 100 + r)
             control = apply_masks(model_fn(), masks(model))
@@ -254,6 +255,23 @@ def spawn_and_compare(parent: nn.Module, state: dict, train_data, test_data, cfg
         fit(child, train_data, replace(cfg, seed=s), desc="child")
         children.append(child)
     return error_barrier(children[0], children[1], test_data, alphas)
+
+
+def instability(model_fn: Callable[[], nn.Module], train_data, test_data, cfg: TrainConfig, rewind_step: int,
+                *, mask: dict | None = None, seed: int = 0, alphas=None) -> dict:
+    """Frankle et al. 2020: train to step ``rewind_step``, then two copies with different data orders.
+
+    The network (with ``mask`` from :func:`masks`, if given) is trained once to record
+    :math:`\theta_k`; two children restart from it with data-order seeds ``seed+1`` and ``seed+2``.
+    Returns :func:`error_barrier` of the children: ~0 means stable to SGD noise from step ``k`` on.
+    """
+    seed_everything(seed)
+    parent = model_fn()
+    if mask is not None:
+        apply_masks(parent, mask)
+    probe = train_probed(parent, train_data, replace(cfg, seed=seed), rewind_step=rewind_step)
+    return spawn_and_compare(parent, probe.rewind_state, train_data, test_data, cfg,
+                             seeds=(seed + 1, seed + 2), alphas=alphas)
 
 
 # --- DEEP R ---------------------------------------------------------------------------------------
