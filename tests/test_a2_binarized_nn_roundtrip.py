@@ -1,0 +1,59 @@
+"""A2 through a real nbgrader autograde: solution = full marks, blank release = 0, and a hard-coded
+accuracy reported for an untrained model scores 0 on the trained-model cells."""
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.grade import grade_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "a2_binarized_nn"
+SOLUTION = ROOT / "solutions" / NAME / f"{NAME}.ipynb"
+RELEASE = ROOT / "assignments" / NAME / f"{NAME}.ipynb"
+MANUAL = {"written_58x"}
+MODEL_CELLS = {"test_trained_mlp", "test_trained_cnn"}
+
+CHEAT = '''
+train_set, val_set = digits("train"), digits("val")
+mlps = {mode: build_mlp(mode) for mode in MODES}
+cnns = {mode: build_cnn(mode) for mode in ("fp32", "binary_full")}
+acc = {"fp32": 0.98, "binary_weights": 0.97, "binary_full": 0.96}
+acc_cnn = {"fp32": 0.99, "binary_full": 0.97}
+'''
+
+
+def _auto_cells(result):
+    return {gid: c for gid, c in result["cells"].items() if gid not in MANUAL}
+
+
+@pytest.mark.slow
+def test_solution_gets_full_marks(tmp_path):
+    result = grade_notebook(NAME, SOLUTION, workdir=tmp_path)
+    assert result["status"] == "graded", result
+    auto = _auto_cells(result)
+    assert auto and all(c["score"] == c["max"] > 0 for c in auto.values()), auto
+
+
+@pytest.mark.slow
+def test_blank_release_scores_zero(tmp_path):
+    result = grade_notebook(NAME, RELEASE, workdir=tmp_path)
+    assert result["status"] == "graded", result
+    assert result["total"] == 0, result["cells"]
+
+
+@pytest.mark.slow
+def test_hard_coded_accuracy_of_untrained_models_scores_zero_there(tmp_path):
+    nb = nbformat.read(str(SOLUTION), as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "train_models")
+    cell.source = CHEAT.strip()
+    cheat = tmp_path / f"{NAME}.ipynb"
+    nbformat.write(nb, str(cheat))
+    result = grade_notebook(NAME, cheat, workdir=tmp_path / "grade")
+    assert result["status"] == "graded", result
+    auto = _auto_cells(result)
+    for gid, c in auto.items():
+        if gid in MODEL_CELLS:
+            assert c["score"] == 0, (gid, c)
+        else:
+            assert c["score"] == c["max"], (gid, c)
