@@ -291,8 +291,8 @@ SCHEDULES = {"geometric": iterative_schedule, "polynomial": polynomial_schedule}
 class PruneRetrainConfig:
     """Han et al. 2015: prune to ``sparsity`` in ``steps`` rounds, retraining ``retrain`` after each.
 
-    ``steps=1`` is one-shot pruning followed by one retraining of the same total length
-    (``retrain.epochs * budget_steps`` epochs), so both tactics get the same training budget.
+    ``steps=1`` is one-shot pruning; ``budget_steps=k`` gives its single retraining the epochs of
+    ``k`` rounds, so one-shot and iterative can get the same training budget.
     ``profile`` optionally gives each prunable layer its own final sparsity (Han et al. prune the
     small output layer less), overriding ``sparsity`` and ``scope``.
     """
@@ -325,13 +325,13 @@ def prune_retrain(model: nn.Module, train_data, cfg: PruneRetrainConfig, *, val_
     lasts ``budget_steps`` rounds, so one-shot and iterative spend the same number of epochs.
     """
     layers = prunable_layers(model) if layers is None else list(layers)
+    if cfg.profile is not None and len(cfg.profile) != len(layers):
+        raise ValueError(f"profile has {len(cfg.profile)} values for {len(layers)} prunable layers")
     rounds = cfg.budget_steps or cfg.steps
     epochs_each = [cfg.retrain.epochs] * cfg.steps
     if cfg.steps < rounds:  # spread the same budget over fewer rounds
         epochs_each = [cfg.retrain.epochs * rounds // cfg.steps] * cfg.steps
     history = []
-    if cfg.profile is not None and len(cfg.profile) != len(layers):
-        raise ValueError(f"profile has {len(cfg.profile)} values for {len(layers)} prunable layers")
     schedule = SCHEDULES[cfg.schedule]
     bar = progress_bar(list(enumerate(zip(schedule(cfg.sparsity, cfg.steps), epochs_each))),
                        desc="prune + retrain", leave=False)
