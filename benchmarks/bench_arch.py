@@ -26,10 +26,9 @@ def bench_lowrank(fast: bool) -> dict:
     fit(mlp, train, TrainConfig(epochs=20, fast_epochs=3, lr=1e-3))
     rows = lowrank.rank_sweep(mlp, [4, 8, 16, 32], train, test, TrainConfig(epochs=5, fast_epochs=1, lr=5e-4),
                               skip=("net.5",), progress=False)
-    out = {str(r["rank"]): {"params_ratio": round(r["params_ratio"], 4), "acc": r["acc"], "acc_svd": r["acc_svd"]}
-           for r in rows}
-    out["dense_acc"] = accuracy(mlp, test)
-    return out
+    dense = accuracy(mlp, test)
+    return {str(r["rank"]): {"params_ratio": round(r["params_ratio"], 4), "acc": r["acc"], "acc_svd": r["acc_svd"],
+                             "acc_dense": dense} for r in rows}
 
 
 def bench_early_exit(fast: bool) -> dict:
