@@ -59,6 +59,16 @@ def test_masked_weights_stay_zero_through_training():
     assert torch.equal(clone(x), model(x))
 
 
+def test_freshly_pruned_model_deep_copies_and_trains():
+    model = magnitude_prune(_model(), 0.5)
+    clone = copy.deepcopy(model)
+    x, y = torch.randn(64, 64), torch.randint(0, 10, (64,))
+    before = clone.net[1].weight_orig.detach().clone()
+    fit(clone, (x, y), TrainConfig(epochs=1, lr=1e-2))
+    assert not torch.equal(clone.net[1].weight_orig, before)  # gradients reach weight_orig
+    assert torch.equal(model.net[1].weight_mask, clone.net[1].weight_mask)
+
+
 def test_remove_masks_bakes_zeros_in():
     model = _model()
     magnitude_prune(model, 0.5)

@@ -86,6 +86,7 @@ def install_mask(layer: nn.Module, mask: torch.Tensor) -> None:
             layer.weight = layer.weight_orig * layer.weight_mask  # what the next forward will use
     else:
         prune.custom_from_mask(layer, "weight", mask)
+        layer.weight = layer.weight.detach()  # recomputed by every forward; detached, it deep-copies
         layer.register_forward_hook(_detach_weight)
 
 
