@@ -17,8 +17,8 @@ def test_exit_macs_are_cumulative_and_end_at_the_full_model(net):
     costs = exit_macs(net, x)
     assert costs == sorted(costs) and len(costs) == 3
     assert costs[-1] == count_macs(net, x[:1])
-    # exit 0 = conv 1->4 (3x3 on 8x8) + head 4->10
-    assert costs[0] == 4 * 64 * 9 + 4 * 10
+    # exit 0 = conv 1->4 (3x3 on 8x8) + head (4 channels x 4x4 cells) -> 10
+    assert costs[0] == 4 * 64 * 9 + 4 * 16 * 10
 
 
 def test_cascade_thresholds(net):

@@ -24,21 +24,23 @@ def _positive_int(value, name: str) -> int:
 
 
 class EarlyExitCNN(nn.Module):
-    """Conv stages of growing width, each followed by a cheap exit head (avg-pool + linear).
+    """Conv stages of growing width, each followed by a cheap exit head (avg-pool to ``pool x pool``,
+    then linear: a coarse map keeps where the strokes are, which a global average would lose).
 
     ``forward`` returns the last exit's logits (so ``effnn.train.accuracy`` measures the full model);
     :meth:`exits` returns every exit's logits, which the joint training loss sums.
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, widths=(8, 16, 32)):
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, widths=(8, 16, 32), pool: int = 4):
         super().__init__()
         if len(widths) < 2:
             raise ValueError(f"widths must name at least two stages, got {widths!r}")
         stages, heads, c = [], [], _positive_int(in_channels, "in_channels")
+        pool = _positive_int(pool, "pool")
         for w in widths:
             stages.append(nn.Sequential(nn.Conv2d(c, _positive_int(w, "widths"), 3, padding=1),
                                         nn.BatchNorm2d(w), nn.ReLU()))
-            heads.append(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(w, num_classes)))
+            heads.append(nn.Sequential(nn.AdaptiveAvgPool2d(pool), nn.Flatten(), nn.Linear(w * pool * pool, num_classes)))
             c = w
         self.stages, self.heads = nn.ModuleList(stages), nn.ModuleList(heads)
 
