@@ -124,39 +124,34 @@ def fit(model: nn.Module, train_data, cfg: TrainConfig | None = None, *,
 
 
 @torch.no_grad()
+def _mean_over(model: nn.Module, data, per_batch, batch_size: int) -> float:
+    """Sum ``per_batch(logits, y)`` over ``data`` in eval mode, divided by the sample count."""
+    was_training = model.training
+    model.eval()
+    total = count = 0
+    for x, y in as_loader(data, batch_size, shuffle=False):
+        total += float(per_batch(model(x), y))
+        count += len(y)
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+@torch.no_grad()
 def predict(model: nn.Module, data, batch_size: int = 512) -> torch.Tensor:
     """Logits for every sample of ``data`` (tensors, Dataset or DataLoader), in order."""
     was_training = model.training
     model.eval()
-    loader = as_loader(data, batch_size, shuffle=False)
-    out = torch.cat([model(x) for x, _ in loader])
+    out = torch.cat([model(x) for x, _ in as_loader(data, batch_size, shuffle=False)])
     model.train(was_training)
     return out
 
 
-@torch.no_grad()
 def accuracy(model: nn.Module, data, batch_size: int = 512) -> float:
     """Top-1 accuracy in [0, 1]."""
-    loader = as_loader(data, batch_size, shuffle=False)
-    was_training = model.training
-    model.eval()
-    correct = total = 0
-    for x, y in loader:
-        correct += (model(x).argmax(1) == y).sum().item()
-        total += len(y)
-    model.train(was_training)
-    return correct / max(total, 1)
+    return _mean_over(model, data, lambda logits, y: (logits.argmax(1) == y).sum(), batch_size)
 
 
-@torch.no_grad()
 def evaluate_loss(model: nn.Module, data, batch_size: int = 512) -> float:
     """Mean cross-entropy over ``data``."""
-    loader = as_loader(data, batch_size, shuffle=False)
-    was_training = model.training
-    model.eval()
-    total = count = 0
-    for x, y in loader:
-        total += nn.functional.cross_entropy(model(x), y, reduction="sum").item()
-        count += len(y)
-    model.train(was_training)
-    return total / max(count, 1)
+    return _mean_over(model, data, lambda logits, y: nn.functional.cross_entropy(logits, y, reduction="sum"),
+                      batch_size)
