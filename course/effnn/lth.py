@@ -155,8 +155,11 @@ def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None)
     layers = prunable_layers(model) if layers is None else list(layers)
     model.zero_grad(set_to_none=True)
     nn.functional.cross_entropy(model(x), y).backward()
-    scores = {m: taylor_weight(m.weight, m.weight.grad if m.weight.grad is not None
-                               else m.weight_orig.grad * m.weight_mask) for m in layers}
+    scores = {}
+    for m in layers:
+        pruned = hasattr(m, "weight_orig")
+        grad = m.weight_orig.grad * m.weight_mask if pruned else m.weight.grad
+        scores[m] = taylor_weight(weight_of(m), grad)
     model.zero_grad(set_to_none=True)
     return scores
 
