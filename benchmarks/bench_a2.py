@@ -38,7 +38,7 @@ def _accuracies(fast: bool) -> dict:
                                                (binary.binarized_cnn, "cnn", 6, 2)):
         for mode in binary.MODES:
             torch.manual_seed(0)
-            model = builder(mode, **({"hidden": (512, 512, 512)} if name == "mlp" else {}))
+            model = builder(mode)
             cfg = train.TrainConfig(epochs=epochs, fast_epochs=fast_epochs, lr=1e-3 if mode == "fp32" else 1e-2)
             train.fit(model, train_set, cfg, after_step=binary.clip_latent_weights, desc=f"{name} {mode}")
             out[f"{name}_{mode}"] = round(train.accuracy(model, test_set), 4)

@@ -149,7 +149,7 @@ def _conv(mode: str, a: int, b: int, scale: bool) -> nn.Module:
     return BinaryConv2d(a, b, 3, padding=1, bias=False, scale=scale, binary_input=(mode == "binary_full"))
 
 
-def binarized_mlp(mode: str = "binary_full", *, in_features: int = 64, hidden=(512, 512),
+def binarized_mlp(mode: str = "binary_full", *, in_features: int = 64, hidden=(256, 256, 256),
                   num_classes: int = 10, scale: bool = True) -> nn.Sequential:
     """An MLP for digits: real first layer, binary hidden layers, real last layer.
 
