@@ -17,4 +17,4 @@ def __getattr__(name):
 
 # Modules added by later lectures are listed here so `effnn.<name>` works without an import.
 _EXTRA = {"prune", "lth", "criteria", "quant", "distill", "lowrank", "conditional", "arch", "search",
-          "nas", "binary", "xnor", "segformer", "experiments"}
+          "nas", "binary", "xnor", "segformer", "experiments", "structured"}
