@@ -255,7 +255,7 @@ def check_finetune(finetune):
     from effnn.distill import kd_loss
 
     teacher = _tiny(1201)
-    x, y = _images(24, 64, 1202)
+    x, y = _images(16, 64, 1202)
     with torch.no_grad():
         y = _logits(teacher, x).argmax(1)  # labels the teacher agrees with, at logit size
         y = nn.functional.interpolate(y[:, None].float(), size=(64, 64), mode="nearest")[:, 0].long()
@@ -269,7 +269,7 @@ def check_finetune(finetune):
             return float(kd_loss(s, S.upsample(t_logits, (64, 64)), y, T=4.0, alpha=0.5))
 
     start = distance(student)
-    out = _call(finetune, student, (x, y), 30, teacher=t_logits, what="finetune")
+    out = _call(finetune, student, (x, y), 12, teacher=t_logits, what="finetune")
     model = out if _is_module(out) else student
     if all(torch.equal(a, b) for a, b in zip(before_params, model.parameters())):
         raise AssertionError("finetune did not change the weights")

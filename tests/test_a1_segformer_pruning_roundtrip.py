@@ -1,0 +1,60 @@
+"""A1 through a real nbgrader autograde: solution = full marks, blank release = 0, and an unpruned
+model sold as a pruned one (claimed speedup and MACs) scores 0 on the final-answer cell."""
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.grade import grade_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "a1_segformer_pruning"
+SOLUTION = ROOT / "solutions" / NAME / f"{NAME}.ipynb"
+RELEASE = ROOT / "assignments" / NAME / f"{NAME}.ipynb"
+MANUAL = {"written_criteria"}
+
+# the sweep cell of a student who skips the work: the baseline itself, with made-up numbers
+CHEAT = '''
+RATIOS, UNIFORM, STEPS = [0.5], [], 0
+probe = S.deploy_input(256)
+final_model = copy.deepcopy(baseline)
+answer = {"criterion": "taylor", "ratio": 0.5, "global": True, "miou": baseline_miou,
+          "speedup": 2.5, "macs_ratio": 3.0}
+results = [dict(answer, miou_pruned=baseline_miou, latency_ms=10.0, base_latency_ms=25.0,
+                model=final_model)]
+'''
+
+
+def _auto_cells(result):
+    return {gid: c for gid, c in result["cells"].items() if gid not in MANUAL}
+
+
+@pytest.mark.slow
+def test_solution_gets_full_marks(tmp_path):
+    result = grade_notebook(NAME, SOLUTION, workdir=tmp_path)
+    assert result["status"] == "graded", result
+    auto = _auto_cells(result)
+    assert auto and all(c["score"] == c["max"] > 0 for c in auto.values()), auto
+
+
+@pytest.mark.slow
+def test_blank_release_scores_zero(tmp_path):
+    result = grade_notebook(NAME, RELEASE, workdir=tmp_path)
+    assert result["status"] == "graded", result
+    assert result["total"] == 0, result["cells"]
+
+
+@pytest.mark.slow
+def test_unpruned_model_claiming_a_speedup_scores_zero_there(tmp_path):
+    nb = nbformat.read(str(SOLUTION), as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "sweep")
+    cell.source = CHEAT.strip()
+    cheat = tmp_path / f"{NAME}.ipynb"
+    nbformat.write(nb, str(cheat))
+    result = grade_notebook(NAME, cheat, workdir=tmp_path / "grade")
+    assert result["status"] == "graded", result
+    auto = _auto_cells(result)
+    assert auto["test_final_answer"]["score"] == 0, auto
+    for gid, c in auto.items():
+        if gid != "test_final_answer":
+            assert c["score"] == c["max"], (gid, c)
