@@ -373,7 +373,9 @@ def han_table(model: nn.Module, *, index_bits: int = 5) -> list[dict]:
     """Per-layer rows in the format of Han et al.'s Table 2 (plus a total row).
 
     ``P+Q``: pruned and quantized, fixed-width codes; ``P+Q+H``: the same codes Huffman-coded.
-    Compression rates are against fp32 weights and biases of the same layer.
+    Bits are per stored entry (padding entries included, which is why a 3-bit layer with padding
+    needs 4-bit fixed-width codes: 8 clusters plus the padding symbol). Compression rates are
+    against fp32 weights and biases of the same layer.
     """
     plain = model_storage(model, index_bits=index_bits, huffman=False)
     coded = model_storage(model, index_bits=index_bits, huffman=True)
@@ -387,14 +389,16 @@ def han_table(model: nn.Module, *, index_bits: int = 5) -> list[dict]:
                                         ("params", "nonzero", "weight_bits", "index_bits", "codebook_bits",
                                          "table_bits", "bias_bits")))
             n_bias = sum(m.layer.bias.numel() for m in shared_layers(model) if m.layer.bias is not None)
+            bits = "/".join(str(m.bits) for m in shared_layers(model))
         else:
             m = dict(model.named_modules())[p.name]
             n_bias = m.layer.bias.numel() if m.layer.bias is not None else 0
+            bits = str(m.bits)
         dense_bits = 32 * (p.params + n_bias)
         entries = max(h.extras.get("stored_entries", 0), 1) if p.name != "total" else max(
             sum(l.extras["stored_entries"] for l in coded), 1)
         rows.append({"layer": p.name, "weights": p.params, "kept_%": 100 * p.nonzero / p.params,
-                     "weight_bits_PQ": p.weight_bits / entries, "weight_bits_PQH": h.weight_bits / entries,
+                     "cluster_bits": bits, "weight_bits_PQ": p.weight_bits / entries, "weight_bits_PQH": h.weight_bits / entries,
                      "index_bits_PQ": p.index_bits / entries, "index_bits_PQH": h.index_bits / entries,
                      "ratio_PQ": dense_bits / p.total_bits, "ratio_PQH": dense_bits / h.total_bits})
     return rows

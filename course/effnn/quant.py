@@ -158,12 +158,13 @@ class RangeObserver(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.detach().float().flatten()
+        """Update the range with one batch; return the batch unchanged."""
+        flat = x.detach().float().flatten()
         if self.method == "minmax":
-            self.lo = torch.minimum(self.lo, x.min())
-            self.hi = torch.maximum(self.hi, x.max())
+            self.lo = torch.minimum(self.lo, flat.min())
+            self.hi = torch.maximum(self.hi, flat.max())
         else:
-            q = torch.quantile(x[:2_000_000], torch.tensor([1 - self.percentile / 100, self.percentile / 100]))
+            q = torch.quantile(flat[:2_000_000], torch.tensor([1 - self.percentile / 100, self.percentile / 100]))
             n = self.batches
             lo, hi = (q[0], q[1]) if n == 0 else ((self.lo * n + q[0]) / (n + 1), (self.hi * n + q[1]) / (n + 1))
             self.lo, self.hi = lo, hi
@@ -269,8 +270,7 @@ def calibrate(model: nn.Module, data, batches: int = 8, batch_size: int = 128) -
 def ptq(model: nn.Module, calib_data, w_bits: int, a_bits: int | None = None, *,
         observer: str = "minmax", per_channel: bool = True, batches: int = 8) -> nn.Module:
     """Post-training quantization: wrap, calibrate, and return the fake-quantized copy."""
-    qmodel = wrap_for_quant(model, w_bits, a_bits if a_bits is not None else None,
-                            per_channel=per_channel, observer=observer)
+    qmodel = wrap_for_quant(model, w_bits, a_bits, per_channel=per_channel, observer=observer)
     return calibrate(qmodel, calib_data, batches=batches)
 
 
@@ -366,6 +366,16 @@ def ternarize_model(model: nn.Module, threshold: float = 0.05, skip_first_last: 
             continue
         setattr(parent, name, TernaryLinear.from_linear(getattr(parent, name), threshold))
     return model
+
+
+def ternary_sparsity(model: nn.Module) -> float:
+    """Fraction of zero weights over all :class:`TernaryLinear` layers."""
+    layers = [m for m in model.modules() if isinstance(m, TernaryLinear)]
+    if not layers:
+        raise ValueError("model has no TernaryLinear layers")
+    with torch.no_grad():
+        zeros = sum(int((m.ternary_weight() == 0).sum()) for m in layers)
+    return zeros / sum(m.weight.numel() for m in layers)
 
 
 def clip_latent(model: nn.Module, bound: float = 1.0) -> None:
