@@ -37,7 +37,7 @@ def _lenet(fast: bool):
 
 
 def _timing(fast: bool) -> dict:
-    return {"rounds": 1 if fast else 5, "min_run_time": 0.05 if fast else 0.2}
+    return {"rounds": 1 if fast else 10, "min_run_time": 0.05 if fast else 0.1}
 
 
 def bench_int8(fast: bool) -> dict:
