@@ -20,8 +20,11 @@ SHAPES_FAST = [(1024, 1024, 1024), (256, 256, 256)]
 _HASWELL = """
 import json, sys
 from effnn import xnor
-r = xnor.time_gemms(1024, 1024, 1024, rounds={rounds}, min_run_time=0.2, numpy_kernel=False)
-print(json.dumps({{"fast_vs_fp32": r["fast_vs_fp32"], "exact": r["exact"]["fast"], "ms": r["ms"]}}))
+out = {{}}
+for threads in (2, 1):
+    r = xnor.time_gemms(1024, 1024, 1024, threads=threads, rounds={rounds}, min_run_time=0.2, numpy_kernel=False)
+    out[f"threads_{{threads}}"] = {{"fast_vs_fp32": r["fast_vs_fp32"], "exact": r["exact"]["fast"], "ms": r["ms"]}}
+print(json.dumps(out))
 """
 
 
@@ -73,6 +76,8 @@ def a2(fast: bool) -> dict:
     gemms = [xnor.time_gemms(*shape, rounds=rounds, min_run_time=0.2) for shape in
              (SHAPES_FAST if fast else SHAPES_FULL)]
     main = gemms[0]
+    # one thread each: a per-core ratio that background load on a shared machine distorts far less
+    single = xnor.time_gemms(1024, 1024, 1024, threads=1, rounds=rounds, min_run_time=0.2)
     return {
         "acc_fp32": acc["mlp_fp32"], "acc_binary_weights": acc["mlp_binary_weights"],
         "acc_binary_full": acc["mlp_binary_full"],
@@ -88,6 +93,10 @@ def a2(fast: bool) -> dict:
             "fast_ms": round(g["ms"]["fast"], 3), "pack_a_ms": round(g["ms"]["pack_a"], 3),
             "fast_vs_fp32": round(g["fast_vs_fp32"], 3), "numpy_vs_fp32": round(g["numpy_vs_fp32"], 3),
             "fast_g_binary_macs_per_s": round(g["fast_gbmacs_per_s"], 1)} for g in gemms},
+        "one_thread_1024": {"fp32_ms": round(single["ms"]["fp32"], 3), "fast_ms": round(single["ms"]["fast"], 3),
+                            "numpy_ms": round(single["ms"]["numpy"], 3),
+                            "fast_vs_fp32": round(single["fast_vs_fp32"], 3),
+                            "numpy_vs_fp32": round(single["numpy_vs_fp32"], 3), "exact": all(single["exact"].values())},
         "no_avx512_1024": _no_avx512(rounds),
     }
 
