@@ -16,7 +16,8 @@ Two kernels compute ``A @ B`` from the bits, exactly:
   because ``np.bitwise_count`` is not supported in jitted code) compiles to the hardware popcount;
   the innermost loop runs over contiguous columns of the transposed packed B, so LLVM vectorizes it
   (``vpopcntq`` on AVX-512 VPOPCNTDQ: 8 words, i.e. 512 binary MACs, per instruction). Rows of A
-  run in parallel (``prange``). Without numba it falls back to the numpy kernel.
+  run in parallel (``prange``) when the product is large enough to pay for waking the threads.
+  Without numba it falls back to the numpy kernel.
 """
 from __future__ import annotations
 
@@ -136,8 +137,7 @@ if HAVE_NUMBA:
 
         return types.uint64(types.uint64), codegen
 
-    @njit(parallel=True, cache=_cache_ok(), fastmath=False)
-    def _xnor_gemm_kernel(a_bits, bt_bits, n, out):  # pragma: no cover - compiled
+    def _xnor_gemm_body(a_bits, bt_bits, n, out):  # pragma: no cover - compiled
         m = a_bits.shape[0]
         words = a_bits.shape[1]
         cols = bt_bits.shape[1]
@@ -150,6 +150,13 @@ if HAVE_NUMBA:
                     acc[j] += popcount64(aw ^ row[j])
             for j in range(cols):
                 out[i, j] = n - 2 * np.int64(acc[j])
+
+    _xnor_gemm_kernel = njit(parallel=True, cache=_cache_ok())(_xnor_gemm_body)
+    # prange runs as range here; not cached: it shares its source (and cache key) with the parallel one
+    _xnor_gemm_serial = njit(cache=False)(_xnor_gemm_body)
+
+#: Below this many word operations (M * N * W) one thread wins: waking a thread pool costs more.
+PARALLEL_MIN_WORK = 1 << 21
 
 
 def backend() -> str:
@@ -175,9 +182,11 @@ def xnor_matmul_fast(a_bits, b_bits, n: int, *, b_transposed: bool = False,
         return xnor_matmul_numpy(a_bits, b.T if b_transposed else b, n)
     bt = np.ascontiguousarray(b) if b_transposed else transpose_packed(b)
     out = np.empty((a_bits.shape[0], bt.shape[1]), dtype=np.int32)
-    if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if threads == 1 or out.size * bt.shape[0] < PARALLEL_MIN_WORK:
+        _xnor_gemm_serial(a_bits, bt, n, out)
+    elif threads is not None:
         previous = numba.get_num_threads()
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         try:
@@ -192,7 +201,9 @@ def xnor_matmul_fast(a_bits, b_bits, n: int, *, b_transposed: bool = False,
 def warmup() -> None:
     """Compile the fast kernel now (about a second) so that the first timed call does not."""
     a = pack_signs(np.ones((2, 70), np.float32))
-    xnor_matmul_fast(a, a, 70)
+    xnor_matmul_fast(a, a, 70, threads=1)
+    if HAVE_NUMBA:
+        _xnor_gemm_kernel(a, transpose_packed(a), 70, np.empty((2, 2), np.int32))
 
 
 # ----------------------------------------------------------------------------- timing
