@@ -365,7 +365,7 @@ def check_final_answer(answer, final_model, max_drop: float = 0.01):
     # CPU timings are noisy: re-measure (interleaved, same process) up to three times before judging
     speedup = 0.0
     for _ in range(3):
-        speedup = max(speedup, compare(baseline, final_model, probe, rounds=2, min_run_time=0.1)["ratio"]["latency_ms"])
+        speedup = max(speedup, compare(baseline, final_model, probe, rounds=3, min_run_time=0.1)["ratio"]["latency_ms"])
         if speedup >= 0.8 * claimed["speedup"]:
             break
     if speedup < 1.1:
