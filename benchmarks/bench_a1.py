@@ -20,8 +20,8 @@ def a1(fast: bool) -> dict:
     val = S.portraits("val", n=96 if fast else 400)
     baseline = S.load_baseline()
     base_miou = S.evaluate_miou(baseline, val)
-    ratios = [0.3] if fast else [0.35, 0.5, 0.6, 0.7]
-    records = S.sweep(baseline, ratios, train=(x_train, y_train), val=val, steps=10 if fast else 200,
+    ratios = [0.45] if fast else [0.4, 0.5, 0.6, 0.7]
+    records = S.sweep(baseline, ratios, train=(x_train, y_train), val=val, steps=40 if fast else 200,
                       calibration_batches=2 if fast else 8)
     out = {"baseline_miou": round(base_miou, 4),
            "baseline_latency_ms": round(latency(baseline, S.deploy_input(), min_run_time=1.0).median_ms, 2),
