@@ -6,6 +6,7 @@ numbers match the notebooks run in the same mode.
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 from functools import lru_cache
 
@@ -20,6 +21,21 @@ from effnn.train import TrainConfig, accuracy, fit, seed_everything
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 warnings.filterwarnings("ignore", message=r".*(quantiz|reduce_range|TypedStorage).*")
+
+
+def _one_thread(fn):
+    """Train on one thread, as the lectures do (latency measurements set their own 2 threads)."""
+
+    @functools.wraps(fn)
+    def wrapper(fast: bool):
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(fast)
+        finally:
+            torch.set_num_threads(before)
+
+    return wrapper
 
 
 def _data():
@@ -110,9 +126,9 @@ def bench_kd(fast: bool) -> dict:
 
 
 BENCHMARKS = {
-    "int8": bench_int8,
-    "ptq": bench_ptq,
-    "qat": bench_qat,
-    "deep_compression": bench_deep_compression,
-    "kd": bench_kd,
+    "int8": _one_thread(bench_int8),
+    "ptq": _one_thread(bench_ptq),
+    "qat": _one_thread(bench_qat),
+    "deep_compression": _one_thread(bench_deep_compression),
+    "kd": _one_thread(bench_kd),
 }
