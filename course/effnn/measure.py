@@ -105,6 +105,7 @@ class Latency:
     iqr_ms: float
     runs: int
     threads: int
+    min_ms: float = float("nan")  # the least-disturbed block: robust to bursts of load elsewhere
 
     def __str__(self) -> str:
         return f"{self.median_ms:.3f} ms (IQR {self.iqr_ms:.3f}, {self.runs} runs, {self.threads} threads)"
@@ -130,7 +131,7 @@ def latency(fn_or_model, example_input=None, *, threads: int = 2, min_run_time: 
             fn()
         timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
         m = timer.blocked_autorange(min_run_time=min_run_time)
-    return Latency(m.median * 1e3, m.iqr * 1e3, len(m.times), threads)
+    return Latency(m.median * 1e3, m.iqr * 1e3, len(m.times), threads, min(m.times) * 1e3)
 
 
 def compare(baseline: nn.Module, candidate: nn.Module, example_input, *, threads: int = 2,

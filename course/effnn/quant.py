@@ -498,13 +498,17 @@ class Int8Report:
 
 def compare_int8(fp32: nn.Module, int8: nn.Module, example_input, test_data, *, rounds: int = 3,
                  min_run_time: float = 0.2, threads: int = 2) -> Int8Report:
-    """Time both models alternately (best median of ``rounds``), size and accuracy of both."""
+    """Time both models alternately, ``rounds`` times each, and keep each model's fastest timed
+    block (best-of-N, as ``timeit`` advises: on a shared CPU the slower blocks measure the other
+    programs); plus size and accuracy of both."""
     from .measure import latency, serialized_bytes
     from .train import accuracy
 
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     a, b = [], []
     for _ in range(rounds):
-        a.append(latency(fp32, example_input, threads=threads, min_run_time=min_run_time).median_ms)
-        b.append(latency(int8, example_input, threads=threads, min_run_time=min_run_time).median_ms)
+        a.append(latency(fp32, example_input, threads=threads, min_run_time=min_run_time).min_ms)
+        b.append(latency(int8, example_input, threads=threads, min_run_time=min_run_time).min_ms)
     return Int8Report(min(a), min(b), serialized_bytes(fp32), serialized_bytes(int8),
                       accuracy(fp32, test_data), accuracy(int8, test_data))
