@@ -108,7 +108,8 @@ def hidden_checks_dir(assignment: str, dest: Path) -> Path:
     src = REPO / "autograder"
     pkg = dest / "autograder"
     (pkg / "checks").mkdir(parents=True, exist_ok=True)
-    for rel in ("__init__.py", "feedback.py", "integrity.py", "checks/__init__.py", f"checks/{assignment}.py"):
+    for rel in ("__init__.py", "feedback.py", "integrity.py", "checks/__init__.py", "checks/_common.py",
+                f"checks/{assignment}.py"):
         if (src / rel).exists():
             shutil.copy2(src / rel, pkg / rel)
     return dest

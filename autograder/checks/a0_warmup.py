@@ -8,26 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def _call(fn, *args, what: str):
-    if not callable(fn):
-        raise AssertionError(f"{what} is not a function")
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise AssertionError(f"{what} is not implemented yet") from None
-    except Exception as exc:  # report the failure, never our inputs
-        raise AssertionError(f"{what} raised {type(exc).__name__} on a valid input") from None
-
-
-def _expects_error(fn, args, errors, what: str):
-    try:
-        fn(*args)
-    except errors:
-        return
-    except Exception as exc:
-        raise AssertionError(f"{what} raised {type(exc).__name__}, not {errors[0].__name__}") from None
-    raise AssertionError(f"{what} accepted an invalid argument without raising")
+from ._common import call as _call
+from ._common import expects_error as _expects_error
 
 
 def check_linear_cost(linear_cost):

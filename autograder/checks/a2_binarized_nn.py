@@ -10,35 +10,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._common import call as _call
+from ._common import expects_error as _expects_error
+
 #: Minimum re-measured test accuracy of the fully binarized models (graded in fast mode).
 MLP_TARGET = 0.92
 CNN_TARGET = 0.90
 
 
 # ----------------------------------------------------------------------------- helpers
-def _call(fn, *args, what: str, **kwargs):
-    if not callable(fn):
-        raise AssertionError(f"{what} is not a function or class")
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise AssertionError(f"{what} is not implemented yet") from None
-    except AssertionError:
-        raise
-    except Exception as exc:  # report the failure, never our inputs
-        raise AssertionError(f"{what} raised {type(exc).__name__} on a valid input") from None
-
-
-def _expects_error(fn, args, errors, what: str):
-    try:
-        fn(*args)
-    except errors:
-        return
-    except NotImplementedError:
-        raise AssertionError(f"{what} is not implemented yet") from None
-    except Exception as exc:
-        raise AssertionError(f"{what} raised {type(exc).__name__}, not {errors[0].__name__}") from None
-    raise AssertionError(f"{what} accepted an invalid argument without raising")
 
 
 def _sign(x):
