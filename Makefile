@@ -31,7 +31,7 @@ demo: env
 ## Whole test suite: unit tests, nbgrader round trips, and nbval over lectures/ and solutions/.
 test: env
 	EFFNN_FAST=1 EFFNN_QUIET=1 $(BIN)/python -m pytest tests lectures solutions \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider -q
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider -q --durations=20
 
 ## Unit tests only (seconds).
 test-fast: env
@@ -51,9 +51,10 @@ bench: env
 bench-fast: env
 	$(BIN)/python benchmarks/run.py --fast --json out/benchmarks-fast.json
 
-## Retrain the A1 Segformer baseline checkpoint deterministically (about 15 minutes on 2 cores).
+## Rebuild the committed A1 Segformer baseline checkpoint deterministically (a one-time build of
+## about 15-25 minutes on 2 cores; its recipe and learning curve are in segformer_portraits.json).
 baseline: env
-	$(BIN)/python -m effnn.segformer train-baseline
+	$(BIN)/python -m effnn.segformer train-baseline --out course/effnn/assets/segformer_portraits.pt
 
 ## Archive for students: lectures, the release, and effnn (no solutions, no autograder).
 student-bundle: env

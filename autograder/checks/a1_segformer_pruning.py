@@ -15,23 +15,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ._common import call as _call
+
 _HELD_OUT_SEED = 48611
 _TINY = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _call(fn, *args, what: str, **kwargs):
-    if not callable(fn):
-        raise AssertionError(f"{what} is not a function")
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise AssertionError(f"{what} is not implemented yet") from None
-    except AssertionError as exc:
-        raise AssertionError(f"{what} failed an assertion of its own: {exc}") from None
-    except Exception as exc:  # report the failure, never our inputs
-        raise AssertionError(f"{what} raised {type(exc).__name__} on a valid input") from None
-
 
 def _tiny(seed: int):
     from effnn.models import build_segformer
