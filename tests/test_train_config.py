@@ -49,3 +49,13 @@ def test_train_config_rejects_bad_values(kwargs):
 def test_fit_rejects_mismatched_tensors():
     with pytest.raises(ValueError, match="length"):
         fit(models.LeNet300100(64), (torch.zeros(4, 64), torch.zeros(3, dtype=torch.long)))
+
+
+def test_every_effnn_module_is_reachable_as_an_attribute():
+    import pkgutil
+
+    import effnn
+
+    names = {m.name for m in pkgutil.iter_modules(effnn.__path__)} - {"assets"}
+    for name in sorted(names):
+        assert getattr(effnn, name).__name__ == f"effnn.{name}"

@@ -16,5 +16,5 @@ def __getattr__(name):
 
 
 # Modules added by later lectures are listed here so `effnn.<name>` works without an import.
-_EXTRA = {"prune", "lth", "criteria", "quant", "distill", "lowrank", "conditional", "arch", "search",
-          "nas", "binary", "xnor", "segformer", "experiments", "structured"}
+_EXTRA = {"prune", "criteria", "structured", "lth", "quant", "compression", "distill", "lowrank",
+          "conditional", "arch", "search", "nas", "binary", "xnor", "segformer", "energy", "sparse_speed"}
