@@ -2,10 +2,10 @@
 model sold as a pruned one (claimed speedup and MACs) scores 0 on the final-answer cell."""
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder.grade import grade_notebook
+from roundtrip import auto_cells, grade_with_cell_replaced
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "a1_segformer_pruning"
@@ -26,7 +26,7 @@ results = [dict(answer, miou_pruned=baseline_miou, latency_ms=10.0, base_latency
 
 
 def _auto_cells(result):
-    return {gid: c for gid, c in result["cells"].items() if gid not in MANUAL}
+    return auto_cells(result, MANUAL)
 
 
 @pytest.mark.slow
@@ -46,12 +46,7 @@ def test_blank_release_scores_zero(tmp_path):
 
 @pytest.mark.slow
 def test_unpruned_model_claiming_a_speedup_scores_zero_there(tmp_path):
-    nb = nbformat.read(str(SOLUTION), as_version=4)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "sweep")
-    cell.source = CHEAT.strip()
-    cheat = tmp_path / f"{NAME}.ipynb"
-    nbformat.write(nb, str(cheat))
-    result = grade_notebook(NAME, cheat, workdir=tmp_path / "grade")
+    result = grade_with_cell_replaced(NAME, "sweep", CHEAT, tmp_path)
     assert result["status"] == "graded", result
     auto = _auto_cells(result)
     assert auto["test_final_answer"]["score"] == 0, auto
