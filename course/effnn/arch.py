@@ -15,20 +15,14 @@ import math
 import torch
 from torch import nn
 
-
-def _positive(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
+from .validate import positive_int
 
 
 # ----------------------------------------------------------------------------------- formulas
 def conv_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int, groups: int = 1) -> int:
     """MACs of a conv: every output value sums :math:`(c_{in}/g)\\,k^2` products."""
     for v, n in ((c_in, "c_in"), (c_out, "c_out"), (k, "k"), (h_out, "h_out"), (w_out, "w_out"), (groups, "groups")):
-        _positive(v, n)
+        positive_int(v, n)
     if c_in % groups or c_out % groups:
         raise ValueError(f"groups={groups} must divide c_in={c_in} and c_out={c_out}")
     return c_out * h_out * w_out * (c_in // groups) * k * k
@@ -54,7 +48,8 @@ class DepthwiseSeparableConv(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, k: int = 3, stride: int = 1):
         super().__init__()
-        _positive(c_in, "c_in"), _positive(c_out, "c_out"), _positive(k, "k"), _positive(stride, "stride")
+        for value, name in ((c_in, "c_in"), (c_out, "c_out"), (k, "k"), (stride, "stride")):
+            positive_int(value, name)
         self.depthwise = nn.Conv2d(c_in, c_in, k, stride=stride, padding=k // 2, groups=c_in, bias=False)
         self.pointwise = nn.Conv2d(c_in, c_out, 1, bias=False)
 
@@ -71,7 +66,7 @@ class Fire(nn.Module):
     def __init__(self, c_in: int, squeeze: int, expand1x1: int, expand3x3: int):
         super().__init__()
         for v, n in ((c_in, "c_in"), (squeeze, "squeeze"), (expand1x1, "expand1x1"), (expand3x3, "expand3x3")):
-            _positive(v, n)
+            positive_int(v, n)
         self.squeeze = nn.Conv2d(c_in, squeeze, 1)
         self.expand1x1 = nn.Conv2d(squeeze, expand1x1, 1)
         self.expand3x3 = nn.Conv2d(squeeze, expand3x3, 3, padding=1)
@@ -96,7 +91,7 @@ def squeezenet(num_classes: int = 1000, version: str = "1.1") -> nn.Sequential:
                 Fire(384, 64, 256, 256), Fire(512, 64, 256, 256)]
     else:
         raise ValueError(f"version must be '1.0' or '1.1', got {version!r}")
-    head = [nn.Dropout(0.5), nn.Conv2d(512, _positive(num_classes, "num_classes"), 1), nn.ReLU(),
+    head = [nn.Dropout(0.5), nn.Conv2d(512, positive_int(num_classes, "num_classes"), 1), nn.ReLU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     return nn.Sequential(*stem, *body, *head)
 
@@ -118,7 +113,7 @@ def compound_scaling(phi: float, alpha: float = 1.2, beta: float = 1.1, gamma: f
     for v, n in ((alpha, "alpha"), (beta, "beta"), (gamma, "gamma")):
         if not isinstance(v, (int, float)) or v < 1:
             raise ValueError(f"{n} must be >= 1 (scaling never shrinks), got {v!r}")
-    _positive(base_resolution, "base_resolution")
+    positive_int(base_resolution, "base_resolution")
     return {"phi": phi, "depth": alpha ** phi, "width": beta ** phi, "resolution_mult": gamma ** phi,
             "resolution": int(round(base_resolution * gamma ** phi)),
             "flops_factor": (alpha * beta ** 2 * gamma ** 2) ** phi}
@@ -222,7 +217,7 @@ def architecture_table(names=None, resolution: int = 224, *, source: str | None 
 
     source = source or backend()
     names = list(names or PAPER)
-    _positive(resolution, "resolution")
+    positive_int(resolution, "resolution")
     x = torch.randn(1, 3, resolution, resolution)
     rows = []
     for name in progress_bar(names, desc="architectures", disable=not progress):

@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .validate import positive_int
 from torch.nn import functional as F
 
 from .measure import count_macs
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
 
 
 class EarlyExitCNN(nn.Module):
@@ -35,10 +29,10 @@ class EarlyExitCNN(nn.Module):
         super().__init__()
         if len(widths) < 2:
             raise ValueError(f"widths must name at least two stages, got {widths!r}")
-        stages, heads, c = [], [], _positive_int(in_channels, "in_channels")
-        pool = _positive_int(pool, "pool")
+        stages, heads, c = [], [], positive_int(in_channels, "in_channels")
+        pool = positive_int(pool, "pool")
         for w in widths:
-            stages.append(nn.Sequential(nn.Conv2d(c, _positive_int(w, "widths"), 3, padding=1),
+            stages.append(nn.Sequential(nn.Conv2d(c, positive_int(w, "widths"), 3, padding=1),
                                         nn.BatchNorm2d(w), nn.ReLU()))
             heads.append(nn.Sequential(nn.AdaptiveAvgPool2d(pool), nn.Flatten(), nn.Linear(w * pool * pool, num_classes)))
             c = w
@@ -141,14 +135,14 @@ class TopKMoE(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, n_experts: int = 4, k: int = 1, hidden: int = 32):
         super().__init__()
-        n_experts, k = _positive_int(n_experts, "n_experts"), _positive_int(k, "k")
+        n_experts, k = positive_int(n_experts, "n_experts"), positive_int(k, "k")
         if k > n_experts:
             raise ValueError(f"k must be <= n_experts ({n_experts}), got {k}")
         self.k, self.n_experts = k, n_experts
-        self.gate = nn.Linear(_positive_int(in_features, "in_features"), n_experts)
+        self.gate = nn.Linear(positive_int(in_features, "in_features"), n_experts)
         self.experts = nn.ModuleList(
-            nn.Sequential(nn.Linear(in_features, _positive_int(hidden, "hidden")), nn.ReLU(),
-                          nn.Linear(hidden, _positive_int(out_features, "out_features")))
+            nn.Sequential(nn.Linear(in_features, positive_int(hidden, "hidden")), nn.ReLU(),
+                          nn.Linear(hidden, positive_int(out_features, "out_features")))
             for _ in range(n_experts))
         self.out_features = out_features
         self.last_load = torch.zeros(n_experts)

@@ -61,11 +61,16 @@ def svd_linear(layer: nn.Linear, rank: int) -> nn.Sequential:
     a, b = _split_svd(layer.weight, rank)
     first = nn.Linear(layer.in_features, rank, bias=False)
     second = nn.Linear(rank, layer.out_features, bias=layer.bias is not None)
+    return _two_stage(first, b, second, a, layer.bias)
+
+
+def _two_stage(first: nn.Module, first_w, second: nn.Module, second_w, bias) -> nn.Sequential:
+    """Load the two factors into ``first`` then ``second``; the original bias goes on the second."""
     with torch.no_grad():
-        first.weight.copy_(b)
-        second.weight.copy_(a)
-        if layer.bias is not None:
-            second.bias.copy_(layer.bias)
+        first.weight.copy_(first_w)
+        second.weight.copy_(second_w)
+        if bias is not None:
+            second.bias.copy_(bias)
     return nn.Sequential(first, second)
 
 
@@ -100,12 +105,7 @@ def factorize_conv(conv: nn.Conv2d, rank: int, scheme: str = "spatial") -> nn.Se
         second = nn.Conv2d(rank, d, 1, bias=conv.bias is not None)
         first_w = b.reshape(rank, c, kh, kw)
         second_w = a.reshape(d, rank, 1, 1)
-    with torch.no_grad():
-        first.weight.copy_(first_w)
-        second.weight.copy_(second_w)
-        if conv.bias is not None:
-            second.bias.copy_(conv.bias)
-    return nn.Sequential(first, second)
+    return _two_stage(first, first_w, second, second_w, conv.bias)
 
 
 def factorize_linears(model: nn.Module, rank: int, *, skip=()) -> nn.Module:
