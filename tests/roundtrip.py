@@ -26,3 +26,18 @@ def grade_with_cell_replaced(name: str, grade_id: str, source: str, tmp_path: Pa
     path = tmp_path / f"{name}.ipynb"
     nbformat.write(nb, str(path))
     return grade_notebook(name, path, workdir=tmp_path / "grade")
+
+
+def assert_solution_gets_full_marks(name: str, manual: set[str], tmp_path: Path) -> None:
+    """Every auto-graded cell of the instructor notebook scores its maximum."""
+    result = grade_notebook(name, notebooks(name)[0], workdir=tmp_path)
+    assert result["status"] == "graded", result
+    auto = auto_cells(result, manual)
+    assert auto and all(c["score"] == c["max"] > 0 for c in auto.values()), auto
+
+
+def assert_blank_release_scores_zero(name: str, tmp_path: Path) -> None:
+    """The untouched release earns nothing."""
+    result = grade_notebook(name, notebooks(name)[1], workdir=tmp_path)
+    assert result["status"] == "graded", result
+    assert result["total"] == 0, result["cells"]

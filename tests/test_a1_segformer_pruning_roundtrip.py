@@ -1,16 +1,12 @@
 """A1 through a real nbgrader autograde: solution = full marks, blank release = 0, and an unpruned
 model sold as a pruned one (claimed speedup and MACs) scores 0 on the final-answer cell."""
-from pathlib import Path
 
 import pytest
 
-from autograder.grade import grade_notebook
-from roundtrip import auto_cells, grade_with_cell_replaced
+from roundtrip import (assert_blank_release_scores_zero, assert_solution_gets_full_marks, auto_cells,
+                       grade_with_cell_replaced)
 
-ROOT = Path(__file__).resolve().parent.parent
 NAME = "a1_segformer_pruning"
-SOLUTION = ROOT / "solutions" / NAME / f"{NAME}.ipynb"
-RELEASE = ROOT / "assignments" / NAME / f"{NAME}.ipynb"
 MANUAL = {"written_criteria"}
 
 # the sweep cell of a student who skips the work: the baseline itself, with made-up numbers
@@ -31,17 +27,12 @@ def _auto_cells(result):
 
 @pytest.mark.slow
 def test_solution_gets_full_marks(tmp_path):
-    result = grade_notebook(NAME, SOLUTION, workdir=tmp_path)
-    assert result["status"] == "graded", result
-    auto = _auto_cells(result)
-    assert auto and all(c["score"] == c["max"] > 0 for c in auto.values()), auto
+    assert_solution_gets_full_marks(NAME, MANUAL, tmp_path)
 
 
 @pytest.mark.slow
 def test_blank_release_scores_zero(tmp_path):
-    result = grade_notebook(NAME, RELEASE, workdir=tmp_path)
-    assert result["status"] == "graded", result
-    assert result["total"] == 0, result["cells"]
+    assert_blank_release_scores_zero(NAME, tmp_path)
 
 
 @pytest.mark.slow
