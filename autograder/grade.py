@@ -142,8 +142,11 @@ def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Pa
 
     note = sub.problem
     autograded = root / "autograded" / sub.student / assignment / f"{assignment}.ipynb"
-    if autograded.exists() and "CellTimeoutError" in autograded.read_text(errors="replace"):
+    text = autograded.read_text(errors="replace") if autograded.exists() else ""
+    if "CellTimeoutError" in text:
         note = "; ".join(filter(None, [note, f"a cell hit the {limits.cell_timeout} s cell limit"]))
+    if "IntegrityError" in text:
+        note = "; ".join(filter(None, [note, "integrity guard: graded cells zeroed, flagged for review"]))
     fb = run_nbgrader(["generate_feedback", assignment, f"--student={sub.student}", "--force"], root, limits,
                       hidden, timeout=120, drop_privileges=drop_privileges, read_only=read_only)
     feedback = root / "feedback" / sub.student / assignment / f"{assignment}.html"

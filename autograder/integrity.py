@@ -80,15 +80,23 @@ def _end_source(assignment: str) -> str:
             f"print('{MARK}', _j.dumps(_effnn_fingerprint({mods!r}, {GUARDED_CLASSES!r})))")
 
 
-def _fingerprint_of(cell) -> dict | None:
+def _stdout_of(cell) -> str:
+    """All stdout of a cell: the kernel may flush one long print as several stream outputs."""
+    parts = []
     for out in cell.get("outputs", []):
-        text = out.get("text", "") if out.get("output_type") == "stream" else ""
-        for line in str(text).splitlines():
-            if line.startswith(MARK + " "):
-                try:
-                    return json.loads(line[len(MARK) + 1:])
-                except json.JSONDecodeError:
-                    return None
+        if out.get("output_type") == "stream" and out.get("name", "stdout") == "stdout":
+            text = out.get("text", "")
+            parts.append("".join(text) if isinstance(text, list) else str(text))
+    return "".join(parts)
+
+
+def _fingerprint_of(cell) -> dict | None:
+    for line in _stdout_of(cell).splitlines():
+        if line.startswith(MARK + " "):
+            try:
+                return json.loads(line[len(MARK) + 1:])
+            except json.JSONDecodeError:
+                return None
     return None
 
 
@@ -121,8 +129,15 @@ class VerifyIntegrity(Preprocessor):
         if before is None:
             return nb, resources  # the guard itself could not run; nothing to compare
         if after is None:
+            if self._infrastructure_timeout(end):
+                self.log.warning("integrity: the end cell's output timed out; not compared")
+                resources.setdefault("effnn", {})["integrity_unchecked"] = True
+                return nb, resources
             if self._kernel_survived(nb):
                 changed = ["the final integrity check did not run"]
+                self.log.warning("integrity: the end cell printed no fingerprint; its outputs: %s",
+                                 [(o.get("output_type"), o.get("ename"), str(o.get("text", ""))[:200])
+                                  for o in (end.get("outputs", []) if end else [])])
             else:
                 return nb, resources  # crash or timeout: reported by their own status
         else:
@@ -138,6 +153,12 @@ class VerifyIntegrity(Preprocessor):
                                                traceback=[f"IntegrityError: {message}"])]
             resources.setdefault("effnn", {})["integrity"] = changed
         return nb, resources
+
+    @staticmethod
+    def _infrastructure_timeout(end) -> bool:
+        """The end cell ran but its output did not arrive in time (a loaded machine, not the student)."""
+        return end is not None and any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
+                                       for o in end.get("outputs", []))
 
     @staticmethod
     def _kernel_survived(nb) -> bool:

@@ -26,6 +26,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
 c.Execute.allow_errors = True
+# After a cell's reply nbclient waits this long for its output messages, then records a
+# CellTimeoutError in the cell. The default (4 s) zeroed honest cells on a loaded 2-core grader.
+c.Execute.iopub_timeout = 30
 
 # Restore graded cells a student deleted, and overwrite edited test cells from the source.
 c.OverwriteCells.add_missing_cells = True

@@ -141,6 +141,8 @@ def test_notes_explain_what_happened(graded):
     assert "not a valid notebook" in by["malformed"]["note"]
     assert "my_homework.ipynb" in by["wrong_name"]["note"]
     assert "no notebook" in by["missing"]["note"]
+    assert "flagged for review" in by["monkeypatch"]["note"]
+    assert not any("integrity" in by[s]["note"] for s in by if s != "monkeypatch")
 
 
 @pytest.mark.slow
