@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 
 from .release import REPO, SOLUTIONS
-from .sandbox import hidden_checks_dir, prepare_root, privilege_note, run_nbgrader
+from .sandbox import hidden_checks_dir, prepare_root, privilege_note, run_autograde_and_feedback
 from .settings import Limits, limits_for
 from .submissions import Submission, discover, safe_student_id
 
@@ -129,16 +129,14 @@ def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Pa
     prepare_root(root, drop_privileges)
 
     read_only = (REPO, work, *protect)
-    run = run_nbgrader(["autograde", assignment, f"--student={sub.student}", "--force"], root, limits,
-                       hidden, timeout=limits.submission_timeout, drop_privileges=drop_privileges,
-                       read_only=read_only)
+    run = run_autograde_and_feedback(assignment, sub.student, root, limits, hidden,
+                                     drop_privileges=drop_privileges, read_only=read_only)
     cells = _read_scores(root / "gradebook.db", assignment, sub.student)
-    if run.timed_out:
-        result = _empty_result(sub, assignment, "timed_out",
-                               f"stopped after {limits.submission_timeout} s (whole-submission limit)", ids, maxes)
-        return result
-    if cells is None or run.returncode != 0:
-        return _empty_result(sub, assignment, "crashed", _crash_reason(run.output), ids, maxes)
+    if run.autograde.timed_out:
+        return _empty_result(sub, assignment, "timed_out",
+                             f"stopped after {limits.submission_timeout} s (whole-submission limit)", ids, maxes)
+    if cells is None or run.autograde.returncode != 0:
+        return _empty_result(sub, assignment, "crashed", _crash_reason(run.autograde.output), ids, maxes)
 
     note = sub.problem
     autograded = root / "autograded" / sub.student / assignment / f"{assignment}.ipynb"
@@ -147,17 +145,15 @@ def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Pa
         note = "; ".join(filter(None, [note, f"a cell hit the {limits.cell_timeout} s cell limit"]))
     if "IntegrityError" in text:
         note = "; ".join(filter(None, [note, "integrity guard: graded cells zeroed, flagged for review"]))
-    fb = run_nbgrader(["generate_feedback", assignment, f"--student={sub.student}", "--force"], root, limits,
-                      hidden, timeout=120, drop_privileges=drop_privileges, read_only=read_only)
     feedback = root / "feedback" / sub.student / assignment / f"{assignment}.html"
     if not feedback.exists():
-        note = "; ".join(filter(None, [note, "feedback could not be generated"]))
+        note = "; ".join(filter(None, [note, run.feedback_note or "feedback could not be generated"]))
     total = sum(c["score"] for c in cells.values())
     return {"student": sub.student, "assignment": assignment, "status": "graded", "note": note,
             "total": round(total, 4), "max": float(sum(c["max"] for c in cells.values())),
             "needs_manual": any(c["manual"] for c in cells.values()), "cells": cells,
             "digest": sub.digest(), "graded_at": dt.datetime.now().isoformat(timespec="seconds"),
-            "_feedback": str(feedback) if feedback.exists() else "", "_log_tail": fb.output[-2000:] if fb.returncode else ""}
+            "_feedback": str(feedback) if feedback.exists() else "", "_log_tail": "" if run.feedback_ok else run.autograde.output[-2000:]}
 
 
 def grade_notebook(assignment: str, notebook: Path, workdir: Path, student: str = "student",

@@ -1,4 +1,4 @@
-"""Run one nbgrader command for one submission inside limits.
+"""Run nbgrader for one submission inside limits.
 
 Each submission gets its own course root (its own copy of the gradebook), so parallel graders
 never share a SQLite file and a hostile notebook can only damage its own folder. The nbgrader
@@ -108,7 +108,7 @@ def hidden_checks_dir(assignment: str, dest: Path) -> Path:
     src = REPO / "autograder"
     pkg = dest / "autograder"
     (pkg / "checks").mkdir(parents=True, exist_ok=True)
-    for rel in ("__init__.py", "feedback.py", "integrity.py", "checks/__init__.py", "checks/_common.py",
+    for rel in ("__init__.py", "feedback.py", "integrity.py", "nbrun.py", "checks/__init__.py", "checks/_common.py",
                 f"checks/{assignment}.py"):
         if (src / rel).exists():
             shutil.copy2(src / rel, pkg / rel)
@@ -127,9 +127,9 @@ def prepare_root(root: Path, drop_privileges: bool) -> None:
             pass
 
 
-def run_nbgrader(args: list[str], root: Path, limits: Limits, hidden: Path, timeout: float,
-                 drop_privileges: bool = True, read_only: tuple[Path, ...] = ()) -> RunResult:
-    """``python -m nbgrader <args>`` in ``root`` under the limits; never raises on failure."""
+def _spawn(cmd: list[str], root: Path, limits: Limits, hidden: Path, drop_privileges: bool,
+           read_only: tuple[Path, ...]) -> subprocess.Popen:
+    """Start ``cmd`` in ``root`` under the limits (new session, rlimits, confinement, clean env)."""
     ids = _unprivileged_ids() if drop_privileges else None
     env = {
         "PATH": tool_path(os.environ.get("PATH", "/usr/bin:/bin")),
@@ -146,6 +146,8 @@ def run_nbgrader(args: list[str], root: Path, limits: Limits, hidden: Path, time
     for key in ("EFFNN_CACHE", "EFFNN_DATA", "EFFNN_DATA_DIR", "OMP_NUM_THREADS"):
         if key in os.environ:
             env[key] = os.environ[key]
+    if limits.kernel_threads:
+        env["OMP_NUM_THREADS"] = str(limits.kernel_threads)
 
     def _limit():  # runs in the child, before exec
         import resource
@@ -164,22 +166,76 @@ def run_nbgrader(args: list[str], root: Path, limits: Limits, hidden: Path, time
     from .release import write_root_config
 
     write_root_config(root)
-    cmd = [sys.executable, "-m", "nbgrader", *args, f"--Execute.timeout={limits.cell_timeout}"]
     (root / "tmp").mkdir(exist_ok=True)
     env["TMPDIR"] = str(root / "tmp")
     if read_only and mount_confinement():
         env["EFFNN_SANDBOX_ROOT"] = str(root)
         cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", _CONFINE, "sh",
                *[str(p) for p in read_only if Path(p).exists()], "--", *cmd]
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, preexec_fn=_limit, text=True, errors="replace")
+
+
+def _kill(proc: subprocess.Popen) -> None:
     try:
-        out, _ = proc.communicate(timeout=timeout)
-        return RunResult(proc.returncode, out[-20000:], False)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass
+class GradingRun:
+    autograde: RunResult
+    feedback_ok: bool
+    feedback_note: str = ""
+
+
+def run_autograde_and_feedback(assignment: str, student: str, root: Path, limits: Limits, hidden: Path,
+                               feedback_timeout: float = 120, drop_privileges: bool = True,
+                               read_only: tuple[Path, ...] = ()) -> GradingRun:
+    """Autograde, then feedback, in one limited process (:mod:`autograder.nbrun`).
+
+    The submission's wall-clock limit covers autograde only; feedback gets its own limit, so a
+    slow HTML export is never reported as a slow notebook. Never raises on failure.
+    """
+    import threading
+    import time
+
+    from .nbrun import MARK
+
+    cmd = [sys.executable, "-m", "autograder.nbrun", assignment, student, f"--cell-timeout={limits.cell_timeout}"]
+    proc = _spawn(cmd, root, limits, hidden, drop_privileges, read_only)
+    lines: list[str] = []
+    graded = threading.Event()
+
+    def _read():
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith(f"{MARK} autograde"):
+                graded.set()
+        proc.stdout.close()
+
+    reader = threading.Thread(target=_read, daemon=True)
+    reader.start()
+    t0 = time.monotonic()
+    while not graded.is_set() and proc.poll() is None and time.monotonic() - t0 < limits.submission_timeout:
+        graded.wait(0.2)
+    if not graded.is_set() and proc.poll() is None:  # still autograding at the limit
+        _kill(proc)
+        proc.wait()
+        reader.join(5)
+        return GradingRun(RunResult(None, "".join(lines)[-20000:], True), False)
+    try:
+        proc.wait(timeout=feedback_timeout if graded.is_set() else 30)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, _ = proc.communicate()
-        return RunResult(None, (out or "")[-20000:], True)
+        _kill(proc)
+        proc.wait()
+        reader.join(5)
+        return GradingRun(RunResult(0, "".join(lines)[-20000:], False), False, "feedback timed out")
+    reader.join(5)
+    out = "".join(lines)
+    status = next((ln.split()[-1] for ln in lines if ln.startswith(f"{MARK} autograde")), None)
+    code = proc.returncode if status is None else (int(status) if status.lstrip("-").isdigit() else 1)
+    feedback = next((ln.split()[-1] for ln in lines if ln.startswith(f"{MARK} feedback")), None)
+    return GradingRun(RunResult(code, out[-20000:], False), feedback == "0",
+                      "" if feedback == "0" else "feedback could not be generated")

@@ -3,6 +3,8 @@
 ``cell_timeout``: seconds one cell may run before it is interrupted (the rest still runs).
 ``submission_timeout``: wall-clock seconds for the whole autograde of one submission.
 ``memory_mb``: address-space limit of the grading process and its kernel.
+``kernel_threads``: OMP/torch threads of the kernel (``None``: the library default). Light
+notebooks graded several at a time run faster with one thread each than with cores oversubscribed.
 """
 from __future__ import annotations
 
@@ -15,11 +17,14 @@ class Limits:
     submission_timeout: int = 240
     memory_mb: int = 8192
     output_mb: int = 64  # the largest file a kernel may write (huge outputs, runaway logs)
+    kernel_threads: int | None = None
 
     def __post_init__(self):
         for field in ("cell_timeout", "submission_timeout", "memory_mb", "output_mb"):
             if getattr(self, field) <= 0:
                 raise ValueError(f"{field} must be > 0")
+        if self.kernel_threads is not None and self.kernel_threads < 1:
+            raise ValueError("kernel_threads must be >= 1 or None")
         if self.cell_timeout > self.submission_timeout:
             raise ValueError("cell_timeout cannot exceed submission_timeout")
 

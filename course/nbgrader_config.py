@@ -24,8 +24,7 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # Generous per-cell limit: A1 fine-tunes a Segformer in fast mode. The grading command adds a
 # per-submission wall-clock limit on top of this.
 c.Execute.timeout = 300
-c.Execute.interrupt_on_timeout = True
-c.Execute.allow_errors = True
+c.Execute.interrupt_on_timeout = True  # nbgrader's Execute always runs past errors
 # After a cell's reply nbclient waits this long for its output messages, then records a
 # CellTimeoutError in the cell. The default (4 s) zeroed honest cells on a loaded 2-core grader.
 c.Execute.iopub_timeout = 30

@@ -77,6 +77,8 @@ def test_latency_and_compare_report_consistent_ratios():
     assert r["ratio"]["params"] == pytest.approx((512 * 512 + 512) / (512 * 8 + 8))
     assert r["ratio"]["macs"] == 64
     assert r["ratio"]["latency_ms"] > 0  # speed itself is recorded by benchmarks, not asserted in tests
+    for side in ("baseline", "candidate"):  # the fastest run can never be slower than the median
+        assert 0 < r[side]["latency_min_ms"] <= r[side]["latency_ms"]
 
 
 def test_measure_bad_inputs():

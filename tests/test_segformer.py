@@ -131,6 +131,20 @@ def test_uniform_pruning_parameter_count_is_exact_and_classifier_kept():
     assert [a.num_attention_heads for a in S.attentions(uniform)] == [1, 1, 2, 2, 5, 5, 8, 8]
 
 
+def test_round_to_keeps_every_pruned_width_a_multiple():
+    base = tiny(0)
+    rounded = S.prune(copy.deepcopy(base), "magnitude", 0.45, global_pruning=False, round_to=8)
+    plain = S.prune(copy.deepcopy(base), "magnitude", 0.45, global_pruning=False)
+    lin = lambda m: {n: l.out_features for n, l in m.named_modules()  # noqa: E731
+                     if isinstance(l, torch.nn.Linear) and "classifier" not in n}
+    assert all(w % 8 == 0 for w in lin(rounded).values())
+    assert any(w % 8 for w in lin(plain).values())  # without it the widths are odd
+    with torch.no_grad():
+        assert rounded(torch.rand(1, 3, 96, 96)).logits.shape == (1, 2, 24, 24)
+    with pytest.raises(ValueError, match="round_to"):
+        S.build_pruner(tiny(), "magnitude", 0.3, round_to=0)
+
+
 def test_bad_pruning_arguments_raise():
     with pytest.raises(ValueError, match="ratio"):
         S.build_pruner(tiny(), "magnitude", 1.0)

@@ -186,6 +186,26 @@ def check_build_pruner(build_pruner):
                                  "requested ratio")
         if global_pruning and abs(got - want) > 0.1 * want:
             raise AssertionError("with global pruning the parameter count is far from the requested ratio")
+    # round_to: every pruned width a multiple of it, the same parameter count as torch-pruning's own
+    model, reference = S.make_prunable(_tiny(523)), S.make_prunable(_tiny(523))
+    imp = tp.importance.GroupMagnitudeImportance(p=2)
+    try:
+        pruner = build_pruner(model, imp, 0.45, global_pruning=False, example_inputs=torch.rand(1, 3, 64, 64),
+                              round_to=8)
+        pruner.step()
+    except TypeError:
+        raise AssertionError("build_pruner must accept round_to") from None
+    except Exception as exc:
+        raise AssertionError(f"build_pruner(..., round_to=8) failed: {type(exc).__name__}") from None
+    S.sync_attention(model, getattr(pruner, "num_heads", None))
+    ref = S.build_pruner(reference, imp, 0.45, global_pruning=False, example_inputs=torch.rand(1, 3, 64, 64),
+                         round_to=8)
+    ref.step()
+    widths = [m.out_features for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if any(w % 8 for w in widths):
+        raise AssertionError("with round_to=8 some pruned widths are not multiples of 8")
+    if count_params(model) != count_params(reference):
+        raise AssertionError("with round_to=8 the parameter count does not match the requested ratio")
 
 
 # -------------------------------------------------------------------------------- importance
@@ -352,10 +372,12 @@ def check_final_answer(answer, final_model, max_drop: float = 0.01):
         raise AssertionError("the reported mIoU does not match final_model on held-out portraits")
     if base_miou - miou > max_drop + 0.01:
         raise AssertionError("final_model loses more than 1 pp of mIoU on held-out portraits")
-    # CPU timings are noisy: re-measure (interleaved, same process) up to three times before judging
+    # CPU timings are noisy: re-measure (interleaved, same process) up to three times before judging,
+    # and accept the ratio of medians or of fastest runs (background load slows runs, never speeds them)
     speedup = 0.0
     for _ in range(3):
-        speedup = max(speedup, compare(baseline, final_model, probe, rounds=3, min_run_time=0.1)["ratio"]["latency_ms"])
+        ratio = compare(baseline, final_model, probe, rounds=4, min_run_time=0.15)["ratio"]
+        speedup = max(speedup, ratio["latency_ms"], ratio["latency_min_ms"])
         if speedup >= 0.8 * claimed["speedup"]:
             break
     if speedup < 1.05:

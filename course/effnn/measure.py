@@ -138,17 +138,21 @@ def compare(baseline: nn.Module, candidate: nn.Module, example_input, *, threads
             rounds: int = 3, min_run_time: float = 0.2) -> dict:
     """Ratios baseline / candidate for params, non-zeros, MACs, bytes and latency.
 
-    Latency is measured in one process, alternating the two models ``rounds`` times and keeping
-    each model's best median, so that a burst of background load hits both equally.
+    Latency is measured in one process, alternating the two models ``rounds`` times. ``latency_ms``
+    keeps each model's best median, so that a burst of background load hits both equally;
+    ``latency_min_ms`` is each model's fastest single run, the least noisy estimate on a busy machine.
     """
-    lat_a, lat_b = [], []
+    runs_a, runs_b = [], []
     for _ in range(rounds):
-        lat_a.append(latency(baseline, example_input, threads=threads, min_run_time=min_run_time).median_ms)
-        lat_b.append(latency(candidate, example_input, threads=threads, min_run_time=min_run_time).median_ms)
-    a = {"params": count_params(baseline), "nonzero": count_nonzero(baseline),
-         "macs": count_macs(baseline, example_input), "bytes": dense_bytes(baseline), "latency_ms": min(lat_a)}
-    b = {"params": count_params(candidate), "nonzero": count_nonzero(candidate),
-         "macs": count_macs(candidate, example_input), "bytes": dense_bytes(candidate), "latency_ms": min(lat_b)}
+        runs_a.append(latency(baseline, example_input, threads=threads, min_run_time=min_run_time))
+        runs_b.append(latency(candidate, example_input, threads=threads, min_run_time=min_run_time))
+
+    def row(model, runs):
+        return {"params": count_params(model), "nonzero": count_nonzero(model),
+                "macs": count_macs(model, example_input), "bytes": dense_bytes(model),
+                "latency_ms": min(r.median_ms for r in runs), "latency_min_ms": min(r.min_ms for r in runs)}
+
+    a, b = row(baseline, runs_a), row(candidate, runs_b)
     ratios = {k: a[k] / b[k] if b[k] else float("inf") for k in a}
     return {"baseline": a, "candidate": b, "ratio": ratios}
 

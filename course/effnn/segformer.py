@@ -394,11 +394,14 @@ def importance(kind: str):
 
 
 def build_pruner(model: nn.Module, imp, ratio: float, *, global_pruning: bool = True,
-                 example_inputs: torch.Tensor | None = None, iterative_steps: int = 1):
+                 example_inputs: torch.Tensor | None = None, iterative_steps: int = 1,
+                 round_to: int | None = None):
     """A torch-pruning ``MetaPruner`` for Segformer: heads declared, classifier kept, logits out.
 
     ``ratio`` is the fraction of channels removed (of each group when uniform, of all of them
-    ranked together when ``global_pruning``). The model is made prunable first.
+    ranked together when ``global_pruning``). ``round_to`` keeps every pruned width a multiple of
+    it: CPU kernels (oneDNN convolutions, GEMM) vectorise over 8 or 16 channels, so odd widths
+    waste part of the saving. The model is made prunable first.
     """
     import torch_pruning as tp
 
@@ -406,6 +409,8 @@ def build_pruner(model: nn.Module, imp, ratio: float, *, global_pruning: bool = 
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
         raise ValueError(f"ratio must be in [0, 1), got {ratio!r}")
+    if round_to is not None and (not isinstance(round_to, int) or round_to < 1):
+        raise ValueError(f"round_to must be a positive int or None, got {round_to!r}")
     if isinstance(imp, str):
         imp = importance(imp)
     make_prunable(model)
@@ -414,7 +419,7 @@ def build_pruner(model: nn.Module, imp, ratio: float, *, global_pruning: bool = 
     return tp.pruner.MetaPruner(
         model, example_inputs, importance=imp, pruning_ratio=float(ratio), global_pruning=global_pruning,
         iterative_steps=iterative_steps, ignored_layers=[model.decode_head.classifier],
-        num_heads=head_counts(model), output_transform=lambda out: out.logits)
+        num_heads=head_counts(model), output_transform=lambda out: out.logits, round_to=round_to)
 
 
 def accumulate_taylor_gradients(model: nn.Module, batches) -> int:
@@ -437,14 +442,15 @@ def accumulate_taylor_gradients(model: nn.Module, batches) -> int:
 
 
 def prune(model: nn.Module, kind: str, ratio: float, *, global_pruning: bool = True, calibration=None,
-          example_inputs: torch.Tensor | None = None) -> nn.Module:
+          example_inputs: torch.Tensor | None = None, round_to: int | None = None) -> nn.Module:
     """Prune ``model`` in place with one criterion and return it (eval mode, head geometry synced).
 
     ``calibration``: ``(images, masks)`` batches for Taylor importance (required for ``taylor``).
     """
     if kind == "taylor" and calibration is None:
         raise ValueError("calibration batches are required for Taylor importance")
-    pruner = build_pruner(model, kind, ratio, global_pruning=global_pruning, example_inputs=example_inputs)
+    pruner = build_pruner(model, kind, ratio, global_pruning=global_pruning, example_inputs=example_inputs,
+                          round_to=round_to)
     if kind == "taylor":
         accumulate_taylor_gradients(model, calibration)
     pruner.step()
@@ -462,13 +468,15 @@ def teacher_logits(teacher: nn.Module, images: torch.Tensor, batch_size: int = 6
                       for i in range(0, len(images), batch_size)])
 
 
-def finetune(model: nn.Module, data, steps: int, *, teacher=None, lr: float = 5e-4, batch_size: int = 16,
+def finetune(model: nn.Module, data, steps: int, *, teacher=None, lr: float = 2e-3, batch_size: int = 16,
              warmup: int | None = None, T: float = 4.0, alpha: float = 0.5, seed: int = 0,
              desc: str = "fine-tune") -> list[float]:
     """Fine-tune a pruned model in place; return the loss of every step.
 
-    Follows the usual advice for pruned models: warm-up, a lower learning rate than for the
-    baseline, and distillation from the unpruned model. ``teacher`` is that model, or its logits for
+    A fresh linear warm-up and a cosine decay, and distillation from the unpruned model. The default
+    rate is the baseline's peak rate: a model that lost most of its channels has far to go, and at
+    a quarter of it a few hundred steps recover only part of the loss (the A1 benchmark shows the
+    difference). ``teacher`` is the unpruned model, or its logits for
     every image of ``data`` (see :func:`teacher_logits`; far cheaper when several runs share it).
     Without a teacher the loss is plain cross-entropy. Per-pixel KD uses ``effnn.distill.kd_loss``
     on logits upsampled to the mask size.
@@ -577,13 +585,14 @@ def deploy_input(size: int = DEPLOY_SIZE) -> torch.Tensor:
 
 
 def sweep(baseline: nn.Module, ratios, *, train, val, kinds=IMPORTANCES, global_pruning=(True,),
-          steps: int = 100, calibration_batches: int = 4, teacher=None, deploy_size: int = DEPLOY_SIZE,
-          keep_models: bool = True) -> list[dict]:
+          steps: int = 400, lr: float = 2e-3, round_to: int | None = 8, calibration_batches: int = 8,
+          teacher=None, deploy_size: int = DEPLOY_SIZE, keep_models: bool = True, configs=None) -> list[dict]:
     """Prune a copy of ``baseline`` for every (criterion, global, ratio), fine-tune, and measure it.
 
-    Each record holds ``kind, ratio, global, miou, miou_before_ft, macs_ratio, speedup, latency_ms``
-    (and ``model`` when ``keep_models``). Latency is measured at ``deploy_size``, batch 1, against
-    the baseline in this process (``effnn.measure.compare``).
+    ``configs``, a list of ``(kind, global, ratio)``, replaces the grid ``kinds x global_pruning x
+    ratios``. Each record holds ``kind, ratio, global, miou, miou_before_ft, macs_ratio, speedup,
+    speedup_min, latency_ms`` (and ``model`` when ``keep_models``). Latency is measured at
+    ``deploy_size``, batch 1, against the baseline in this process (``effnn.measure.compare``).
     """
     import copy
 
@@ -597,17 +606,19 @@ def sweep(baseline: nn.Module, ratios, *, train, val, kinds=IMPORTANCES, global_
     calibration = [(x_train[pick[i:i + 16]], y_train[pick[i:i + 16]]) for i in range(0, len(pick), 16)]
     probe = deploy_input(deploy_size)
     records = []
-    configs = [(k, g, r) for k in kinds for g in global_pruning for r in ratios]
+    if configs is None:
+        configs = [(k, g, r) for k in kinds for g in global_pruning for r in ratios]
     for kind, glob, ratio in progress_bar(configs, desc="sweep"):
         model = copy.deepcopy(baseline)
-        prune(model, kind, ratio, global_pruning=glob, calibration=calibration)
+        prune(model, kind, ratio, global_pruning=glob, calibration=calibration, round_to=round_to)
         before = evaluate_miou(model, val)
-        finetune(model, train, steps, teacher=teacher, desc=f"{kind} {ratio}")
+        finetune(model, train, steps, teacher=teacher, lr=lr, desc=f"{kind} {ratio}")
         # best-of-rounds medians: a burst of background load in one round does not decide the ratio
         cmp = compare(baseline, model, probe, rounds=config.pick(5, 3), min_run_time=config.pick(0.2, 0.1))
         rec = {"kind": kind, "ratio": ratio, "global": glob, "miou": evaluate_miou(model, val),
                "miou_before_ft": before, "macs_ratio": cmp["ratio"]["macs"], "speedup": cmp["ratio"]["latency_ms"],
-               "latency_ms": cmp["candidate"]["latency_ms"], "params": cmp["candidate"]["params"]}
+               "speedup_min": cmp["ratio"]["latency_min_ms"], "latency_ms": cmp["candidate"]["latency_ms"],
+               "base_latency_ms": cmp["baseline"]["latency_ms"], "params": cmp["candidate"]["params"]}
         if keep_models:
             rec["model"] = model
         records.append(rec)
