@@ -245,7 +245,9 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
                 results[sub.student] = {**old, "_unchanged": True}
             else:
                 todo.append(sub)
-        jobs = max(1, jobs or os.cpu_count() or 1)
+        if jobs is None:  # an explicit --jobs wins over the assignment's preference
+            jobs = min(os.cpu_count() or 1, limits.max_jobs or os.cpu_count() or 1)
+        jobs = max(1, jobs)
         work = tmp / "work"
         work.mkdir()
         os.chmod(work, 0o755)
@@ -300,7 +302,7 @@ def main(argv=None) -> int:
     parser.add_argument("assignment")
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--jobs", type=int, default=None, help="parallel graders (default: CPU count)")
+    parser.add_argument("--jobs", type=int, default=None, help="parallel graders (default: CPU count, or the assignment's max_jobs)")
     parser.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     parser.add_argument("--cell-timeout", type=int, default=None)
     parser.add_argument("--timeout", type=int, default=None, help="wall-clock seconds per submission")

@@ -5,6 +5,8 @@
 ``memory_mb``: address-space limit of the grading process and its kernel.
 ``kernel_threads``: OMP/torch threads of the kernel (``None``: the library default). Light
 notebooks graded several at a time run faster with one thread each than with cores oversubscribed.
+``max_jobs``: the most submissions graded at once (``None``: one per core). A1 re-times the
+student's model against the baseline, which is only honest when no other kernel shares the cores.
 """
 from __future__ import annotations
 
@@ -18,20 +20,22 @@ class Limits:
     memory_mb: int = 8192
     output_mb: int = 64  # the largest file a kernel may write (huge outputs, runaway logs)
     kernel_threads: int | None = None
+    max_jobs: int | None = None
 
     def __post_init__(self):
         for field in ("cell_timeout", "submission_timeout", "memory_mb", "output_mb"):
             if getattr(self, field) <= 0:
                 raise ValueError(f"{field} must be > 0")
-        if self.kernel_threads is not None and self.kernel_threads < 1:
-            raise ValueError("kernel_threads must be >= 1 or None")
+        for field in ("kernel_threads", "max_jobs"):
+            if getattr(self, field) is not None and getattr(self, field) < 1:
+                raise ValueError(f"{field} must be >= 1 or None")
         if self.cell_timeout > self.submission_timeout:
             raise ValueError("cell_timeout cannot exceed submission_timeout")
 
 
 LIMITS = {
     "a0_warmup": Limits(cell_timeout=60, submission_timeout=180),
-    "a1_segformer_pruning": Limits(cell_timeout=300, submission_timeout=600),
+    "a1_segformer_pruning": Limits(cell_timeout=300, submission_timeout=600, max_jobs=1),
     "a2_binarized_nn": Limits(cell_timeout=120, submission_timeout=300),
 }
 
