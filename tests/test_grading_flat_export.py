@@ -5,11 +5,11 @@ import zipfile
 import pytest
 
 from autograder.grade import grade_folder
-from autograder.settings import Limits
+from autograder.settings import limits_for
 from autograder.simulate import blank_submission, reference_submission
 
 A = "a0_warmup"
-LIMITS = Limits(cell_timeout=60, submission_timeout=150)
+LIMITS = limits_for("a0_warmup", cell_timeout=60, submission_timeout=150)
 
 
 @pytest.mark.slow

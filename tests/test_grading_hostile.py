@@ -12,7 +12,7 @@ import pytest
 from autograder.grade import grade_folder, grade_notebook
 from autograder.release import REPO, SOLUTIONS
 from autograder.sandbox import mount_confinement
-from autograder.settings import Limits
+from autograder.settings import limits_for
 from autograder.simulate import reference_answer
 
 A = "a0_warmup"
@@ -119,7 +119,7 @@ def graded(tmp_path_factory):
     subs, out = root / "submitted", root / "out"
     outside = [REPO / "assignments" / A / "pwned.txt", subs / "honest" / A / "pwned.txt", out / "pwned.txt"]
     expected = _class(subs, outside)
-    limits = Limits(cell_timeout=20, submission_timeout=150, memory_mb=6144)
+    limits = limits_for(A, cell_timeout=20, submission_timeout=150, memory_mb=6144)  # A0's own threads
     results = grade_folder(A, subs, out, jobs=2, limits=limits, progress=False)
     return {r["student"]: r for r in results}, expected, out, outside
 
@@ -169,7 +169,7 @@ def test_csv_has_one_row_per_student_and_rerun_is_idempotent(graded, tmp_path):
     before = json.loads((out / "results.json").read_text())
     # re-running on the same folder regrades nothing and changes no grade
     subs = next(iter(p for p in out.parent.iterdir() if p.name == "submitted"))
-    again = grade_folder(A, subs, out, jobs=2, limits=Limits(cell_timeout=20, submission_timeout=150), progress=False)
+    again = grade_folder(A, subs, out, jobs=2, limits=limits_for(A, cell_timeout=20, submission_timeout=150), progress=False)
     assert all(r.get("_unchanged") for r in again)
     after = json.loads((out / "results.json").read_text())
     assert {k: v["total"] for k, v in before.items()} == {k: v["total"] for k, v in after.items()}
@@ -180,6 +180,6 @@ def test_whole_submission_time_limit(tmp_path):
     nb = _insert_after_setup(_base(), "import time\ntime.sleep(10_000)")
     path = tmp_path / "slow.ipynb"
     path.write_text(json.dumps(nb))
-    res = grade_notebook(A, path, tmp_path / "g", limits=Limits(cell_timeout=14, submission_timeout=15))
+    res = grade_notebook(A, path, tmp_path / "g", limits=limits_for(A, cell_timeout=14, submission_timeout=15))
     assert res["status"] == "timed_out" and res["total"] == 0
     assert "15 s" in res["note"]
