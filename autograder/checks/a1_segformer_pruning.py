@@ -376,7 +376,7 @@ def check_final_answer(answer, final_model, max_drop: float = 0.01):
     # and accept the ratio of medians or of fastest runs (background load slows runs, never speeds them)
     speedup = 0.0
     for _ in range(3):
-        ratio = compare(baseline, final_model, probe, rounds=4, min_run_time=0.15)["ratio"]
+        ratio = compare(baseline, final_model, probe, threads=S.DEPLOY_THREADS, rounds=4, min_run_time=0.15)["ratio"]
         speedup = max(speedup, ratio["latency_ms"], ratio["latency_min_ms"])
         if speedup >= 0.8 * claimed["speedup"]:
             break
