@@ -96,6 +96,11 @@ def _crash_reason(output: str) -> str:
     return "nbgrader failed on this notebook"
 
 
+def _join_notes(*parts) -> str:
+    """One note from several remarks, empty ones left out."""
+    return "; ".join(p for p in parts if p)
+
+
 def _empty_result(sub: Submission, assignment: str, status: str, note: str, ids: list[str], maxes: dict) -> dict:
     return {"student": sub.student, "assignment": assignment, "status": status, "note": note,
             "total": 0.0, "max": float(sum(maxes.values())), "needs_manual": False,
@@ -132,28 +137,28 @@ def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Pa
     run = run_autograde_and_feedback(assignment, sub.student, root, limits, hidden,
                                      drop_privileges=drop_privileges, read_only=read_only)
     cells = _read_scores(root / "gradebook.db", assignment, sub.student)
-    if run.autograde.timed_out:
+    if run.timed_out:
         return _empty_result(sub, assignment, "timed_out",
                              f"stopped after {limits.submission_timeout} s (whole-submission limit)", ids, maxes)
-    if cells is None or run.autograde.returncode != 0:
-        return _empty_result(sub, assignment, "crashed", _crash_reason(run.autograde.output), ids, maxes)
+    if cells is None or run.returncode != 0:
+        return _empty_result(sub, assignment, "crashed", _crash_reason(run.output), ids, maxes)
 
     note = sub.problem
     autograded = root / "autograded" / sub.student / assignment / f"{assignment}.ipynb"
     text = autograded.read_text(errors="replace") if autograded.exists() else ""
     if "CellTimeoutError" in text:
-        note = "; ".join(filter(None, [note, f"a cell hit the {limits.cell_timeout} s cell limit"]))
+        note = _join_notes(note, f"a cell hit the {limits.cell_timeout} s cell limit")
     if "IntegrityError" in text:
-        note = "; ".join(filter(None, [note, "integrity guard: graded cells zeroed, flagged for review"]))
+        note = _join_notes(note, "integrity guard: graded cells zeroed, flagged for review")
     feedback = root / "feedback" / sub.student / assignment / f"{assignment}.html"
     if not feedback.exists():
-        note = "; ".join(filter(None, [note, run.feedback_note or "feedback could not be generated"]))
+        note = _join_notes(note, "feedback timed out" if run.feedback_timed_out else "feedback could not be generated")
     total = sum(c["score"] for c in cells.values())
     return {"student": sub.student, "assignment": assignment, "status": "graded", "note": note,
             "total": round(total, 4), "max": float(sum(c["max"] for c in cells.values())),
             "needs_manual": any(c["manual"] for c in cells.values()), "cells": cells,
             "digest": sub.digest(), "graded_at": dt.datetime.now().isoformat(timespec="seconds"),
-            "_feedback": str(feedback) if feedback.exists() else "", "_log_tail": "" if run.feedback_ok else run.autograde.output[-2000:]}
+            "_feedback": str(feedback) if feedback.exists() else ""}
 
 
 def grade_notebook(assignment: str, notebook: Path, workdir: Path, student: str = "student",
@@ -222,6 +227,14 @@ def write_csv(path: Path, results: list[dict], ids: list[str]) -> None:
                         *[r["cells"].get(g, {}).get("score", 0.0) for g in ids], r.get("note", "")])
 
 
+def parallel_jobs(limits: Limits, jobs: int | None = None) -> int:
+    """Submissions graded at once: ``jobs`` when given, else one per core up to the assignment's max_jobs."""
+    if jobs is None:
+        cores = os.cpu_count() or 1
+        jobs = min(cores, limits.max_jobs or cores)
+    return max(1, jobs)
+
+
 def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None = None, force: bool = False,
                  limits: Limits | None = None, drop_privileges: bool = True, progress: bool = True) -> list[dict]:
     """Grade every submission under ``source``; write CSV, JSON and feedback under ``out``."""
@@ -245,9 +258,7 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
                 results[sub.student] = {**old, "_unchanged": True}
             else:
                 todo.append(sub)
-        if jobs is None:  # an explicit --jobs wins over the assignment's preference
-            jobs = min(os.cpu_count() or 1, limits.max_jobs or os.cpu_count() or 1)
-        jobs = max(1, jobs)
+        jobs = parallel_jobs(limits, jobs)
         work = tmp / "work"
         work.mkdir()
         os.chmod(work, 0o755)
@@ -264,9 +275,8 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
                 old = previous.get(sub.student)
                 if old:
                     kept = _archive_previous(out, sub.student, old)
-                    res["note"] = "; ".join(filter(None, [res.get("note"), f"regraded; previous result kept in {kept.relative_to(out)}"]))
+                    res["note"] = _join_notes(res.get("note"), f"regraded; previous result kept in {kept.relative_to(out)}")
                 fb_src = res.pop("_feedback", "")
-                res.pop("_log_tail", None)
                 fb_dst = out / "feedback" / f"{sub.student}.html"
                 if fb_src:
                     shutil.copy2(fb_src, fb_dst)
@@ -277,7 +287,7 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
         bar.close()
     # students graded before but absent now keep their record
     for student, old in previous.items():
-        results.setdefault(student, {**old, "note": "; ".join(filter(None, [old.get("note"), "not in this run's submissions; previous result kept"]))})
+        results.setdefault(student, {**old, "note": _join_notes(old.get("note"), "not in this run's submissions; previous result kept")})
     final = [{k: v for k, v in r.items() if not k.startswith("_")} for r in results.values()]
     (out / "results.json").write_text(json.dumps({r["student"]: r for r in final}, indent=2, sort_keys=True))
     write_csv(out / "grades.csv", final, ids)

@@ -29,9 +29,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 @dataclass
 class RunResult:
-    returncode: int | None  # None when killed at the time limit
+    returncode: int | None  # autograde's status; None when killed at the submission limit
     output: str
-    timed_out: bool
+    timed_out: bool  # autograde hit the submission limit
+    feedback_timed_out: bool = False
 
 
 @functools.lru_cache(maxsize=1)
@@ -183,59 +184,43 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
-@dataclass
-class GradingRun:
-    autograde: RunResult
-    feedback_ok: bool
-    feedback_note: str = ""
-
-
 def run_autograde_and_feedback(assignment: str, student: str, root: Path, limits: Limits, hidden: Path,
                                feedback_timeout: float = 120, drop_privileges: bool = True,
-                               read_only: tuple[Path, ...] = ()) -> GradingRun:
+                               read_only: tuple[Path, ...] = ()) -> RunResult:
     """Autograde, then feedback, in one limited process (:mod:`autograder.nbrun`).
 
-    The submission's wall-clock limit covers autograde only; feedback gets its own limit, so a
-    slow HTML export is never reported as a slow notebook. Never raises on failure.
+    The submission's wall-clock limit covers autograde only (until nbrun's marker line); feedback
+    gets its own limit, so a slow HTML export is never reported as a slow notebook. The exit
+    status is autograde's. Never raises on failure.
     """
     import threading
-    import time
 
     from .nbrun import MARK
 
     cmd = [sys.executable, "-m", "autograder.nbrun", assignment, student, f"--cell-timeout={limits.cell_timeout}"]
     proc = _spawn(cmd, root, limits, hidden, drop_privileges, read_only)
     lines: list[str] = []
-    graded = threading.Event()
+    autograde_over = threading.Event()  # set at nbrun's marker, or when the output ends (a crash)
 
     def _read():
         for line in proc.stdout:
             lines.append(line)
             if line.startswith(f"{MARK} autograde"):
-                graded.set()
-        proc.stdout.close()
+                autograde_over.set()
+        autograde_over.set()
 
     reader = threading.Thread(target=_read, daemon=True)
     reader.start()
-    t0 = time.monotonic()
-    while not graded.is_set() and proc.poll() is None and time.monotonic() - t0 < limits.submission_timeout:
-        graded.wait(0.2)
-    if not graded.is_set() and proc.poll() is None:  # still autograding at the limit
+    timed_out = not autograde_over.wait(limits.submission_timeout)
+    feedback_timed_out = False
+    if not timed_out:
+        try:
+            proc.wait(timeout=feedback_timeout)
+        except subprocess.TimeoutExpired:
+            feedback_timed_out = True
+    if timed_out or feedback_timed_out:
         _kill(proc)
-        proc.wait()
-        reader.join(5)
-        return GradingRun(RunResult(None, "".join(lines)[-20000:], True), False)
-    try:
-        proc.wait(timeout=feedback_timeout if graded.is_set() else 30)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        proc.wait()
-        reader.join(5)
-        return GradingRun(RunResult(0, "".join(lines)[-20000:], False), False, "feedback timed out")
+    proc.wait()
     reader.join(5)
-    out = "".join(lines)
-    status = next((ln.split()[-1] for ln in lines if ln.startswith(f"{MARK} autograde")), None)
-    code = proc.returncode if status is None else (int(status) if status.lstrip("-").isdigit() else 1)
-    feedback = next((ln.split()[-1] for ln in lines if ln.startswith(f"{MARK} feedback")), None)
-    return GradingRun(RunResult(code, out[-20000:], False), feedback == "0",
-                      "" if feedback == "0" else "feedback could not be generated")
+    code = None if timed_out else (0 if feedback_timed_out else proc.returncode)
+    return RunResult(code, "".join(lines)[-20000:], timed_out, feedback_timed_out)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autograder.grade import grade_folder  # noqa: E402
+from autograder.grade import grade_folder, parallel_jobs  # noqa: E402
 from autograder.settings import limits_for  # noqa: E402
 from autograder.simulate import blank_submission, partial_submission, reference_submission  # noqa: E402
 
@@ -29,9 +29,7 @@ def _class(assignment: str, n: int, makers, jobs: int | None) -> dict:
         t0 = time.perf_counter()
         results = grade_folder(assignment, subs, Path(tmp) / "out", jobs=jobs, progress=False)
         secs = time.perf_counter() - t0
-    limits = limits_for(assignment)
-    used = jobs or min(os.cpu_count() or 1, limits.max_jobs or os.cpu_count() or 1)
-    return {"assignment": assignment, "submissions": n, "jobs": used, "seconds": round(secs, 1),
+    return {"assignment": assignment, "submissions": n, "jobs": parallel_jobs(limits_for(assignment), jobs), "seconds": round(secs, 1),
             "per_minute": round(60 * n / secs, 2), "seconds_per_submission": round(secs / n, 1),
             "all_graded": all(r["status"] == "graded" for r in results),
             "totals": sorted(r["total"] for r in results)}

@@ -21,3 +21,12 @@ def test_a1_is_graded_one_at_a_time():
 def test_bad_limits_raise(bad):
     with pytest.raises(ValueError):
         Limits(**bad)
+
+
+def test_parallel_jobs_follow_cores_max_jobs_and_an_explicit_choice(monkeypatch):
+    from autograder.grade import parallel_jobs
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert parallel_jobs(Limits()) == 4
+    assert parallel_jobs(LIMITS["a1_segformer_pruning"]) == 1
+    assert parallel_jobs(LIMITS["a1_segformer_pruning"], jobs=3) == 3  # --jobs wins
