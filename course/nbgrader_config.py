@@ -32,11 +32,11 @@ c.Execute.iopub_timeout = 30
 # Restore graded cells a student deleted, and overwrite edited test cells from the source.
 c.OverwriteCells.add_missing_cells = True
 
-# Autograde: the integrity guard brackets execution (see autograder/integrity.py).
+# Autograde: the student's kernel runs sealed, and the hidden checks run in a judge outside it; cell
+# scores come from the judge's record (see autograder/execute.py). nbgrader's own `autograde` and
+# Formgrader's button go through the same step, or refuse where no sandbox can be built.
 c.Autograde.autograde_preprocessors = [
-    "autograder.integrity.InsertIntegrityCells",
-    "nbgrader.preprocessors.Execute",
-    "autograder.integrity.VerifyIntegrity",
+    "autograder.execute.JudgedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

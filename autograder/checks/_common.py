@@ -1,32 +1,44 @@
-"""Helpers shared by the hidden checks: call student code and turn any failure into a message.
+"""Helpers shared by the hidden checks (judge side): call student code in the kernel, report failures.
 
-A failure is reported as AssertionError naming what failed, never the input that made it fail.
+A failure is an AssertionError naming what failed, never the input that made it fail nor the
+expected value. Everything a check concludes rests on plain data it verified itself.
 """
 from __future__ import annotations
 
+from ..judge import Remote, RemoteError
+
 
 def call(fn, *args, what: str, **kwargs):
-    """``fn(*args, **kwargs)``, with NotImplementedError and crashes reported as AssertionError."""
-    if not callable(fn):
+    """``fn(*args, **kwargs)`` in the kernel; crashes and stubs reported as AssertionError."""
+    if not isinstance(fn, Remote) or not fn.is_callable:
         raise AssertionError(f"{what} is not a function or class")
     try:
         return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise AssertionError(f"{what} is not implemented yet") from None
-    except AssertionError:
-        raise
-    except Exception as exc:  # report the failure, never our inputs
-        raise AssertionError(f"{what} raised {type(exc).__name__} on a valid input") from None
+    except RemoteError as exc:
+        if exc.is_a("NotImplementedError"):
+            raise AssertionError(f"{what} is not implemented yet") from None
+        raise AssertionError(f"{what} raised {exc.names[0]} on a valid input") from None
 
 
-def expects_error(fn, args, errors, what: str):
-    """Check that ``fn(*args)`` raises one of ``errors`` (a tuple of exception types)."""
+def expects_error(fn, args, errors, what: str, kwargs=None):
+    """Check that ``fn(*args)`` raises one of ``errors`` (exception class names) in the kernel."""
+    if not isinstance(fn, Remote):
+        raise AssertionError(f"{what} is not a function")
     try:
-        fn(*args)
-    except errors:
-        return
-    except NotImplementedError:
-        raise AssertionError(f"{what} is not implemented yet") from None
-    except Exception as exc:
-        raise AssertionError(f"{what} raised {type(exc).__name__}, not {errors[0].__name__}") from None
+        fn(*args, **(kwargs or {}))
+    except RemoteError as exc:
+        if exc.is_a(*errors):
+            return
+        if exc.is_a("NotImplementedError"):
+            raise AssertionError(f"{what} is not implemented yet") from None
+        raise AssertionError(f"{what} raised {exc.names[0]}, not {errors[0]}") from None
     raise AssertionError(f"{what} accepted an invalid argument without raising")
+
+
+def tensor(value, what: str):
+    """``value`` if it is a tensor that came back as data, else a clear failure."""
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise AssertionError(f"{what} must be a torch.Tensor")
+    return value

@@ -1,0 +1,189 @@
+"""nbgrader's execution step, run through the judge and a sealed kernel.
+
+``JudgedExecute`` replaces ``nbgrader.preprocessors.Execute`` in the course's autograde pipeline, so
+``nbgrader autograde``, Formgrader's Autograde button and ``python -m autograder.grade`` all grade the
+same way:
+
+1. a :class:`~autograder.judge.JudgeServer` starts in this (trusted) process;
+2. the student's kernel starts sealed in :mod:`autograder.jail` (:class:`SandboxedKernelManager`):
+   it sees the release, ``effnn`` and the Python environment, writes only its own folder, has no
+   network, and cannot reach ``solutions/``, ``autograder/``, the gradebook or other submissions;
+3. after execution each graded test cell's outputs are rewritten from the judge's record: a cell
+   whose hidden checks all passed keeps its outputs (errors removed), any other gets the judge's
+   message as its error. nbgrader then scores the cells from those outputs, so a score can only
+   come from the judge, never from what the kernel printed.
+
+Where no sandbox can be built the step refuses (a clear error, no score) unless the environment
+variable ``EFFNN_SANDBOX=off`` says the instructor accepts the risk.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Unicode
+
+from . import jail
+from .judge import JudgeServer
+
+SANDBOX_ENV = "EFFNN_SANDBOX"  # "off": run unconfined (the grading command's --unsafe-no-sandbox)
+GRADING_COMMAND = "python -m autograder.grade <assignment> <submissions>"
+_JUDGE_CALL = re.compile(r"""\bjudge\(\s*["']([\w.]+)["']""")
+#: environment variables a kernel may inherit (everything else, PYTHONPATH included, is dropped)
+_KEEP_PREFIXES = ("EFFNN_", "NBGRADER_", "JPY_")
+_KEEP = ("LANG", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+         "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CI")
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+def sandbox_off() -> bool:
+    return os.environ.get(SANDBOX_ENV, "").strip().lower() == "off"
+
+
+def refusal() -> str:
+    """'' when grading may go ahead, else the message that refuses it."""
+    why = jail.available()
+    if not why or sandbox_off():
+        return ""
+    return (f"refusing to autograde: the submission's sandbox cannot be built on this machine ({why}). "
+            f"Without it a notebook can read the solutions and hidden checks. Grade with "
+            f"`{GRADING_COMMAND} --unsafe-no-sandbox` only if you accept that risk.")
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start in the jail, talk over Unix sockets and get a clean env."""
+
+    judge_socket = Unicode("").tag(config=False)
+    jailed = Bool(True).tag(config=False)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._port_dir = Path(tempfile.mkdtemp(prefix="effnn-kernel-"))
+        self._jail_root = Path(tempfile.mkdtemp(prefix="effnn-jail-"))
+        for d in (self._port_dir, self._jail_root):
+            os.chmod(d, 0o755)
+        self.transport = "ipc"  # Unix sockets reach through the jail's network namespace
+        self.connection_file = str(self._port_dir / "kernel.json")
+        self.ip = str(self._port_dir / "kernel-ipc")
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        cwd = Path(self._launch_args.get("cwd") or os.getcwd())
+        if self.jailed:
+            from effnn import config
+
+            ro = [Path(self.judge_socket).parent] if self.judge_socket else []
+            for extra in (config.cache_dir(), config.data_dir()):
+                if extra.is_dir():
+                    ro.append(extra)
+            cmd = jail.jail_command(cmd, root=self._jail_root, cwd=cwd, rw=[cwd, self._port_dir], ro=ro)
+        # the interrupt (SIGINT to the process group) is for the kernel, not for its unshare parent;
+        # the kernel dies with this process (pdeathsig) if the grader itself is killed
+        return ["setpriv", "--pdeathsig", "KILL", "--", "sh", "-c", 'trap "" INT; exec "$@"', "sh", *cmd]
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        cwd = Path(kw.get("cwd") or os.getcwd())
+        inherited = kw.get("env") or dict(os.environ)
+        env = {k: v for k, v in inherited.items() if k.startswith(_KEEP_PREFIXES) or k in _KEEP}
+        env.update({
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": str(cwd),
+            "TMPDIR": "/tmp" if self.jailed else str(cwd),
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": str(cwd / ".matplotlib"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "EFFNN_QUIET": "1",
+        })
+        env.pop("EFFNN_JUDGE", None)
+        if self.judge_socket:
+            env["EFFNN_JUDGE"] = self.judge_socket
+        kw["env"] = env
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart)
+        if not restart:
+            shutil.rmtree(self._port_dir, ignore_errors=True)
+            try:
+                self._jail_root.rmdir()
+            except OSError:
+                pass
+
+
+def checks_of(source: str) -> list[str]:
+    """The hidden checks a test cell asks the judge for (from its trusted source)."""
+    return _JUDGE_CALL.findall(source)
+
+
+def apply_verdicts(nb, verdicts: dict) -> list[str]:
+    """Rewrite graded test cells from the judge's record; return the ids of cells that lost points."""
+    failed = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade"):
+            continue
+        names = checks_of(cell.source)
+        if not names:
+            continue
+        kernel_errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        kept = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"]
+        missing = [n for n in names if n not in verdicts]
+        wrong = [verdicts[n]["message"] for n in names if n in verdicts and not verdicts[n]["passed"]]
+        if not missing and not wrong:
+            cell.outputs = kept
+            continue
+        failed.append(meta.get("grade_id", "?"))
+        if wrong:
+            message = wrong[0]
+        elif kernel_errors:  # a visible assert (or a crash) stopped the cell before the judge was asked
+            cell.outputs = kept + kernel_errors[:1]
+            continue
+        else:
+            message = "the hidden checks of this cell did not run"
+        cell.outputs = kept + [new_output("error", ename="AssertionError", evalue=message,
+                                          traceback=[f"AssertionError: {message}"])]
+    return failed
+
+
+class JudgedExecute(Execute):
+    """nbgrader's Execute with a sealed kernel, and scores taken from the judge's record."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(*args, **kwargs)
+        self._judge = None
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        if isinstance(km, SandboxedKernelManager):
+            km.jailed = not sandbox_off()
+            km.judge_socket = str(self._judge.socket_path) if self._judge else ""
+        return km
+
+    def preprocess(self, nb, resources=None, km=None):
+        resources = resources or {}
+        message = refusal()
+        if message:
+            self.log.error(message)
+            raise SandboxUnavailable(message)
+        assignment = resources.get("nbgrader", {}).get("assignment", "")
+        with JudgeServer(assignment) as judge:
+            self._judge = judge
+            try:
+                nb, resources = super().preprocess(nb, resources, km=km)
+            finally:
+                self._judge = None
+        failed = apply_verdicts(nb, judge.verdicts)
+        resources.setdefault("effnn", {}).update({"verdicts": dict(judge.verdicts), "failed_cells": failed})
+        return nb, resources
