@@ -1,10 +1,12 @@
-"""effnn.segformer: baseline command, metric, prunable patch, pruner, importance, KD fine-tune, save/load."""
+"""effnn.segformer (data, baseline, helpers) and the A1 reference answers in autograder.reference.segformer:
+baseline command, metric, prunable patch, pruner, importance, KD fine-tune, save/load."""
 import copy
 import json
 
 import pytest
 import torch
 
+from autograder.reference import segformer as R
 from effnn import segformer as S
 from effnn.measure import count_params
 from effnn.models import build_segformer
@@ -32,14 +34,14 @@ def images(n, size, seed):
 # ------------------------------------------------------------------------------ baseline command
 def test_train_baseline_fast_writes_a_loadable_deterministic_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setenv("EFFNN_CACHE", str(tmp_path / "cache"))
-    assert S.main(["train-baseline", "--fast", "--out", str(tmp_path / "a.pt")]) == 0
+    assert R.main(["train-baseline", "--fast", "--out", str(tmp_path / "a.pt")]) == 0
     meta = json.loads((tmp_path / "a.json").read_text())
     assert meta["fast"] is True and meta["steps"] == S.BaselineRecipe().fast_steps
     assert meta["recipe"]["architecture"] == S.BASELINE and meta["recipe"]["seed"] == 0
-    assert "train-baseline --fast" in meta["command"]
+    assert meta["command"].startswith(R.COMMAND + " --fast")
     model = S.load_baseline(tmp_path / "a.pt")
     assert model.config.hidden_sizes == S.BASELINE["hidden_sizes"]
-    S.train_baseline(tmp_path / "b.pt", fast=True)  # same command again: bit-identical weights
+    R.train_baseline(tmp_path / "b.pt", fast=True)  # same command again: bit-identical weights
     a, b = torch.load(tmp_path / "a.pt"), torch.load(tmp_path / "b.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -47,12 +49,13 @@ def test_train_baseline_fast_writes_a_loadable_deterministic_checkpoint(tmp_path
 def test_committed_baseline_matches_its_record():
     meta = json.loads(S.BASELINE_META.read_text())
     assert meta["fast"] is False and meta["recipe"]["architecture"] == S.BASELINE
-    assert meta["command"].startswith("python -m effnn.segformer train-baseline")
+    # recorded when the command still lived in effnn.segformer; it is now R.COMMAND (same code)
+    assert meta["command"].startswith(("python -m effnn.segformer train-baseline", R.COMMAND))
     assert meta["val_miou"] >= 0.90
     assert S.BASELINE_CHECKPOINT.stat().st_size < 20 * 2**20
     model = S.load_baseline()
     x, y = S.portraits("val", n=48)
-    assert S.evaluate_miou(model, (x, y)) > 0.85
+    assert R.evaluate_miou(model, (x, y)) > 0.85
 
 
 def test_load_baseline_reports_missing_files(tmp_path):
@@ -69,28 +72,28 @@ def test_mean_iou_exact_values():
     labels = torch.tensor([[[0, 1], [0, 0]]])
     # class 0: pred {00, 11}, label {00, 10, 11} -> 2/3; class 1: pred {01, 10}, label {01} -> 1/2;
     # class 2 absent from both -> skipped
-    assert S.mean_iou(logits, labels) == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert R.mean_iou(logits, labels) == pytest.approx((2 / 3 + 1 / 2) / 2)
     ignored = torch.tensor([[[0, 1], [255, 0]]])  # hide the one wrong pixel
-    assert S.mean_iou(logits, ignored) == pytest.approx(1.0)
-    assert S.mean_iou(logits, torch.full((1, 2, 2), 255)) != S.mean_iou(logits, labels)  # nan: nothing left
+    assert R.mean_iou(logits, ignored) == pytest.approx(1.0)
+    assert R.mean_iou(logits, torch.full((1, 2, 2), 255)) != R.mean_iou(logits, labels)  # nan: nothing left
 
 
 def test_mean_iou_upsamples_logits_and_checks_shapes():
     logits = torch.randn(2, 2, 4, 4)
     up = torch.nn.functional.interpolate(logits, size=(16, 16), mode="bilinear", align_corners=False)
     labels = torch.randint(0, 2, (2, 16, 16))
-    assert S.mean_iou(logits, labels) == pytest.approx(S.mean_iou(up, labels))
+    assert R.mean_iou(logits, labels) == pytest.approx(R.mean_iou(up, labels))
     with pytest.raises(ValueError, match="logits"):
-        S.mean_iou(torch.randn(2, 4, 4), labels)
+        R.mean_iou(torch.randn(2, 4, 4), labels)
     with pytest.raises(ValueError, match="labels"):
-        S.mean_iou(logits, torch.zeros(16, 16, dtype=torch.long))
+        R.mean_iou(logits, torch.zeros(16, 16, dtype=torch.long))
 
 
 def test_evaluate_miou_accumulates_over_batches():
     model = tiny(3)
     x, y = images(10, 64, 4)
-    whole = S.mean_iou(S.predict_logits(model, x), y)
-    assert S.evaluate_miou(model, (x, y), batch_size=3) == pytest.approx(whole)
+    whole = R.mean_iou(S.predict_logits(model, x), y)
+    assert R.evaluate_miou(model, (x, y), batch_size=3) == pytest.approx(whole)
 
 
 # ------------------------------------------------------------------------------- prunability
@@ -99,7 +102,7 @@ def test_make_prunable_leaves_the_unpruned_output_identical():
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         before = model(x).logits
-        after = S.make_prunable(model)(x).logits
+        after = R.make_prunable(model)(x).logits
     assert torch.equal(before, after)
 
 
@@ -111,10 +114,10 @@ def test_library_model_breaks_and_patched_model_prunes_at_two_sizes():
                                   pruning_ratio=0.5, global_pruning=True, output_transform=lambda o: o.logits,
                                   ignored_layers=[broken.decode_head.classifier], num_heads=S.head_counts(broken))
     pruner.step()
-    S.sync_attention(broken, pruner.num_heads)
+    R.sync_attention(broken, pruner.num_heads)
     with pytest.raises(RuntimeError):
         broken(torch.rand(1, 3, 64, 64))
-    model = S.prune(tiny(2), "magnitude", 0.5)
+    model = R.prune(tiny(2), "magnitude", 0.5)
     for size in (64, 96):
         assert model(torch.rand(1, 3, size, size)).logits.shape == (1, 2, size // 4, size // 4)
     for att in S.attentions(model):
@@ -125,7 +128,7 @@ def test_library_model_breaks_and_patched_model_prunes_at_two_sizes():
 
 def test_uniform_pruning_parameter_count_is_exact_and_classifier_kept():
     base = tiny(0)
-    uniform = S.prune(copy.deepcopy(base), "magnitude", 0.5, global_pruning=False)
+    uniform = R.prune(copy.deepcopy(base), "magnitude", 0.5, global_pruning=False)
     assert count_params(base) == 227738 and count_params(uniform) == 60942
     assert uniform.decode_head.classifier.out_channels == 2
     assert [a.num_attention_heads for a in S.attentions(uniform)] == [1, 1, 2, 2, 5, 5, 8, 8]
@@ -133,8 +136,8 @@ def test_uniform_pruning_parameter_count_is_exact_and_classifier_kept():
 
 def test_round_to_keeps_every_pruned_width_a_multiple():
     base = tiny(0)
-    rounded = S.prune(copy.deepcopy(base), "magnitude", 0.45, global_pruning=False, round_to=8)
-    plain = S.prune(copy.deepcopy(base), "magnitude", 0.45, global_pruning=False)
+    rounded = R.prune(copy.deepcopy(base), "magnitude", 0.45, global_pruning=False, round_to=8)
+    plain = R.prune(copy.deepcopy(base), "magnitude", 0.45, global_pruning=False)
     lin = lambda m: {n: l.out_features for n, l in m.named_modules()  # noqa: E731
                      if isinstance(l, torch.nn.Linear) and "classifier" not in n}
     assert all(w % 8 == 0 for w in lin(rounded).values())
@@ -142,40 +145,40 @@ def test_round_to_keeps_every_pruned_width_a_multiple():
     with torch.no_grad():
         assert rounded(torch.rand(1, 3, 96, 96)).logits.shape == (1, 2, 24, 24)
     with pytest.raises(ValueError, match="round_to"):
-        S.build_pruner(tiny(), "magnitude", 0.3, round_to=0)
+        R.build_pruner(tiny(), "magnitude", 0.3, round_to=0)
 
 
 def test_bad_pruning_arguments_raise():
     with pytest.raises(ValueError, match="ratio"):
-        S.build_pruner(tiny(), "magnitude", 1.0)
+        R.build_pruner(tiny(), "magnitude", 1.0)
     with pytest.raises(ValueError, match="importance"):
-        S.importance("l1")
+        R.importance("l1")
     with pytest.raises(TypeError, match="model"):
-        S.build_pruner("not a model", "magnitude", 0.3)
+        R.build_pruner("not a model", "magnitude", 0.3)
     with pytest.raises(ValueError, match="calibration"):
-        S.prune(tiny(), "taylor", 0.3)
+        R.prune(tiny(), "taylor", 0.3)
     model = tiny()
     with pytest.raises(ValueError, match="heads"):
-        S.sync_attention(model, {S.attentions(model)[-1].q_proj: 3})
+        R.sync_attention(model, {S.attentions(model)[-1].q_proj: 3})
 
 
 # -------------------------------------------------------------------------------- importance
 def test_taylor_gradients_are_the_mean_over_batches():
     batches = [images(2, 64, 10 + i) for i in range(2)]
     both, one, two = tiny(5), tiny(5), tiny(5)
-    assert S.accumulate_taylor_gradients(both, batches) == 2
-    S.accumulate_taylor_gradients(one, batches[:1])
-    S.accumulate_taylor_gradients(two, batches[1:])
+    assert R.accumulate_taylor_gradients(both, batches) == 2
+    R.accumulate_taylor_gradients(one, batches[:1])
+    R.accumulate_taylor_gradients(two, batches[1:])
     for p, a, b in zip(both.parameters(), one.parameters(), two.parameters()):
         assert torch.allclose(p.grad, (a.grad + b.grad) / 2, atol=1e-6)
     with pytest.raises(ValueError, match="batches"):
-        S.accumulate_taylor_gradients(tiny(), [])
+        R.accumulate_taylor_gradients(tiny(), [])
 
 
 def test_magnitude_and_taylor_choose_different_channels():
     calib = [images(4, 64, 20 + i) for i in range(2)]
-    mag = S.prune(tiny(6), "magnitude", 0.4, calibration=calib)
-    tay = S.prune(tiny(6), "taylor", 0.4, calibration=calib)
+    mag = R.prune(tiny(6), "magnitude", 0.4, calibration=calib)
+    tay = R.prune(tiny(6), "taylor", 0.4, calibration=calib)
     widths = lambda m: [l.out_features for l in m.modules() if isinstance(l, torch.nn.Linear)]  # noqa: E731
     assert widths(mag) != widths(tay)
 
@@ -188,42 +191,62 @@ def test_finetune_with_teacher_logits_moves_towards_the_teacher():
     x, _ = images(16, 64, 8)
     t = S.teacher_logits(teacher, x)
     y = S.upsample(t, (64, 64)).argmax(1)
-    student = S.prune(copy.deepcopy(teacher), "magnitude", 0.5)
+    student = R.prune(copy.deepcopy(teacher), "magnitude", 0.5)
 
     def gap():
         s = S.upsample(S.predict_logits(student, x), (64, 64))
         return float(kd_loss(s, S.upsample(t, (64, 64)), y))
 
     start = gap()
-    losses = S.finetune(student, (x, y), 20, teacher=t)
+    losses = R.finetune(student, (x, y), 20, teacher=t)
     assert len(losses) == 20 and not student.training
     assert gap() < start
     with pytest.raises(ValueError, match="teacher"):
-        S.finetune(student, (x, y), 1, teacher=t[:3])
+        R.finetune(student, (x, y), 1, teacher=t[:3])
     with pytest.raises(ValueError, match="steps"):
-        S.finetune(student, (x, y), -1)
+        R.finetune(student, (x, y), -1)
 
 
 def test_pruned_model_save_reload_equality(tmp_path):
     calib = [images(2, 64, 30)]
-    model = S.prune(tiny(9), "taylor", 0.45, calibration=calib)
+    model = R.prune(tiny(9), "taylor", 0.45, calibration=calib)
     with pytest.raises(Exception):
         torch.save(model, tmp_path / "pickled.pt")  # the pitfall the helpers avoid
-    S.save_pruned(model, tmp_path / "p.pt")
-    loaded = S.load_pruned(tmp_path / "p.pt")
+    R.save_pruned(model, tmp_path / "p.pt")
+    loaded = R.load_pruned(tmp_path / "p.pt")
     assert loaded is not model and count_params(loaded) == count_params(model)
     for size in (64, 128):
         x = torch.rand(1, 3, size, size)
         with torch.no_grad():
             assert torch.equal(model(x).logits, loaded(x).logits)
     with pytest.raises(FileNotFoundError):
-        S.load_pruned(tmp_path / "missing.pt")
+        R.load_pruned(tmp_path / "missing.pt")
+
+
+def test_rebuild_from_a_state_dict_and_head_counts():
+    model = R.prune(tiny(11), "magnitude", 0.5)
+    heads = [a.num_attention_heads for a in S.attentions(model)]
+    again = R.rebuild(model.state_dict(), heads, model.config)
+    x = torch.rand(1, 3, 96, 96)
+    with torch.no_grad():
+        assert torch.equal(model(x).logits, again(x).logits)
+    with pytest.raises(ValueError, match="head"):
+        R.rebuild(model.state_dict(), heads[:-1], model.config)
+    with pytest.raises(RuntimeError):
+        R.rebuild({k: v for k, v in model.state_dict().items() if "classifier" not in k}, heads, model.config)
+
+
+def test_effnn_segformer_holds_no_a1_answers():
+    answers = {"mean_iou", "iou_counts", "evaluate_miou", "make_prunable", "sync_attention", "build_pruner",
+               "importance", "accumulate_taylor_gradients", "prune", "finetune", "save_pruned", "load_pruned",
+               "sweep", "best_under_drop", "train_baseline", "rebuild", "_resize_module", "_prunable_sr_class"}
+    assert not answers & set(dir(S))
 
 
 # ------------------------------------------------------------------------------------- sweep
 def test_best_under_drop_picks_the_fastest_within_budget():
     recs = [{"kind": "magnitude", "miou": 0.905, "speedup": 1.5}, {"kind": "magnitude", "miou": 0.899, "speedup": 3.0},
             {"kind": "taylor", "miou": 0.901, "speedup": 2.0}, {"kind": "taylor", "miou": 0.95, "speedup": 1.1}]
-    assert S.best_under_drop(recs, 0.91)["speedup"] == 2.0
-    assert S.best_under_drop(recs, 0.91, kind="magnitude")["speedup"] == 1.5
-    assert S.best_under_drop(recs, 0.99) is None
+    assert R.best_under_drop(recs, 0.91)["speedup"] == 2.0
+    assert R.best_under_drop(recs, 0.91, kind="magnitude")["speedup"] == 1.5
+    assert R.best_under_drop(recs, 0.99) is None

@@ -1,32 +1,51 @@
 """Hidden checks of A1 (Segformer structural pruning, magnitude vs Taylor).
 
-Inputs are seeded here and never appear in the release. Messages say what is wrong, never what the
-expected value is. The final check re-measures the student's model (mIoU on a held-out portraits
-split with a seed only this file knows, latency against the baseline in the same process): nothing
-the notebook printed is trusted.
+Each ``check_*(k)`` runs in the judge, outside the submission's sandbox, and drives the student's
+functions in the kernel through ``k`` (:class:`autograder.judge.Kernel`). Inputs are seeded here and
+never appear in the release; expected values come from the reference answers
+(:mod:`autograder.reference.segformer`), computed here. Messages say what is wrong, never what the
+expected value is.
+
+Models built for a check live in the kernel (the student's code drives them there); what a check
+concludes about a model rests on its ``state_dict`` and head counts fetched as plain data and
+rebuilt here with the reference code. The final check re-measures the student's model that way:
+mIoU on a held-out portraits split with a seed only this file knows, latency against the baseline
+in this process. Nothing the notebook printed or computed is trusted.
 """
 from __future__ import annotations
 
-import copy
 import math
-import tempfile
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..judge import Remote, RemoteError
 from ._common import call as _call
+from ._common import expects_error as _expects_error
+from ._common import tensor as _tensor
 
 _HELD_OUT_SEED = 48611
 _TINY = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
 
 
 # ------------------------------------------------------------------------------------ helpers
+def _ref():
+    from ..reference import segformer as R
+
+    return R
+
 
 def _tiny(seed: int):
     from effnn.models import build_segformer
 
     return build_segformer(2, seed=seed, **_TINY).eval()
+
+
+def _tiny_in_kernel(k, seed: int) -> Remote:
+    """The same tiny Segformer as :func:`_tiny`, built in the kernel by the library."""
+    model = k.build("effnn.models.build_segformer", 2, seed=seed, **_TINY)
+    model.eval()
+    return model
 
 
 def _images(n: int, size: int, seed: int):
@@ -39,18 +58,94 @@ def _logits(model, x):
     return out.logits if hasattr(out, "logits") else out
 
 
-def _is_module(obj) -> bool:
-    return isinstance(obj, nn.Module)
+def _attention_names(model) -> list[str]:
+    from effnn.segformer import _segformer_classes
+
+    hf = _segformer_classes()
+    return [n for n, m in model.named_modules() if isinstance(m, hf.SegformerAttention)]
+
+
+def _attrs(k, obj: Remote, paths: list[str], what: str):
+    """``obj.<path>`` for every dotted path, read in the kernel in one request."""
+    getter = k.build("operator.attrgetter", *paths)
+    try:
+        got = getter(obj)
+    except RemoteError:
+        raise AssertionError(f"{what} does not have the layers of a Segformer") from None
+    return list(got) if len(paths) > 1 else [got]
+
+
+def _kernel_logits(model, x, what: str) -> torch.Tensor:
+    """``model(x)``'s logits, computed in the kernel (a HF output comes back as a dict)."""
+    out = _call(model, x, what=what)
+    if isinstance(out, dict):
+        out = out.get("logits")
+    return _tensor(out, f"{what}'s logits")
+
+
+def _state_of(model, what: str) -> dict:
+    """The kernel model's ``state_dict`` as plain tensors."""
+    if not isinstance(model, Remote):
+        raise AssertionError(f"{what} must be an nn.Module")
+    try:
+        state = model.state_dict()
+    except RemoteError:
+        raise AssertionError(f"{what} must be an nn.Module (its state_dict() failed)") from None
+    if not isinstance(state, dict) or not state or not all(
+            isinstance(key, str) and isinstance(v, torch.Tensor) for key, v in state.items()):
+        raise AssertionError(f"{what}'s state_dict() is not a dict of tensors")
+    return state
+
+
+def _heads_of(k, model: Remote, names: list[str], what: str) -> list[int]:
+    heads = _attrs(k, model, [f"{n}.num_attention_heads" for n in names], what)
+    if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in heads):
+        raise AssertionError(f"{what} has attention layers without a valid head count")
+    return heads
+
+
+def _rebuild(state: dict, heads: list[int], segformer_config, what: str) -> nn.Module:
+    """The kernel model rebuilt here from its weights, shapes and head counts (reference code)."""
+    try:
+        return _ref().rebuild(state, heads, segformer_config)
+    except Exception:
+        raise AssertionError(f"{what} is not a consistent pruned Segformer: its weights do not fit the "
+                             "architecture, or its widths cannot be split into its heads") from None
+
+
+def _kernel_pruner(k, model: Remote, ratio: float, global_pruning: bool) -> Remote:
+    """torch-pruning's MetaPruner configured like the reference, built in the kernel around ``model``."""
+    return k.build("torch_pruning.pruner.MetaPruner", model, torch.rand(1, 3, 64, 64),
+                   importance=k.build("torch_pruning.importance.GroupMagnitudeImportance", p=2),
+                   pruning_ratio=float(ratio), global_pruning=global_pruning,
+                   ignored_layers=[model.decode_head.classifier], num_heads=k.build("effnn.segformer.head_counts", model),
+                   output_transform=k.build("operator.itemgetter", "logits"))
+
+
+def _pruned_in_kernel(k, seed: int, ratio: float):
+    """A tiny Segformer pruned uniformly in the kernel (library code only), heads synced remotely.
+
+    Uniform pruning leaves each sequence reduction as many output as input channels, so the library's
+    own forward still works without the student's patch. Returns the kernel model and its copy here.
+    """
+    model = _tiny_in_kernel(k, seed)
+    _kernel_pruner(k, model, ratio, global_pruning=False).step()
+    names = _attention_names(_tiny(seed))
+    heads = _heads_of(k, model, names, "the pruned model")
+    state = _state_of(model, "the pruned model")
+    here = _rebuild(state, heads, _tiny(seed).config, "the pruned model")
+    for name, att in zip(names, _attrs(k, model, names, "the pruned model")):
+        mine = here.get_submodule(name)
+        att.head_dim = mine.head_dim
+        att.scaling = mine.scaling
+    return model, here
 
 
 # -------------------------------------------------------------------------------------- mIoU
-def _reference_miou(logits, labels, ignore_index=255):
-    from effnn.segformer import mean_iou
-
-    return mean_iou(logits, labels, ignore_index=ignore_index)
-
-
-def check_mean_iou(mean_iou):
+def check_mean_iou(k):
+    """mean_iou matches the reference on seeded logits/labels (upsampling, absent classes, ignore_index)."""
+    R = _ref()
+    mean_iou = k.arg("mean_iou")
     gen = torch.Generator().manual_seed(9127)
     cases = []
     for n, c, h, up in ((3, 2, 12, 1), (2, 4, 8, 2), (1, 5, 6, 4), (4, 3, 10, 1)):
@@ -70,18 +165,22 @@ def check_mean_iou(mean_iou):
     labels[0, 0] = 255
     labels[0, 1] = 1
     cases.append((logits, labels))
+
+    def number(value) -> float:
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise AssertionError("mean_iou must return a number")
+        return float(value)
+
     for i, (logits, labels) in enumerate(cases):
-        before = logits.clone(), labels.clone()
-        got = _call(mean_iou, logits, labels, what="mean_iou")
-        if not torch.equal(logits, before[0]) or not torch.equal(labels, before[1]):
+        kl, ky = k.put(logits), k.put(labels)
+        got = number(_call(mean_iou, kl, ky, what="mean_iou"))
+        if not torch.equal(k.value(kl), logits) or not torch.equal(k.value(ky), labels):
             raise AssertionError("mean_iou must not modify its inputs")
-        try:
-            got = float(got)
-        except Exception:
-            raise AssertionError("mean_iou must return a number") from None
         if not math.isfinite(got) or not 0.0 <= got <= 1.0:
             raise AssertionError("mean_iou must return a finite number in [0, 1]")
-        if abs(got - _reference_miou(logits, labels)) > 1e-6:
+        if abs(got - R.mean_iou(logits, labels)) > 1e-6:
             if i >= len(cases) - 2:
                 raise AssertionError("mean_iou is wrong when a class is absent or some pixels carry "
                                      "the ignore index")
@@ -89,105 +188,131 @@ def check_mean_iou(mean_iou):
                 raise AssertionError("mean_iou is wrong when logits are smaller than the labels "
                                      "(upsample the logits bilinearly first)")
             raise AssertionError("mean_iou is wrong on some seeded logits/labels")
-    custom = _call(mean_iou, cases[-1][0], torch.where(cases[-1][1] == 255, 7, cases[-1][1]),
-                   ignore_index=7, what="mean_iou(..., ignore_index=7)")
-    if abs(float(custom) - _reference_miou(cases[-1][0], cases[-1][1])) > 1e-6:
+    custom = number(_call(mean_iou, cases[-1][0], torch.where(cases[-1][1] == 255, 7, cases[-1][1]),
+                          ignore_index=7, what="mean_iou(..., ignore_index=7)"))
+    if abs(custom - R.mean_iou(cases[-1][0], cases[-1][1])) > 1e-6:
         raise AssertionError("mean_iou does not honour a custom ignore_index")
+    _expects_error(mean_iou, (torch.randn(2, 4, 4), torch.zeros(2, 4, 4, dtype=torch.long)), ("ValueError",),
+                   "mean_iou with 3-D logits")
 
 
 # -------------------------------------------------------------------------------- prunability
-def _pruned_with_reference(model, ratio=0.5, global_pruning=True):
-    from effnn import segformer as S
-
-    pruner = S.build_pruner(model, "magnitude", ratio, global_pruning=global_pruning,
-                            example_inputs=torch.rand(1, 3, 64, 64))
-    pruner.step()
-    return pruner
-
-
-def check_make_prunable(make_prunable, sync_attention_heads):
-    from effnn import segformer as S
-
-    model = _tiny(311)
+def check_make_prunable(k):
+    """The patch keeps the unpruned output; globally pruned and head-synced, it equals the reference."""
+    R = _ref()
+    make_prunable, sync_attention_heads = k.arg("make_prunable"), k.arg("sync_attention_heads")
     x, _ = _images(2, 64, 312)
     with torch.no_grad():
-        before = _logits(model, x)
+        before = _logits(_tiny(311), x)
+    model = _tiny_in_kernel(k, 311)
     patched = _call(make_prunable, model, what="make_prunable")
-    patched = patched if _is_module(patched) else model
-    with torch.no_grad():
-        after = _logits(patched, x)
-    if not torch.allclose(before, after, atol=1e-6, rtol=0):
+    patched = patched if isinstance(patched, Remote) and patched.is_module else model
+    after = _kernel_logits(patched, x, "the patched model")
+    if after.shape != before.shape or not torch.allclose(before, after, atol=1e-6, rtol=0):
         raise AssertionError("make_prunable changes the output of the unpruned model")
-    # prune the student's patched model with the reference pruner, then let the student sync heads
-    reference = S.prune(copy.deepcopy(_tiny(311)), "magnitude", 0.5)
+    # prune the student's patched model with torch-pruning as the reference does, then let the student sync heads
     try:
-        pruner = _pruned_with_reference(patched)
-    except Exception:
+        pruner = _kernel_pruner(k, patched, 0.5, global_pruning=True)
+        pruner.step()
+    except RemoteError:
         raise AssertionError("after make_prunable the model still cannot be pruned globally "
                              "(the sequence reduction's reshape)") from None
     _call(sync_attention_heads, patched, pruner.num_heads, what="sync_attention_heads")
-    for att_s, att_r in zip(S.attentions(patched), S.attentions(reference)):
-        if (att_s.num_attention_heads, att_s.head_dim) != (att_r.num_attention_heads, att_r.head_dim):
+    reference = R.prune(_tiny(311), "magnitude", 0.5)
+    names = _attention_names(reference)
+    geometry = _attrs(k, patched, [f"{n}.{a}" for n in names for a in ("num_attention_heads", "head_dim", "scaling")],
+                      "the patched model")
+    for i, name in enumerate(names):
+        att = reference.get_submodule(name)
+        heads, head_dim, scaling = geometry[3 * i:3 * i + 3]
+        if (heads, head_dim) != (att.num_attention_heads, att.head_dim):
             raise AssertionError("sync_attention_heads leaves a wrong head count or head_dim")
-        if abs(att_s.scaling - att_r.scaling) > 1e-9:
+        if not isinstance(scaling, (int, float)) or abs(scaling - att.scaling) > 1e-9:
             raise AssertionError("sync_attention_heads leaves a stale attention scaling")
+    patched.eval()
     for size in (64, 96):
         xs, _ = _images(1, size, 313 + size)
         try:
-            with torch.no_grad():
-                got, want = _logits(patched.eval(), xs), _logits(reference, xs)
-        except Exception:
+            got = _kernel_logits(patched, xs, "the pruned model")
+        except AssertionError:
             raise AssertionError(f"the pruned, synced model fails at a {size}x{size} input") from None
-        if not torch.allclose(got, want, atol=1e-4, rtol=1e-4):
+        with torch.no_grad():
+            want = _logits(reference, xs)
+        if got.shape != want.shape or not torch.allclose(got, want, atol=1e-4, rtol=1e-4):
             raise AssertionError("the pruned model's output differs from a correctly patched one")
 
 
 # ------------------------------------------------------------------------------------ pruner
-def check_build_pruner(build_pruner):
+def check_build_pruner(k):
+    """Uniform, global and round_to pruners: heads kept, classifier kept, right widths and parameter counts."""
     import torch_pruning as tp
 
-    from effnn import segformer as S
     from effnn.measure import count_params
 
+    R = _ref()
+    build_pruner = k.arg("build_pruner")
     # uniform, global, and uniform with round_to (widths multiples of it, torch-pruning's own count)
     for seed, global_pruning, ratio, round_to in ((521, False, 0.5, None), (521, True, 0.4, None),
                                                   (523, False, 0.45, 8)):
-        model = S.make_prunable(_tiny(seed))
-        reference = S.make_prunable(_tiny(seed))
-        imp = tp.importance.GroupMagnitudeImportance(p=2)
+        original = _tiny(seed)
+        names = _attention_names(original)
+        heads = [original.get_submodule(n).num_attention_heads for n in names]
+        model = _tiny_in_kernel(k, seed)
+        imp = k.build("torch_pruning.importance.GroupMagnitudeImportance", p=2)
         extra = {} if round_to is None else {"round_to": round_to}
-        if extra and not _accepts(build_pruner, "round_to"):
-            raise AssertionError("build_pruner must accept round_to")
-        pruner = _call(build_pruner, model, imp, ratio, global_pruning=global_pruning,
-                       example_inputs=torch.rand(1, 3, 64, 64), what="build_pruner", **extra)
-        if not hasattr(pruner, "step"):
+        try:
+            pruner = build_pruner(model, imp, ratio, global_pruning=global_pruning,
+                                  example_inputs=torch.rand(1, 3, 64, 64), **extra)
+        except RemoteError as exc:
+            if exc.is_a("NotImplementedError"):
+                raise AssertionError("build_pruner is not implemented yet") from None
+            if extra and exc.is_a("TypeError"):
+                raise AssertionError("build_pruner must accept round_to") from None
+            raise AssertionError(f"build_pruner raised {exc.names[0]} on a valid input") from None
+        if not isinstance(pruner, Remote):
             raise AssertionError("build_pruner must return a torch-pruning pruner (with .step())")
         try:
-            pruner.step()
-        except Exception as exc:
-            raise AssertionError(f"pruner.step() raised {type(exc).__name__}") from None
-        S.sync_attention(model, getattr(pruner, "num_heads", None))
-        ref = S.build_pruner(reference, imp, ratio, global_pruning=global_pruning,
-                             example_inputs=torch.rand(1, 3, 64, 64), round_to=round_to)
-        ref.step()
-        cls = model.decode_head.classifier
-        if cls.out_channels != 2:
-            raise AssertionError("the classifier lost output channels: it must be ignored")
-        heads = [a.num_attention_heads for a in S.attentions(model)]
-        if heads != [a.num_attention_heads for a in S.attentions(_tiny(seed))]:
+            step = pruner.step
+        except RemoteError:
+            raise AssertionError("build_pruner must return a torch-pruning pruner (with .step())") from None
+        try:
+            step()
+        except RemoteError as exc:
+            raise AssertionError(f"pruner.step() raised {exc.names[0]}") from None
+        try:
+            declared = pruner.num_heads
+        except RemoteError:
+            declared = None
+        if not isinstance(declared, dict) or not declared:
+            raise AssertionError("the pruner does not know the attention heads: declare num_heads")
+        if sorted(declared.values()) != sorted(h for h in heads for _ in range(3)):
             raise AssertionError("heads were removed: declare num_heads and prune head dimensions only")
+        state = _state_of(model, "the pruned model")
+        cls = state.get("decode_head.classifier.weight")
+        if cls is None or cls.shape[0] != 2:
+            raise AssertionError("the classifier lost output channels: it must be ignored")
+        try:
+            pruned = R.rebuild(state, heads, original.config)
+        except Exception:
+            raise AssertionError("the pruned model cannot keep its heads (num_heads or the heads' "
+                                 "geometry)") from None
         for size in (64, 96):
             try:
                 with torch.no_grad():
-                    out = _logits(model, torch.rand(1, 3, size, size))
+                    out = _logits(pruned, torch.rand(1, 3, size, size))
             except Exception:
                 raise AssertionError(f"the pruned model fails at a {size}x{size} input "
                                      "(num_heads or the heads' geometry)") from None
             if tuple(out.shape) != (1, 2, size // 4, size // 4):
                 raise AssertionError("the pruned model returns logits of a wrong shape")
-        if round_to and any(m.out_features % round_to for m in model.modules() if isinstance(m, nn.Linear)):
+        if round_to and any(m.out_features % round_to for m in pruned.modules() if isinstance(m, nn.Linear)):
             raise AssertionError(f"with round_to={round_to} some pruned widths are not multiples of it")
-        got, want = count_params(model), count_params(reference)
+        reference = R.make_prunable(_tiny(seed))
+        ref = R.build_pruner(reference, tp.importance.GroupMagnitudeImportance(p=2), ratio,
+                             global_pruning=global_pruning, example_inputs=torch.rand(1, 3, 64, 64),
+                             round_to=round_to)
+        ref.step()
+        got, want = count_params(pruned), count_params(reference)
         if not global_pruning and got != want:
             raise AssertionError("with uniform pruning the parameter count does not match the "
                                  "requested ratio")
@@ -195,26 +320,17 @@ def check_build_pruner(build_pruner):
             raise AssertionError("with global pruning the parameter count is far from the requested ratio")
 
 
-def _accepts(fn, name: str) -> bool:
-    """Whether ``fn`` takes a keyword argument ``name`` (or any keyword)."""
-    import inspect
-
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return True  # cannot tell: let the call decide
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
 # -------------------------------------------------------------------------------- importance
-def check_importance(magnitude_scores, taylor_scores, accumulate_gradients):
-    from effnn import segformer as S
-
+def check_importance(k):
+    """Per-channel magnitude/Taylor scores on seeded weights; gradients averaged over all calibration batches."""
+    R = _ref()
+    magnitude_scores, taylor_scores = k.arg("magnitude_scores"), k.arg("taylor_scores")
+    accumulate_gradients = k.arg("accumulate_gradients")
     gen = torch.Generator().manual_seed(733)
     for shape in ((7, 5), (6, 3, 3, 3), (4, 1, 3, 3)):
         w, g = torch.randn(*shape, generator=gen), torch.randn(*shape, generator=gen)
-        m = _call(magnitude_scores, w.clone(), what="magnitude_scores")
-        t = _call(taylor_scores, w.clone(), g.clone(), what="taylor_scores")
+        m = _call(magnitude_scores, w, what="magnitude_scores")
+        t = _call(taylor_scores, w, g, what="taylor_scores")
         for name, got, want in (("magnitude_scores", m, w.flatten(1).pow(2).sum(1)),
                                 ("taylor_scores", t, (w * g).flatten(1).abs().sum(1))):
             if not torch.is_tensor(got) or tuple(got.shape) != (shape[0],):
@@ -222,23 +338,29 @@ def check_importance(magnitude_scores, taylor_scores, accumulate_gradients):
             if not torch.allclose(got.float(), want, rtol=1e-5, atol=1e-6):
                 raise AssertionError(f"{name} gives wrong scores on some seeded weights")
     # gradients of the mean loss over several calibration batches
-    model, reference = _tiny(947), _tiny(947)
+    reference, single = _tiny(947), _tiny(947)
     batches = [_images(2, 64, 950 + i) for i in range(3)]
-    _call(accumulate_gradients, model, [(x.clone(), y.clone()) for x, y in batches], what="accumulate_gradients")
-    S.accumulate_taylor_gradients(reference, batches)
-    single = _tiny(947)
-    S.accumulate_taylor_gradients(single, batches[:1])
+    model = _tiny_in_kernel(k, 947)
+    _call(accumulate_gradients, model, batches, what="accumulate_gradients")
+    R.accumulate_taylor_gradients(reference, batches)
+    R.accumulate_taylor_gradients(single, batches[:1])
+    names = [n for n, _ in reference.named_parameters()]
+    grads = dict(zip(names, _attrs(k, model, [f"{n}.grad" for n in names], "the model")))
     got_all, want_all, one_all = [], [], []
-    for (name, p), (_, q), (_, r) in zip(model.named_parameters(), reference.named_parameters(),
-                                         single.named_parameters()):
+    for (name, q), (_, r) in zip(reference.named_parameters(), single.named_parameters()):
         if q.grad is None:
             continue
-        if p.grad is None:
+        p = grads[name]
+        if p is None:
             raise AssertionError("accumulate_gradients leaves some parameters without a gradient")
-        got_all.append(p.grad.flatten())
+        if not isinstance(p, torch.Tensor) or p.shape != q.shape:
+            raise AssertionError("accumulate_gradients leaves gradients of a wrong shape")
+        got_all.append(p.flatten().float())
         want_all.append(q.grad.flatten())
         one_all.append(r.grad.flatten())
     got, want, one = torch.cat(got_all), torch.cat(want_all), torch.cat(one_all)
+    if not torch.isfinite(got).all():
+        raise AssertionError("accumulate_gradients leaves non-finite gradients")
     cos = float(nn.functional.cosine_similarity(got, want, dim=0))
     if cos > 0.9999 and float(nn.functional.cosine_similarity(got, one, dim=0)) > 0.9999:
         raise AssertionError("accumulate_gradients seems to use one batch only")
@@ -248,73 +370,89 @@ def check_importance(magnitude_scores, taylor_scores, accumulate_gradients):
     if abs(float(got.norm() / want.norm()) - 1) > 1e-3 and abs(float(got.norm() / want.norm()) - 3) > 3e-3:
         raise AssertionError("accumulate_gradients scales the gradient oddly: average (or sum) the batches")
     # Taylor scores from those gradients rank the channels of one layer like the reference
-    layer = model.decode_head.linear_fuse
     ref_layer = reference.decode_head.linear_fuse
-    t = _call(taylor_scores, layer.weight.detach(), layer.weight.grad, what="taylor_scores")
+    t = _tensor(_call(taylor_scores, ref_layer.weight.detach(), grads["decode_head.linear_fuse.weight"],
+                      what="taylor_scores"), "taylor_scores' result")
     want = (ref_layer.weight * ref_layer.weight.grad).flatten(1).abs().sum(1)
+    if t.shape != want.shape:
+        raise AssertionError("taylor_scores must return one score per output channel")
     if not torch.equal(torch.argsort(t.float()), torch.argsort(want)) and \
             float(nn.functional.cosine_similarity(t.float(), want, dim=0)) < 0.999:
         raise AssertionError("Taylor scores from accumulated gradients rank the channels wrongly")
 
 
 # ---------------------------------------------------------------------------------- fine-tune
-def check_finetune(finetune):
+def check_finetune(k):
+    """Fine-tuning a pruned model towards seeded teacher logits changes it, ends in eval mode, and gets closer."""
     from effnn import segformer as S
     from effnn.distill import kd_loss
 
+    finetune = k.arg("finetune")
     teacher = _tiny(1201)
     x, y = _images(16, 64, 1202)
     with torch.no_grad():
         y = _logits(teacher, x).argmax(1)  # labels the teacher agrees with, at logit size
         y = nn.functional.interpolate(y[:, None].float(), size=(64, 64), mode="nearest")[:, 0].long()
     t_logits = S.teacher_logits(teacher, x)
-    student = S.prune(copy.deepcopy(teacher), "magnitude", 0.5)
-    before_params = [p.detach().clone() for p in student.parameters()]
+    student, start_model = _pruned_in_kernel(k, 1201, 0.5)
+    names = _attention_names(start_model)
+    heads = [start_model.get_submodule(n).num_attention_heads for n in names]
+    before = {n: v.clone() for n, v in start_model.state_dict().items()}
 
     def distance(model):
         with torch.no_grad():
             s = S.upsample(S.predict_logits(model, x), (64, 64))
             return float(kd_loss(s, S.upsample(t_logits, (64, 64)), y, T=4.0, alpha=0.5))
 
-    start = distance(student)
-    out = _call(finetune, student, (x, y), 12, teacher=t_logits, what="finetune")
-    model = out if _is_module(out) else student
-    if all(torch.equal(a, b) for a, b in zip(before_params, model.parameters())):
+    _call(finetune, student, (x, y), 12, teacher=t_logits, what="finetune")
+    state = _state_of(student, "the fine-tuned model")
+    if set(state) != set(before) or any(state[n].shape != v.shape for n, v in before.items()):
+        raise AssertionError("finetune changed the model's structure: it must only train the weights")
+    if all(torch.equal(state[n], v) for n, v in before.items()):
         raise AssertionError("finetune did not change the weights")
-    if model.training:
+    if student.training is not False:
         raise AssertionError("finetune must leave the model in eval mode")
-    end = distance(model)
-    if not end < start:
+    tuned = _rebuild(state, heads, start_model.config, "the fine-tuned model")
+    if not distance(tuned) < distance(start_model):
         raise AssertionError("finetune with a teacher does not bring the student closer to it")
 
 
 # ---------------------------------------------------------------------------------- save/load
-def check_save_load(save_pruned, load_pruned):
-    from effnn import segformer as S
-
-    model = S.prune(_tiny(1409), "magnitude", 0.45)
+def check_save_load(k):
+    """A pruned model saved to a file and loaded back is a new model with the saved model's outputs at two sizes."""
+    model, here = _pruned_in_kernel(k, 1409, 0.45)
+    save_pruned, load_pruned = k.arg("save_pruned"), k.arg("load_pruned")
     probes = [_images(1, s, 1410 + s)[0] for s in (64, 96)]
     with torch.no_grad():
-        want = [_logits(model, p) for p in probes]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "pruned.pt"
-        _call(save_pruned, model, path, what="save_pruned")
-        if not path.exists():
-            raise AssertionError("save_pruned did not write the file it was given")
-        with torch.no_grad():  # a loader that keeps the live object would now return wrong outputs
-            for p in model.parameters():
-                p.add_(1.0)
-        loaded = _call(load_pruned, path, what="load_pruned")
-    if not _is_module(loaded) or loaded is model:
-        raise AssertionError("load_pruned must return a new model built from the file")
+        want = [_logits(here, p) for p in probes]
+    folder = k.lib("tempfile.mkdtemp")()
+    path = k.build("pathlib.Path", folder, "pruned.pt")
     try:
-        with torch.no_grad():
-            got = [_logits(loaded.eval(), p) for p in probes]
-    except Exception:
-        raise AssertionError("the reloaded model fails on some input size") from None
-    for g, w in zip(got, want):
-        if g.shape != w.shape or not torch.allclose(g, w, atol=1e-5, rtol=1e-5):
-            raise AssertionError("the reloaded model's outputs differ from the saved model's")
+        _call(save_pruned, model, path, what="save_pruned")
+        if k.lib("os.path.exists")(path) is not True:
+            raise AssertionError("save_pruned did not write the file it was given")
+        # a loader that keeps the live object would now return wrong outputs
+        params = {n for n, _ in here.named_parameters()}
+        model.load_state_dict({n: v + 1.0 if n in params else v for n, v in here.state_dict().items()})
+        loaded = _call(load_pruned, path, what="load_pruned")
+        if not isinstance(loaded, Remote) or not loaded.is_module or k.same(loaded, model):
+            raise AssertionError("load_pruned must return a new model built from the file")
+        try:
+            loaded.eval()
+        except RemoteError:
+            raise AssertionError("load_pruned must return a new model built from the file") from None
+        for p, w in zip(probes, want):
+            try:
+                g = _kernel_logits(loaded, p, "the reloaded model")
+            except AssertionError:
+                raise AssertionError("the reloaded model fails on some input size") from None
+            if g.shape != w.shape or not torch.allclose(g, w, atol=1e-5, rtol=1e-5):
+                raise AssertionError("the reloaded model's outputs differ from the saved model's")
+    finally:
+        try:
+            k.lib("shutil.rmtree")(folder, ignore_errors=True)
+        except RemoteError:
+            pass
 
 
 # ------------------------------------------------------------------------------ final answer
@@ -325,12 +463,14 @@ def _held_out(n: int, size: int = 96):
     return (x * 255).round() / 255, y  # 8-bit like the training images
 
 
-def check_final_answer(answer, final_model, max_drop: float = 0.01):
-    """Re-measure the chosen configuration: real pruning, real speedup, honest numbers."""
+def check_final_answer(k, max_drop: float = 0.01):
+    """Re-measure the chosen model, rebuilt here from its weights: pruned, within 1 pp, and as fast as claimed."""
     from effnn import config
     from effnn import segformer as S
     from effnn.measure import compare, count_macs, count_params
 
+    R = _ref()
+    answer, final_model = k.arg("answer"), k.arg("final_model")
     if not isinstance(answer, dict):
         raise AssertionError("answer must be a dict")
     needed = {"criterion", "ratio", "global", "miou", "speedup", "macs_ratio"}
@@ -338,34 +478,56 @@ def check_final_answer(answer, final_model, max_drop: float = 0.01):
         raise AssertionError(f"answer must have the keys {sorted(needed)}")
     if answer["criterion"] not in ("magnitude", "taylor"):
         raise AssertionError("answer['criterion'] must be 'magnitude' or 'taylor'")
-    try:
-        claimed = {k: float(answer[k]) for k in ("ratio", "miou", "speedup", "macs_ratio")}
-    except (TypeError, ValueError):
-        raise AssertionError("answer's ratio, miou, speedup and macs_ratio must be numbers") from None
+    claimed = {}
+    for key in ("ratio", "miou", "speedup", "macs_ratio"):
+        value = answer[key]
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise AssertionError("answer's ratio, miou, speedup and macs_ratio must be numbers")
+        claimed[key] = float(value)
     if not all(math.isfinite(v) for v in claimed.values()):
         raise AssertionError("answer's numbers must be finite")
-    if not _is_module(final_model):
+    if not isinstance(final_model, Remote) or not final_model.is_module:
         raise AssertionError("final_model must be the pruned nn.Module of the chosen configuration")
     baseline = S.load_baseline()
-    final_model = final_model.eval()
+    names = _attention_names(baseline)
+    state = _state_of(final_model, "final_model")
+    heads = _heads_of(k, final_model, names, "final_model")
+    try:
+        model = R.rebuild(state, heads)
+    except Exception:
+        raise AssertionError("final_model is not a pruned copy of the baseline: its weights do not fit the "
+                             "baseline's layers, or its widths cannot be split into its heads") from None
     probe = S.deploy_input()
     try:
         with torch.no_grad():
-            out = _logits(final_model, probe)
+            out = _logits(model, probe)
     except Exception:
         raise AssertionError("final_model fails on a 256x256 image") from None
     if tuple(out.shape) != (1, 2, 64, 64):
         raise AssertionError("final_model returns logits of a wrong shape")
-    if count_params(final_model) >= count_params(baseline):
+    try:
+        final_model.eval()
+    except RemoteError:
+        pass
+    try:
+        theirs = _kernel_logits(final_model, probe, "final_model")
+    except AssertionError:
+        raise AssertionError("final_model fails on a 256x256 image") from None
+    if theirs.shape != out.shape or not torch.allclose(theirs.float(), out, atol=1e-3, rtol=1e-3):
+        raise AssertionError("final_model does not compute what its weights and head counts say "
+                             "(a Segformer with these weights gives other outputs)")
+    if count_params(model) >= count_params(baseline):
         raise AssertionError("final_model is not structurally pruned (it has as many parameters as the baseline)")
-    macs_ratio = count_macs(baseline, probe) / max(count_macs(final_model, probe), 1)
+    macs_ratio = count_macs(baseline, probe) / max(count_macs(model, probe), 1)
     if macs_ratio < 1.05:
         raise AssertionError("final_model does not need fewer MACs than the baseline")
     if abs(macs_ratio - claimed["macs_ratio"]) > 0.05 * macs_ratio:
         raise AssertionError("the reported macs_ratio does not match final_model")
     x, y = _held_out(config.pick(200, 96))
-    base_miou = S.evaluate_miou(baseline, (x, y))
-    miou = S.evaluate_miou(final_model, (x, y))
+    base_miou = R.evaluate_miou(baseline, (x, y))
+    miou = R.evaluate_miou(model, (x, y))
     if abs(miou - claimed["miou"]) > 0.03:
         raise AssertionError("the reported mIoU does not match final_model on held-out portraits")
     if base_miou - miou > max_drop + 0.01:
@@ -374,7 +536,7 @@ def check_final_answer(answer, final_model, max_drop: float = 0.01):
     # and accept the ratio of medians or of fastest runs (background load slows runs, never speeds them)
     speedup = 0.0
     for _ in range(3):
-        ratio = compare(baseline, final_model, probe, threads=S.DEPLOY_THREADS, rounds=4, min_run_time=0.15)["ratio"]
+        ratio = compare(baseline, model, probe, threads=S.DEPLOY_THREADS, rounds=4, min_run_time=0.15)["ratio"]
         speedup = max(speedup, ratio["latency_ms"], ratio["latency_min_ms"])
         if speedup >= 0.8 * claimed["speedup"]:
             break

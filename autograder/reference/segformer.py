@@ -1,0 +1,487 @@
+"""Reference answers of A1 (Segformer structural pruning) and the baseline's training command.
+
+Instructors only: the hidden checks use these to compute expected values and to rebuild and
+re-measure a submitted model in the judge; the benchmark and the tests use them too. The grading
+jail cannot import ``autograder``, so nothing here can stand in for a student's answer.
+
+- :func:`train_baseline` (``python -m autograder.reference.segformer train-baseline``): the
+  committed baseline of ``effnn.segformer``, trained from scratch, deterministically.
+- :func:`mean_iou` / :func:`evaluate_miou`: the segmentation metric.
+- :func:`make_prunable`, :func:`sync_attention`, :func:`build_pruner`, :func:`prune`: structural
+  pruning with torch-pruning.
+- :func:`finetune`: recover accuracy, with distillation from the unpruned model.
+- :func:`save_pruned` / :func:`load_pruned` / :func:`rebuild`: a pruned model from its shapes.
+- :func:`sweep` / :func:`best_under_drop`: the homework question.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from effnn import config
+from effnn.segformer import (DEPLOY_SIZE, DEPLOY_THREADS, BaselineRecipe, _segformer_classes, as_float,
+                             attentions, baseline_config, deploy_input, head_counts, logits_of, new_baseline,
+                             portrait_tensors, portraits, teacher_logits, upsample)
+from effnn.train import progress_bar, seed_everything
+
+COMMAND = "python -m autograder.reference.segformer train-baseline"
+
+
+def _lr_at(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to zero: the factor applied to the base learning rate."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(total - warmup, 1)
+    return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def train_baseline(out: str | Path | None = None, fast: bool | None = None,
+                   recipe: BaselineRecipe | None = None) -> dict:
+    """Train the baseline from scratch on portraits and save ``state_dict`` + a JSON record.
+
+    Deterministic for the recipe's seed and thread count: the run is capped by steps, not by the
+    clock. The loop is written out (rather than ``effnn.train.fit``) because it is step-based with
+    warm-up, cosine decay, gradient clipping and flip augmentation.
+    """
+    recipe = recipe or BaselineRecipe()
+    fast = config.fast_mode() if fast is None else fast
+    out = Path(out) if out is not None else config.cache_dir() / "segformer" / "baseline.pt"
+    steps = recipe.fast_steps if fast else recipe.steps
+    n_train = min(recipe.n_train, 64) if fast else recipe.n_train
+    n_val = min(recipe.n_val, 32) if fast else recipe.n_val
+    torch.set_num_threads(recipe.threads)
+    x_train, y_train = portrait_tensors("train", n=n_train, size=recipe.size)
+    x_val, y_val = portraits("val", n=n_val, size=recipe.size)
+
+    seed_everything(recipe.seed)
+    model = new_baseline(seed=recipe.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_at(s, steps, recipe.warmup))
+    gen = torch.Generator().manual_seed(recipe.seed)
+    curve, t0 = [], time.perf_counter()
+    order = torch.randperm(len(x_train), generator=gen)
+    pos = 0
+    model.train()
+    bar = progress_bar(range(steps), desc="baseline")
+    for step in bar:
+        if pos + recipe.batch_size > len(order):
+            order, pos = torch.randperm(len(x_train), generator=gen), 0
+        idx = order[pos:pos + recipe.batch_size]
+        pos += recipe.batch_size
+        x, y = as_float(x_train[idx]), y_train[idx].long()
+        flip = torch.rand(len(idx), generator=gen) < 0.5
+        x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
+        loss = model(pixel_values=x, labels=y).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), recipe.clip)
+        opt.step()
+        sched.step()
+        if (step + 1) % recipe.eval_every == 0 or step + 1 == steps:
+            miou = evaluate_miou(model, (x_val, y_val))
+            curve.append({"step": step + 1, "val_miou": round(miou, 5), "loss": round(loss.item(), 5),
+                          "seconds": round(time.perf_counter() - t0, 1)})
+            bar.set_postfix(loss=f"{loss.item():.3f}", miou=f"{miou:.3f}")
+            print(json.dumps(curve[-1]), flush=True)
+            model.train()
+    model.eval()
+    meta = {"recipe": asdict(recipe), "fast": fast, "steps": steps, "n_train": n_train, "n_val": n_val,
+            "val_miou": curve[-1]["val_miou"], "curve": curve,
+            "train_seconds": round(time.perf_counter() - t0, 1),
+            "torch": torch.__version__, "command": COMMAND
+            + (" --fast" if fast else "") + f" --out {out}"}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out)
+    out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+# --------------------------------------------------------------------------------------- metric
+def iou_counts(logits: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None,
+               ignore_index: int | None = 255):
+    """Per-class intersection and union pixel counts of ``argmax(logits)`` against ``labels``.
+
+    ``logits`` ``(N, C, h, w)`` are upsampled to the labels' ``(N, H, W)`` first; pixels whose label
+    is ``ignore_index`` count for nothing.
+    """
+    if not torch.is_tensor(logits) or logits.dim() != 4:
+        raise ValueError(f"logits must be a (N, C, H, W) tensor, got {getattr(logits, 'shape', type(logits))}")
+    if not torch.is_tensor(labels) or labels.dim() != 3 or labels.shape[0] != logits.shape[0]:
+        raise ValueError(f"labels must be a (N, H, W) tensor matching logits, got {getattr(labels, 'shape', type(labels))}")
+    num_classes = num_classes or logits.shape[1]
+    pred = upsample(logits.float(), labels.shape[-2:]).argmax(1)
+    labels = labels.long()
+    valid = labels != ignore_index if ignore_index is not None else torch.ones_like(labels, dtype=torch.bool)
+    pred, labels = pred[valid], labels[valid]
+    inter = torch.bincount(labels[pred == labels], minlength=num_classes)[:num_classes]
+    area_pred = torch.bincount(pred, minlength=num_classes)[:num_classes]
+    area_label = torch.bincount(labels.clamp(0, num_classes - 1), minlength=num_classes)[:num_classes]
+    return inter.double(), (area_pred + area_label - inter).double()
+
+
+def mean_iou(logits: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None,
+             ignore_index: int | None = 255) -> float:
+    """Mean over classes of |pred ∩ label| / |pred ∪ label|; classes absent from both are skipped."""
+    inter, union = iou_counts(logits, labels, num_classes, ignore_index)
+    present = union > 0
+    if not present.any():
+        return float("nan")
+    return float((inter[present] / union[present]).mean())
+
+
+@torch.no_grad()
+def evaluate_miou(model: nn.Module, data, batch_size: int = 32, num_classes: int = 2) -> float:
+    """Dataset-level mIoU: intersections and unions summed over all images, then averaged."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    x, y = data
+    was_training = model.training
+    model.eval()
+    inter = union = 0
+    for i in range(0, len(x), batch_size):
+        a, b = iou_counts(logits_of(model, as_float(x[i:i + batch_size])), y[i:i + batch_size].long(),
+                          num_classes)
+        inter, union = inter + a, union + b
+    model.train(was_training)
+    present = union > 0
+    return float((inter[present] / union[present]).mean())
+
+
+# -------------------------------------------------------------------------------- prunability
+def _prunable_sr_class():
+    hf = _segformer_classes()
+
+    class PrunableSequenceReduction(hf.SegformerSequenceReduction):
+        """Sequence reduction whose reshape reads the conv's *actual* output channel count.
+
+        The library flattens the strided conv's output with the input channel count; once
+        torch-pruning removes the conv's output channels the two differ and ``reshape`` fails.
+        """
+
+        def forward(self, hidden_states, height, width):
+            batch, _, channels = hidden_states.shape
+            hidden_states = hidden_states.transpose(1, 2).reshape(batch, channels, height, width)
+            hidden_states = self.sequence_reduction(hidden_states)
+            hidden_states = hidden_states.flatten(2).transpose(1, 2)
+            return self.layer_norm(hidden_states)
+
+    return PrunableSequenceReduction
+
+
+_PRUNABLE_SR = None
+
+
+def make_prunable(model: nn.Module) -> nn.Module:
+    """Patch every sequence reduction in place (same weights, same outputs) and return the model."""
+    global _PRUNABLE_SR
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if _PRUNABLE_SR is None:
+        _PRUNABLE_SR = _prunable_sr_class()
+    hf = _segformer_classes()
+    for module in model.modules():
+        if isinstance(module, hf.SegformerSequenceReduction):
+            module.__class__ = _PRUNABLE_SR
+    return model
+
+
+def sync_attention(model: nn.Module, num_heads: dict | None = None) -> nn.Module:
+    """Write the head geometry back after pruning: heads, ``head_dim`` and ``scaling``.
+
+    ``num_heads`` is the pruner's (updated) ``{layer: heads}``; layers missing from it keep their
+    head count. Attention reshapes with ``view(..., -1, head_dim)``, so a stale ``head_dim`` would
+    silently mix heads or fail.
+    """
+    num_heads = num_heads or {}
+    for att in attentions(model):
+        heads = int(num_heads.get(att.q_proj, att.num_attention_heads))
+        width = att.q_proj.out_features
+        if heads < 1 or width % heads:
+            raise ValueError(f"{width} query channels cannot be split into {heads} heads")
+        att.num_attention_heads = heads
+        att.head_dim = width // heads
+        att.scaling = att.head_dim ** -0.5
+    return model
+
+
+# ------------------------------------------------------------------------------------- pruning
+IMPORTANCES = ("magnitude", "taylor")
+
+
+def importance(kind: str):
+    """torch-pruning's group importance: ``magnitude`` (L2 of weights) or ``taylor`` (|w * dL/dw|)."""
+    import torch_pruning as tp
+
+    if kind == "magnitude":
+        return tp.importance.GroupMagnitudeImportance(p=2)
+    if kind == "taylor":
+        return tp.importance.GroupTaylorImportance()
+    raise ValueError(f"importance must be one of {IMPORTANCES}, got {kind!r}")
+
+
+def build_pruner(model: nn.Module, imp, ratio: float, *, global_pruning: bool = True,
+                 example_inputs: torch.Tensor | None = None, iterative_steps: int = 1,
+                 round_to: int | None = None):
+    """A torch-pruning ``MetaPruner`` for Segformer: heads declared, classifier kept, logits out.
+
+    ``ratio`` is the fraction of channels removed (of each group when uniform, of all of them
+    ranked together when ``global_pruning``). ``round_to`` keeps every pruned width a multiple of
+    it: CPU kernels (oneDNN convolutions, GEMM) vectorise over 8 or 16 channels, so odd widths
+    waste part of the saving. The model is made prunable first.
+    """
+    import torch_pruning as tp
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
+        raise ValueError(f"ratio must be in [0, 1), got {ratio!r}")
+    if round_to is not None and (not isinstance(round_to, int) or round_to < 1):
+        raise ValueError(f"round_to must be a positive int or None, got {round_to!r}")
+    if isinstance(imp, str):
+        imp = importance(imp)
+    make_prunable(model)
+    if example_inputs is None:
+        example_inputs = torch.rand(1, 3, 64, 64)
+    return tp.pruner.MetaPruner(
+        model, example_inputs, importance=imp, pruning_ratio=float(ratio), global_pruning=global_pruning,
+        iterative_steps=iterative_steps, ignored_layers=[model.decode_head.classifier],
+        num_heads=head_counts(model), output_transform=lambda out: out.logits, round_to=round_to)
+
+
+def accumulate_taylor_gradients(model: nn.Module, batches) -> int:
+    """Gradients of the mean loss over calibration ``batches`` of ``(images, masks)``, left in ``.grad``.
+
+    Taylor importance ``|w * dL/dw|`` reads them; one batch gives a noisy estimate, so several are
+    averaged. Returns the number of batches used.
+    """
+    model.zero_grad(set_to_none=True)
+    batches = list(batches)
+    if not batches:
+        raise ValueError("batches must contain at least one (images, masks) pair")
+    was_training = model.training
+    model.eval()  # no dropout: the score should describe the deployed model
+    for x, y in batches:
+        loss = model(pixel_values=as_float(x), labels=y.long()).loss / len(batches)
+        loss.backward()
+    model.train(was_training)
+    return len(batches)
+
+
+def prune(model: nn.Module, kind: str, ratio: float, *, global_pruning: bool = True, calibration=None,
+          example_inputs: torch.Tensor | None = None, round_to: int | None = None) -> nn.Module:
+    """Prune ``model`` in place with one criterion and return it (eval mode, head geometry synced).
+
+    ``calibration``: ``(images, masks)`` batches for Taylor importance (required for ``taylor``).
+    """
+    if kind == "taylor" and calibration is None:
+        raise ValueError("calibration batches are required for Taylor importance")
+    pruner = build_pruner(model, kind, ratio, global_pruning=global_pruning, example_inputs=example_inputs,
+                          round_to=round_to)
+    if kind == "taylor":
+        accumulate_taylor_gradients(model, calibration)
+    pruner.step()
+    model.zero_grad(set_to_none=True)
+    sync_attention(model, pruner.num_heads)
+    return model.eval()
+
+
+# ----------------------------------------------------------------------------------- fine-tune
+def finetune(model: nn.Module, data, steps: int, *, teacher=None, lr: float = 2e-3, batch_size: int = 16,
+             warmup: int | None = None, T: float = 4.0, alpha: float = 0.5, seed: int = 0,
+             desc: str = "fine-tune") -> list[float]:
+    """Fine-tune a pruned model in place; return the loss of every step.
+
+    A fresh linear warm-up and a cosine decay, and distillation from the unpruned model. The default
+    rate is the baseline's peak rate: a model that lost most of its channels has far to go, and at
+    a quarter of it a few hundred steps recover only part of the loss (the A1 benchmark shows the
+    difference). ``teacher`` is the unpruned model, or its logits for
+    every image of ``data`` (see :func:`teacher_logits`; far cheaper when several runs share it).
+    Without a teacher the loss is plain cross-entropy. Per-pixel KD uses ``effnn.distill.kd_loss``
+    on logits upsampled to the mask size.
+    """
+    from effnn.distill import kd_loss
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    x_all, y_all = data
+    if teacher is not None and torch.is_tensor(teacher) and len(teacher) != len(x_all):
+        raise ValueError(f"teacher logits cover {len(teacher)} images, data has {len(x_all)}")
+    seed_everything(seed)
+    gen = torch.Generator().manual_seed(seed)
+    warmup = max(1, steps // 10) if warmup is None else warmup
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_at(s, steps, warmup))
+    losses = []
+    model.train()
+    for _ in progress_bar(range(steps), desc=desc, leave=False):
+        idx = torch.randint(len(x_all), (batch_size,), generator=gen)
+        x, y = as_float(x_all[idx]), y_all[idx].long()
+        logits = upsample(logits_of(model, x), y.shape[-2:])
+        if teacher is None:
+            loss = nn.functional.cross_entropy(logits, y)
+        else:
+            with torch.no_grad():
+                t = teacher[idx] if torch.is_tensor(teacher) else logits_of(teacher.eval(), x)
+            loss = kd_loss(logits, upsample(t, y.shape[-2:]), y, T=T, alpha=alpha)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+# --------------------------------------------------------------------------------- save / load
+def save_pruned(model: nn.Module, path: str | Path) -> Path:
+    """Save a pruned Segformer as config + tensor shapes + head counts + ``state_dict``.
+
+    ``torch.save(model)`` fails (transformers' hooks don't pickle) and ``from_pretrained`` rejects
+    the changed shapes, so the file records what a fresh model must be resized to.
+    """
+    if not hasattr(model, "config"):
+        raise TypeError("model must be a transformers Segformer (it needs .config)")
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    payload = {"config": model.config.to_dict(), "shapes": {k: tuple(v.shape) for k, v in state.items()},
+               "heads": [a.num_attention_heads for a in attentions(model)], "state_dict": state}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(payload, path)
+    return path
+
+
+def _resize_module(module: nn.Module, shapes: dict, prefix: str) -> None:
+    """Give one module's own parameters/buffers the saved shapes and fix its size attributes."""
+    for name, p in list(module.named_parameters(recurse=False)):
+        shape = shapes.get(prefix + name)
+        if shape is not None and tuple(p.shape) != tuple(shape):
+            setattr(module, name, nn.Parameter(torch.zeros(shape, dtype=p.dtype), requires_grad=p.requires_grad))
+    for name, b in list(module.named_buffers(recurse=False)):
+        shape = shapes.get(prefix + name)
+        if shape is not None and b is not None and tuple(b.shape) != tuple(shape):
+            module.register_buffer(name, torch.zeros(shape, dtype=b.dtype))
+    w = getattr(module, "weight", None)
+    if w is None:
+        return
+    if isinstance(module, nn.Linear):
+        module.out_features, module.in_features = w.shape
+    elif isinstance(module, nn.Conv2d):
+        depthwise = module.groups > 1 and module.groups == module.in_channels
+        module.out_channels = w.shape[0]
+        module.groups = w.shape[0] if depthwise else module.groups
+        module.in_channels = w.shape[1] * module.groups
+    elif isinstance(module, nn.LayerNorm):
+        module.normalized_shape = (w.shape[0],)
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+        module.num_features = w.shape[0]
+
+
+def rebuild(state_dict: dict, heads, segformer_config=None) -> nn.Module:
+    """A prunable Segformer with ``state_dict``'s shapes, ``heads`` per attention, and its weights.
+
+    ``segformer_config``: a ``SegformerConfig`` (default: the baseline's). Raises ``ValueError`` when
+    the head counts do not fit the widths, and ``load_state_dict``'s ``RuntimeError`` when the state
+    does not belong to this architecture (missing, extra or inconsistent tensors).
+    """
+    from transformers import SegformerForSemanticSegmentation
+
+    model = make_prunable(SegformerForSemanticSegmentation(segformer_config or baseline_config()))
+    shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
+    for name, module in model.named_modules():
+        _resize_module(module, shapes, f"{name}." if name else "")
+    atts = attentions(model)
+    heads = list(heads)
+    if len(heads) != len(atts):
+        raise ValueError(f"{len(heads)} head counts for {len(atts)} attention layers")
+    sync_attention(model, dict(zip((a.q_proj for a in atts), heads)))
+    model.load_state_dict(state_dict)
+    return model.eval()
+
+
+def load_pruned(path: str | Path) -> nn.Module:
+    """Rebuild a model saved by :func:`save_pruned`: fresh model, resized, weights loaded, eval mode."""
+    from transformers import SegformerConfig
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no pruned model at {path}")
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    return rebuild(payload["state_dict"], payload["heads"], SegformerConfig.from_dict(payload["config"]))
+
+
+def sweep(baseline: nn.Module, ratios, *, train, val, kinds=IMPORTANCES, global_pruning=(True,),
+          steps: int = 400, lr: float = 2e-3, round_to: int | None = 8, calibration_batches: int = 8,
+          teacher=None, deploy_size: int = DEPLOY_SIZE, keep_models: bool = True, configs=None) -> list[dict]:
+    """Prune a copy of ``baseline`` for every (criterion, global, ratio), fine-tune, and measure it.
+
+    ``configs``, a list of ``(kind, global, ratio)``, replaces the grid ``kinds x global_pruning x
+    ratios``. Each record holds ``kind, ratio, global, miou, miou_before_ft, macs_ratio, speedup,
+    speedup_min, latency_ms`` (and ``model`` when ``keep_models``). Latency is measured at
+    ``deploy_size``, batch 1, against the baseline in this process (``effnn.measure.compare``).
+    """
+    import copy
+
+    from effnn.measure import compare
+
+    x_train, y_train = train
+    if teacher is None:
+        teacher = teacher_logits(baseline, x_train)
+    gen = torch.Generator().manual_seed(1)
+    pick = torch.randperm(len(x_train), generator=gen)[:16 * calibration_batches]
+    calibration = [(x_train[pick[i:i + 16]], y_train[pick[i:i + 16]]) for i in range(0, len(pick), 16)]
+    probe = deploy_input(deploy_size)
+    records = []
+    if configs is None:
+        configs = [(k, g, r) for k in kinds for g in global_pruning for r in ratios]
+    for kind, glob, ratio in progress_bar(configs, desc="sweep"):
+        model = copy.deepcopy(baseline)
+        prune(model, kind, ratio, global_pruning=glob, calibration=calibration, round_to=round_to)
+        before = evaluate_miou(model, val)
+        finetune(model, train, steps, teacher=teacher, lr=lr, desc=f"{kind} {ratio}")
+        # best-of-rounds medians: a burst of background load in one round does not decide the ratio
+        cmp = compare(baseline, model, probe, threads=DEPLOY_THREADS, rounds=config.pick(5, 3),
+                      min_run_time=config.pick(0.2, 0.1))
+        rec = {"kind": kind, "ratio": ratio, "global": glob, "miou": evaluate_miou(model, val),
+               "miou_before_ft": before, "macs_ratio": cmp["ratio"]["macs"], "speedup": cmp["ratio"]["latency_ms"],
+               "speedup_min": cmp["ratio"]["latency_min_ms"], "latency_ms": cmp["candidate"]["latency_ms"],
+               "base_latency_ms": cmp["baseline"]["latency_ms"], "params": cmp["candidate"]["params"]}
+        if keep_models:
+            rec["model"] = model
+        records.append(rec)
+    return records
+
+
+def best_under_drop(records, baseline_miou: float, max_drop: float = 0.01, kind: str | None = None):
+    """The record with the largest speedup whose mIoU is at most ``max_drop`` below the baseline."""
+    ok = [r for r in records if baseline_miou - r["miou"] <= max_drop and (kind is None or r["kind"] == kind)]
+    return max(ok, key=lambda r: r["speedup"]) if ok else None
+
+
+# ------------------------------------------------------------------------------------------ cli
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.reference.segformer", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    tb = sub.add_parser("train-baseline", help="train the A1 baseline deterministically (~15 min on 2 cores)")
+    tb.add_argument("--fast", action="store_true", help="a few steps on a few images (for tests)")
+    tb.add_argument("--out", default=None, help="checkpoint path (default: the effnn cache)")
+    args = parser.parse_args(argv)
+    if args.cmd == "train-baseline":
+        meta = train_baseline(args.out, fast=args.fast)
+        print(json.dumps({k: meta[k] for k in ("val_miou", "steps", "train_seconds")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
