@@ -1,4 +1,4 @@
-"""Build the student bundle: lectures, the release notebooks and the effnn library.
+"""Build the student bundle: lectures, the release notebooks, the effnn library and the lab settings.
 
     python -m autograder.bundle --out out/effnn-student.zip
 
@@ -16,6 +16,11 @@ from pathlib import Path
 from .release import REPO
 
 INCLUDE = ["lectures", "assignments", "course/effnn", "pyproject.toml", "environment.yml", "LICENSE"]
+# The student's Jupyter settings (the same folder `make lab` uses), shipped as jupyter-config/: no
+# instructor tools (Create Assignment, Formgrader, Course List) and no Assignment List, which needs a
+# hub's exchange. They matter where nbgrader is installed too (conda's environment.yml installs it).
+STUDENT_CONFIG = "course/jupyterhub/student-local"
+STUDENT_CONFIG_DEST = "jupyter-config"
 EXCLUDED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 
 STUDENT_README = """# effnn: student bundle
@@ -25,20 +30,27 @@ Lectures are in `lectures/`, assignments in `assignments/`. To set up (Python 3.
     python3 -m venv .venv
     .venv/bin/pip install torch==2.13.0        # first, pinned: the CPU build
     .venv/bin/pip install -e .                 # the effnn library and Jupyter
-    .venv/bin/jupyter lab                      # add --allow-root if you run as root
+    JUPYTER_CONFIG_PATH="$PWD/jupyter-config" .venv/bin/jupyter lab    # add --allow-root as root
 
 Leave torchvision out on a pip install (its PyPI wheel needs CUDA and breaks transformers);
 conda users: `conda env create -f environment.yml`.
 
-In an assignment, replace each `raise NotImplementedError()` with your code and run the test cell
-right after it. Before you submit: Kernel -> Restart & Run All. More checks run when it is graded.
+JUPYTER_CONFIG_PATH points JupyterLab at this bundle's settings (`jupyter-config/`). Figures show
+inline; if none appear, unset MPLBACKEND before starting JupyterLab.
+
+Start with `lectures/00_motivation.ipynb`. Assignments are the notebooks in `assignments/`: your
+instructor hands them out with this bundle (or through the course's JupyterHub, whose Assignment List
+fetches and submits them). In an assignment, replace each `raise NotImplementedError()` with your code
+and run the test cell right after it. Before you submit: Kernel -> Restart Kernel and Run All Cells…,
+then save. More checks run when it is graded.
 Set EFFNN_FAST=1 for quicker (smaller) trainings while you develop.
 """
 
 
 def tracked_files() -> list[Path]:
     """Files under INCLUDE that git tracks (so local caches and outputs never ship)."""
-    out = subprocess.run(["git", "ls-files", "-z", "--", *INCLUDE], cwd=REPO, capture_output=True, check=True)
+    out = subprocess.run(["git", "ls-files", "-z", "--", *INCLUDE, STUDENT_CONFIG], cwd=REPO, capture_output=True,
+                         check=True)
     files = [REPO / p for p in out.stdout.decode().split("\0") if p]
     return [f for f in files if f.is_file() and not (EXCLUDED_PARTS & set(f.parts))]
 
@@ -47,7 +59,10 @@ def build(dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
         for f in tracked_files():
-            zf.write(f, Path("effnn-course") / f.relative_to(REPO))
+            rel = f.relative_to(REPO)
+            if rel.is_relative_to(STUDENT_CONFIG):
+                rel = STUDENT_CONFIG_DEST / rel.relative_to(STUDENT_CONFIG)
+            zf.write(f, Path("effnn-course") / rel)
         zf.writestr("effnn-course/README.md", STUDENT_README)
     return dest
 
