@@ -1,9 +1,11 @@
 """A2: binarized digits models (fp32 / binary weights / binary weights + activations), packed
 memory, and the XNOR-popcount GEMM against fp32 ``torch.matmul``.
 
-Same effnn code as the assignment and lecture 04. Accuracies are on the held-out ``digits("test")``
-split (training uses ``train`` only). GEMM timings: all candidates in one process, alternating, best
-median of each (``effnn.xnor.time_gemms``), 2 threads. ``no_avx512`` re-times the compiled kernel
+The models are A2's reference answers (``autograder.reference.binary``, instructors only; the
+assignment's solution builds the same ones), the numpy XNOR product is the reference answer of
+Exercise 5 (``autograder.reference.xnor``), the compiled kernel is ``effnn.xnor``'s. Accuracies are
+on the held-out ``digits("test")`` split (training uses ``train`` only). GEMM timings: all candidates
+in one process, alternating, best median of each (``effnn.xnor.time_gemms``), 2 threads. ``no_avx512`` re-times the compiled kernel
 in a subprocess whose numba targets a Haswell CPU (AVX2, no AVX-512 popcount), on this machine.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ import json, sys
 from effnn import xnor
 out = {{}}
 for threads in (2, 1):
-    r = xnor.time_gemms(1024, 1024, 1024, threads=threads, rounds={rounds}, min_run_time=0.2, numpy_kernel=False)
+    r = xnor.time_gemms(1024, 1024, 1024, threads=threads, rounds={rounds}, min_run_time=0.2)
     out[f"threads_{{threads}}"] = {{"fast_vs_fp32": r["fast_vs_fp32"], "exact": r["exact"]["fast"], "ms": r["ms"]}}
 print(json.dumps(out))
 """
@@ -31,7 +33,8 @@ print(json.dumps(out))
 def _accuracies(fast: bool) -> dict:
     import torch
 
-    from effnn import binary, train
+    from autograder.reference import binary
+    from effnn import train
     from effnn.data import digits
 
     torch.set_num_threads(2)
@@ -67,17 +70,20 @@ def _no_avx512(rounds: int) -> dict | None:
 
 
 def a2(fast: bool) -> dict:
-    from effnn import binary, measure, xnor
+    from autograder.reference import binary
+    from autograder.reference.xnor import numpy_candidate
+    from effnn import measure, xnor
 
     acc, models = _accuracies(fast)
     full = models["mlp_binary_full"]
     fp32_bytes, packed_bytes = binary.packed_weight_bytes(full)
     rounds = 3 if fast else 5
-    gemms = [xnor.time_gemms(*shape, rounds=rounds, min_run_time=0.2) for shape in
+    gemms = [xnor.time_gemms(*shape, rounds=rounds, min_run_time=0.2, extra=numpy_candidate) for shape in
              (SHAPES_FAST if fast else SHAPES_FULL)]
     main = gemms[0]
     # one thread each: a per-core ratio that background load on a shared machine distorts far less
-    single = xnor.time_gemms(1024, 1024, 1024, threads=1, rounds=rounds, min_run_time=0.2)
+    single = xnor.time_gemms(1024, 1024, 1024, threads=1, rounds=rounds, min_run_time=0.2,
+                             extra=numpy_candidate)
     return {
         "acc_fp32": acc["mlp_fp32"], "acc_binary_weights": acc["mlp_binary_weights"],
         "acc_binary_full": acc["mlp_binary_full"],

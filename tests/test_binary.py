@@ -1,9 +1,11 @@
-"""effnn.binary: the sign STE, binary layers, clipping and the binarized digits models."""
+"""A2's reference binary layers (autograder.reference.binary), and lecture 04's effnn.binary, which
+must differ from them in substance (other estimators, its own clipping and architecture)."""
 import pytest
 import torch
 from torch import nn
 
-from effnn import binary
+from autograder.reference import binary
+from effnn import binary as lecture
 
 
 def test_sign_ste_forward_backward_on_boundaries():
@@ -99,3 +101,60 @@ def test_binarized_mlp_learns_digits_quickly():
     train.fit(model, digits("train"), cfg, after_step=binary.clip_latent_weights)
     assert train.accuracy(model, digits("val")) > 0.8
     assert all(m.weight.abs().max() <= 1 for _, m in binary.binary_layers(model))
+
+
+# ----------------------------------------------------------------------------- effnn.binary (lecture 04)
+def test_lecture_estimators_differ_from_the_exercise():
+    x = torch.tensor([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], requires_grad=True)
+    y = lecture.sign_identity(x)
+    assert y.tolist() == [-1, -1, -1, 1, 1, 1, 1]
+    y.sum().backward()
+    assert x.grad.tolist() == [1] * 7  # BinaryConnect: identity everywhere
+    x.grad = None
+    lecture.approx_sign(x).sum().backward()
+    assert x.grad.tolist() == [0, 0, 1, 2, 1, 0, 0]  # Bi-Real Net: max(0, 2 - 2|x|)
+    with pytest.raises(TypeError, match="floating"):
+        lecture.approx_sign(torch.tensor([1, -1]))
+
+
+def test_lecture_layer_is_binaryconnect_or_bwn():
+    torch.manual_seed(0)
+    for scale in (False, True):
+        layer = lecture.BinaryConnectLinear(7, 5, scale=scale)
+        x = torch.randn(4, 7)
+        w = torch.where(layer.weight >= 0, 1.0, -1.0)
+        if scale:
+            w = w * layer.weight.abs().mean(1, keepdim=True)
+        assert torch.allclose(layer(x), x @ w.T + layer.bias, atol=1e-6)
+
+
+def test_lecture_clip_touches_only_its_own_layer():
+    class Sub(lecture.BinaryConnectLinear):
+        pass
+
+    model = nn.Sequential(nn.Linear(3, 4), lecture.BinaryConnectLinear(4, 2), Sub(2, 2))
+    with torch.no_grad():
+        for m in model:
+            m.weight.fill_(5.0)
+    lecture.clip_binaryconnect(model)
+    assert model[0].weight.max() == 5.0 and model[1].weight.max() == 1.0 and model[2].weight.max() == 5.0
+    with pytest.raises(ValueError, match="bound"):
+        lecture.clip_binaryconnect(model, bound=0)
+
+
+def test_lecture_mlp_modes_and_layout_differ_from_the_exercise():
+    x = torch.rand(3, 1, 8, 8)
+    for mode in lecture.MODES:
+        model = lecture.binarized_mlp(mode).eval()
+        assert model(x).shape == (3, 10)
+        assert "4.weight" not in model.state_dict()  # blocks: not loadable as Exercise 3's flat MLP
+        signs = [m for m in model.modules() if isinstance(m, lecture.SignActivation)]
+        assert bool(signs) == (mode == "binary_full")
+    with pytest.raises(ValueError, match="mode"):
+        lecture.binarized_mlp("ternary")
+
+
+def test_effnn_offers_no_exercise_answer():
+    for name in ("SignSTE", "sign_ste", "BinaryLinear", "BinaryConv2d", "clip_latent_weights", "channel_scale",
+                 "binarized_cnn", "packed_weight_bytes", "packed_model_bytes"):
+        assert not hasattr(lecture, name), name

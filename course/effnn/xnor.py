@@ -1,23 +1,24 @@
-"""Bit-packed ±1 matrices and the XNOR-popcount matrix product (XNOR-Net, Rastegari et al., 2016).
+"""A compiled XNOR-popcount matrix product of ±1 matrices (XNOR-Net, Rastegari et al., 2016), and its timing.
 
-A ±1 vector of length n is stored as bits (1 for +1, 0 for -1) in 64-bit words. For two such
-vectors, ``dot = n - 2 * popcount(a XOR b)``: XOR marks the mismatches (XNOR would mark the matches,
-``dot = 2 * matches - n``; the two are the same identity). Padding bits are 0 in both operands, so
-they never count as mismatches and sizes that are not a multiple of 64 need no special case.
+A ±1 vector of length n is stored as bits in 64-bit words. For two such vectors,
+``dot = n - 2 * popcount(a XOR b)``: XOR marks the mismatches (XNOR would mark the matches,
+``dot = 2 * matches - n``; the two are the same identity). The identity holds for *any* bit layout the
+two operands share, provided the padding bits agree.
 
-Layout: ``A`` is (M, K) and ``B`` is (K, N); ``pack_signs(A)`` is (M, W) and ``pack_signs(B.T)`` is
-(N, W) with W = ceil(K / 64): both operands are packed along K.
+This module's layout (:func:`pack_rows`) is its own and deliberately **not** the one A2 asks you to
+write: the most significant bit comes first (bit 63 - j of word w holds element 64 w + j, 1 for +1),
+and the padding bits of the last word are **1** (as if the row were padded with +1 in both operands).
+:func:`xnor_matmul_fast` accepts only operands in this layout (it checks the padding bits), so it
+complements A2's own packing and product; it does not replace them.
 
-Two kernels compute ``A @ B`` from the bits, exactly:
-
-- :func:`xnor_matmul_numpy`: numpy XOR + ``np.bitwise_count``, row blocks at a time. Readable and
-  slow (several times slower than fp32 ``torch.matmul``).
+- :func:`pack_rows`: float matrix -> (rows, W) uint64 words in this module's layout.
 - :func:`xnor_matmul_fast`: a numba kernel. ``llvm.ctpop.i64`` (reached through a numba intrinsic,
   because ``np.bitwise_count`` is not supported in jitted code) compiles to the hardware popcount;
   the innermost loop runs over contiguous columns of the transposed packed B, so LLVM vectorizes it
   (``vpopcntq`` on AVX-512 VPOPCNTDQ: 8 words, i.e. 512 binary MACs, per instruction). Rows of A
   run in parallel (``prange``) when the product is large enough to pay for waking the threads.
-  Without numba it falls back to the numpy kernel.
+  Without numba it falls back to numpy (XOR and ``np.bitwise_count``).
+- :func:`time_gemms`: fp32 ``torch.matmul`` against the kernel, in one process.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import torch
 
 WORD_BITS = 64
 
-try:  # numba is optional: the numpy kernel is the fallback
+try:  # numba is optional: numpy is the fallback
     import numba
     from numba import njit, prange, types
     from numba.extending import intrinsic
@@ -49,73 +50,61 @@ def _as_numpy(x, name: str) -> np.ndarray:
     return x
 
 
-def n_words(n: int) -> int:
-    """64-bit words needed to hold ``n`` bits."""
-    return math.ceil(n / WORD_BITS)
+def _words(n: int) -> int:
+    return -(-n // WORD_BITS)
 
 
-def pack_signs(x) -> np.ndarray:
-    """Pack ``sign(x)`` (sign(0) = +1) along the last axis into uint64 words, bit j = element j.
+def pack_rows(x) -> np.ndarray:
+    """``sign(x)`` of a 2-D (rows, K) matrix as (rows, ceil(K / 64)) uint64 words in this module's layout.
 
-    ``x`` is (..., K); the result is (..., ceil(K / 64)) uint64, padding bits 0.
+    Most significant bit first (bit 63 - j of word w is element 64 w + j), 1 for +1 (sign(0) = +1),
+    padding bits 1. Only :func:`xnor_matmul_fast` reads this layout.
     """
     x = _as_numpy(x, "x")
-    if x.ndim < 1 or x.shape[-1] == 0:
-        raise ValueError(f"x must have a non-empty last axis, got shape {x.shape}")
+    if x.ndim != 2 or x.shape[1] == 0:
+        raise ValueError(f"x must be a 2-D matrix with a non-empty second axis, got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
         raise TypeError(f"x must be numeric, got dtype {x.dtype}")
-    k = x.shape[-1]
-    bits = np.zeros(x.shape[:-1] + (n_words(k) * WORD_BITS,), dtype=bool)
-    bits[..., :k] = x >= 0
-    packed = np.packbits(bits, axis=-1, bitorder="little")  # (..., W * 8) bytes
-    return np.ascontiguousarray(packed).view("<u8")
+    k = x.shape[1]
+    bits = np.ones((x.shape[0], _words(k) * WORD_BITS), dtype=bool)
+    bits[:, :k] = x >= 0
+    big = np.ascontiguousarray(np.packbits(bits, axis=1, bitorder="big")).view(">u8")
+    return big.astype(np.uint64)
 
 
-def unpack_signs(packed, n: int) -> np.ndarray:
-    """Inverse of :func:`pack_signs`: (..., W) uint64 words -> (..., n) float32 array of ±1."""
-    packed = _as_numpy(packed, "packed")
-    if packed.dtype != np.uint64:
-        raise TypeError(f"packed must be uint64 words, got dtype {packed.dtype}")
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if packed.ndim < 1 or packed.shape[-1] != n_words(n):
-        raise ValueError(f"packed has {packed.shape[-1] if packed.ndim else 0} words per row; "
-                         f"n={n} needs {n_words(n)}")
-    as_bytes = np.ascontiguousarray(packed).view(np.uint8)
-    bits = np.unpackbits(as_bytes, axis=-1, bitorder="little")[..., :n]
-    return np.where(bits == 1, np.float32(1), np.float32(-1))
+def _check_padding(words: np.ndarray, n: int, name: str) -> None:
+    """The padding bits (low bits of the last word) must be set, as :func:`pack_rows` sets them."""
+    pad = words.shape[-1] * WORD_BITS - n if words.ndim == 2 else 0
+    if pad > 0:
+        mask = np.uint64((1 << pad) - 1)
+        if words.size and not np.all((words[..., -1] & mask) == mask):
+            raise ValueError(f"{name} is not in effnn.xnor's layout: pack the operands with "
+                             "effnn.xnor.pack_rows (padding bits set, most significant bit first)")
 
 
-def sign_matrix(x) -> np.ndarray:
-    """``sign(x)`` as float32 ±1 (sign(0) = +1): the matrix the packed bits stand for."""
-    x = _as_numpy(x, "x")
-    return np.where(x >= 0, np.float32(1), np.float32(-1))
-
-
-# ----------------------------------------------------------------------------- kernels
 def _check_operands(a_bits, b_bits, n):
     a_bits = _as_numpy(a_bits, "a_bits")
     b_bits = _as_numpy(b_bits, "b_bits")
     for name, arr in (("a_bits", a_bits), ("b_bits", b_bits)):
         if arr.dtype != np.uint64 or arr.ndim != 2:
-            raise TypeError(f"{name} must be a 2-D uint64 array from pack_signs, got {arr.dtype} {arr.shape}")
+            raise TypeError(f"{name} must be a 2-D uint64 array from pack_rows, got {arr.dtype} {arr.shape}")
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive int (the inner dimension K), got {n!r}")
     if a_bits.shape[1] != b_bits.shape[1]:
         raise ValueError(f"a_bits and b_bits differ in words per row: {a_bits.shape[1]} vs {b_bits.shape[1]}")
-    if a_bits.shape[1] != n_words(n):
-        raise ValueError(f"n={n} needs {n_words(n)} words per row, the operands have {a_bits.shape[1]}")
+    if a_bits.shape[1] != _words(n):
+        raise ValueError(f"n={n} needs {_words(n)} words per row, the operands have {a_bits.shape[1]}")
+    _check_padding(a_bits, int(n), "a_bits")
+    _check_padding(b_bits, int(n), "b_bits")
     return np.ascontiguousarray(a_bits), b_bits, int(n)
 
 
-def xnor_matmul_numpy(a_bits, b_bits, n: int, block_rows: int = 64) -> np.ndarray:
-    """``A @ B`` (int32, M x N) from ``a_bits`` = pack_signs(A) (M, W) and ``b_bits`` = pack_signs(B.T) (N, W)."""
-    a_bits, b_bits, n = _check_operands(a_bits, b_bits, n)
+def _numpy_product(a_bits, b_bits, n: int, block_rows: int = 64) -> np.ndarray:
+    """The fallback without numba (same result, much slower)."""
     out = np.empty((a_bits.shape[0], b_bits.shape[0]), dtype=np.int32)
     for i in range(0, a_bits.shape[0], block_rows):
-        mismatches = np.bitwise_count(a_bits[i:i + block_rows, None, :] ^ b_bits[None, :, :]).sum(
-            -1, dtype=np.int32)
-        out[i:i + block_rows] = n - 2 * mismatches
+        d = np.bitwise_count(a_bits[i:i + block_rows, None, :] ^ b_bits[None, :, :]).sum(-1, dtype=np.int32)
+        out[i:i + block_rows] = n - 2 * d
     return out
 
 
@@ -171,15 +160,16 @@ def transpose_packed(b_bits) -> np.ndarray:
 
 def xnor_matmul_fast(a_bits, b_bits, n: int, *, b_transposed: bool = False,
                      threads: int | None = None) -> np.ndarray:
-    """Same result as :func:`xnor_matmul_numpy`, with the numba kernel (numpy fallback).
+    """``A @ B`` (int32, M x N), exactly, from ``a_bits = pack_rows(A)`` and ``b_bits = pack_rows(B.T)``.
 
-    ``b_transposed=True`` means ``b_bits`` is already (W, N) from :func:`transpose_packed` (pack
+    Operands must be in this module's layout (:func:`pack_rows`); others are refused with a
+    ``ValueError`` where their padding shows it. ``b_transposed=True`` means ``b_bits`` is already (W, N) from :func:`transpose_packed` (pack
     weights once, offline). ``threads`` sets numba's thread count for this call.
     """
     b = _as_numpy(b_bits, "b_bits")
     a_bits, _, n = _check_operands(a_bits, b.T if b_transposed and b.ndim == 2 else b, n)
     if not HAVE_NUMBA:
-        return xnor_matmul_numpy(a_bits, b.T if b_transposed else b, n)
+        return _numpy_product(a_bits, b.T if b_transposed else b, n)
     bt = np.ascontiguousarray(b) if b_transposed else transpose_packed(b)
     out = np.empty((a_bits.shape[0], bt.shape[1]), dtype=np.int32)
     if threads is not None and threads < 1:
@@ -200,7 +190,7 @@ def xnor_matmul_fast(a_bits, b_bits, n: int, *, b_transposed: bool = False,
 
 def warmup() -> None:
     """Compile the fast kernel now (about a second) so that the first timed call does not."""
-    a = pack_signs(np.ones((2, 70), np.float32))
+    a = pack_rows(np.ones((2, 70), np.float32))
     xnor_matmul_fast(a, a, 70, threads=1)
     if HAVE_NUMBA:
         _xnor_gemm_kernel(a, transpose_packed(a), 70, np.empty((2, 2), np.int32))
@@ -214,38 +204,39 @@ def random_signs(rows: int, cols: int, seed: int = 0) -> np.ndarray:
 
 
 def time_gemms(m: int, k: int, n: int, *, threads: int = 2, rounds: int = 3, min_run_time: float = 0.2,
-               numpy_kernel: bool = True, seed: int = 0) -> dict:
-    """Time fp32 ``torch.matmul`` vs the XNOR kernels on one (M x K) @ (K x N) product, same run.
+               extra=None, seed: int = 0) -> dict:
+    """Time fp32 ``torch.matmul`` vs the compiled XNOR kernel on one (M x K) @ (K x N) product, same run.
 
     The timers alternate ``rounds`` times and each keeps its best median (``torch.utils.benchmark``),
     so background load hits all of them alike. B is packed once beforehand (weights are packed
-    offline); A is packed outside the timed region as well, and packing is timed on its own.
-    Returns milliseconds, speed ratios (> 1 = faster than fp32) and whether the results are exact.
+    offline); A is packed outside the timed region as well, and packing (``pack_a``) is timed on its
+    own. ``extra(A, B)`` may return more candidates ``{name: zero-argument callable returning A @ B}``,
+    timed and checked alongside. Returns milliseconds, speed ratios (> 1 = faster than fp32) and
+    whether each result is exact.
     """
     from .measure import latency
 
     a, b = random_signs(m, k, seed), random_signs(k, n, seed + 1)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    a_bits, b_bits = pack_signs(a), pack_signs(b.T)
-    bt = transpose_packed(b_bits)
+    a_bits = pack_rows(a)
+    bt = transpose_packed(pack_rows(b.T))
     warmup()
     reference = (ta @ tb).numpy()
-    exact = {"fast": bool(np.array_equal(xnor_matmul_fast(a_bits, bt, k, b_transposed=True, threads=threads),
-                                         reference))}
     fns = {"fp32": lambda: torch.matmul(ta, tb),
-           "fast": lambda: xnor_matmul_fast(a_bits, bt, k, b_transposed=True, threads=threads),
-           "pack_a": lambda: pack_signs(a)}
-    if numpy_kernel:
-        exact["numpy"] = bool(np.array_equal(xnor_matmul_numpy(a_bits, b_bits, k), reference))
-        fns["numpy"] = lambda: xnor_matmul_numpy(a_bits, b_bits, k)
+           "fast": lambda: xnor_matmul_fast(a_bits, bt, k, b_transposed=True, threads=threads)}
+    others = dict(extra(a, b)) if extra is not None else {}
+    if not set(others).isdisjoint({"fp32", "fast", "pack_a"}):
+        raise ValueError("extra candidates need names other than fp32, fast and pack_a")
+    fns.update(others)
+    exact = {name: bool(np.array_equal(np.asarray(fn()), reference)) for name, fn in fns.items() if name != "fp32"}
+    fns["pack_a"] = lambda: pack_rows(a)
     best = {name: math.inf for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
             best[name] = min(best[name], latency(fn, threads=threads, min_run_time=min_run_time).median_ms)
-    result = {"shape": [m, k, n], "ms": best, "exact": exact, "backend": backend(),
-              "fast_vs_fp32": best["fp32"] / best["fast"]}
-    if numpy_kernel:
-        result["numpy_vs_fp32"] = best["fp32"] / best["numpy"]
+    result = {"shape": [m, k, n], "ms": best, "exact": exact, "backend": backend()}
+    for name in ("fast", *others):
+        result[f"{name}_vs_fp32"] = best["fp32"] / best[name]
     binary_macs = m * k * n
     result["fast_gbmacs_per_s"] = binary_macs / (best["fast"] * 1e-3) / 1e9
     return result
