@@ -10,10 +10,18 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.effnn-installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONPATH := $(CURDIR)
-export MPLBACKEND := Agg
 export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/build/inductor
 
-.PHONY: env demo test test-fast release grade bench bench-fast lab student-bundle baseline clean
+.PHONY: env demo test test-fast release grade bench bench-fast lab formgrader browser student-bundle baseline clean
+
+# matplotlib's headless backend only where nothing is looked at (the tests); kernels of `make lab`,
+# `make formgrader` and `make demo` keep Jupyter's inline backend, so plt.show() draws figures.
+HEADLESS := MPLBACKEND=Agg
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# The student's lab: nbgrader's instructor tools (Create Assignment, Formgrader, Course List) and the
+# Assignment List (it needs a hub's exchange) are switched off by this config folder.
+STUDENT_CONFIG := $(CURDIR)/course/jupyterhub/student-local
+
 
 env: $(STAMP)
 
@@ -30,12 +38,12 @@ demo: env
 
 ## Whole test suite: unit tests, nbgrader round trips, and nbval over lectures/ and solutions/.
 test: env
-	EFFNN_FAST=1 EFFNN_QUIET=1 $(BIN)/python -m pytest tests lectures solutions \
+	$(HEADLESS) EFFNN_FAST=1 EFFNN_QUIET=1 $(BIN)/python -m pytest tests lectures solutions \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider -q --durations=20
 
 ## Unit tests only (seconds).
 test-fast: env
-	EFFNN_FAST=1 EFFNN_QUIET=1 $(BIN)/python -m pytest tests -m "not slow" -q
+	$(HEADLESS) EFFNN_FAST=1 EFFNN_QUIET=1 $(BIN)/python -m pytest tests -m "not slow" -q
 
 ## Regenerate assignments/ from solutions/ (commit the result).
 release: env
@@ -60,8 +68,22 @@ baseline: env
 student-bundle: env
 	$(BIN)/python -m autograder.bundle --out out/effnn-student.zip
 
+## Students: JupyterLab on the repository, figures inline, no instructor tools.
+## JUPYTER_PORT / JUPYTER_TOKEN are honoured; LAB_ARGS adds options (e.g. LAB_ARGS=--no-browser).
 lab: env
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,)
+	env -u MPLBACKEND JUPYTER_CONFIG_PATH=$(STUDENT_CONFIG)$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH),) \
+		$(abspath $(BIN))/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS)
+
+## Instructors: JupyterLab with nbgrader's Formgrader (menu Nbgrader -> Formgrader). It runs in course/
+## (nbgrader reads course/nbgrader_config.py from there) and serves the whole repository, so the
+## links to ../solutions and ../assignments open.
+formgrader: env
+	cd course && env -u MPLBACKEND $(abspath $(BIN))/jupyter lab --ServerApp.root_dir=$(CURDIR) $(ALLOW_ROOT) $(LAB_ARGS)
+
+## The browser test's tools: Debian's chromium (apt, needs root) and Playwright's Python API.
+browser: env
+	command -v chromium >/dev/null || { $(if $(ALLOW_ROOT),,sudo )apt-get update && $(if $(ALLOW_ROOT),,sudo )apt-get install -y chromium; }
+	$(BIN)/python -m pip install --quiet -e ".[dev,browser]" torch==2.13.0
 
 clean:
 	rm -rf out build course/gradebook.db course/submitted course/autograded course/feedback

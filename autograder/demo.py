@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,12 +22,22 @@ from .simulate import blank_submission, partial_submission, reference_submission
 
 ASSIGNMENT = "a0_warmup"
 HALF = ["linear_cost", "magnitude_mask"]
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+def count_figures(path: Path) -> int:
+    """How many images (PNG/SVG/JPEG outputs) a notebook keeps."""
+    nb = json.loads(path.read_text())
+    return sum(any(k.startswith("image/") for k in out.get("data", {}))
+               for cell in nb["cells"] for out in cell.get("outputs", []))
 
 
 def execute_notebook(path: Path, dest: Path, timeout: int = 600) -> float:
-    """Run a notebook top to bottom with nbconvert; return the seconds it took."""
+    """Run a notebook top to bottom with nbconvert (figures kept); return the seconds it took."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", "EFFNN_QUIET": "1",
+    # The inline backend, whatever the caller's MPLBACKEND (Agg under `make test`): with Agg,
+    # plt.show() draws nothing and the executed notebook would keep none of its figures.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": INLINE_BACKEND, "EFFNN_QUIET": "1",
            "PATH": tool_path(os.environ.get("PATH"))}
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
@@ -42,7 +53,8 @@ def main() -> int:
         print(f"    {generate(name).relative_to(REPO)}")
     print("2/4 executing lecture 00 ...")
     secs = execute_notebook(REPO / "lectures" / "00_motivation.ipynb", out / "lectures" / "00_motivation.ipynb")
-    print(f"    done in {secs:.0f} s -> {(out / 'lectures' / '00_motivation.ipynb').relative_to(REPO)}")
+    executed = out / "lectures" / "00_motivation.ipynb"
+    print(f"    done in {secs:.0f} s, {count_figures(executed)} figures kept -> {executed.relative_to(REPO)}")
     print("3/4 building three simulated submissions of A0 ...")
     subs = out / "submitted"
     reference_submission(ASSIGNMENT, subs / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")

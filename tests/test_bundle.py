@@ -44,3 +44,42 @@ def test_bundle_builds_an_installable_effnn(bundle, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}, check=True)
     assert str(tmp_path / "site") in out.stdout and "torch.Size([300, 1, 8, 8])" in out.stdout
+
+
+INSTRUCTOR_LAB = ("@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list")
+INSTRUCTOR_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+
+
+def _disabled(config_dir, monkeypatch):
+    """(lab plugins, server extensions) that JupyterLab started with this config folder switches off."""
+    from jupyter_core.paths import jupyter_config_path
+    from jupyter_server.extension.config import ExtensionConfigManager
+    from jupyterlab_server.config import get_static_page_config
+
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(config_dir))
+    assert jupyter_config_path()[0] == str(config_dir)
+    lab = {k for k, v in get_static_page_config(level="all").get("disabledExtensions", {}).items() if v}
+    server = {k for k, v in ExtensionConfigManager(read_config_path=jupyter_config_path())
+              .get_jpserver_extensions().items() if not v}
+    return lab, server
+
+
+def test_bundle_ships_the_student_lab_settings(bundle, tmp_path, monkeypatch):
+    zipfile.ZipFile(bundle).extractall(tmp_path)
+    config = tmp_path / "effnn-course" / "jupyter-config"
+    assert (config / "labconfig" / "page_config.json").is_file()
+    lab, server = _disabled(config, monkeypatch)
+    assert set(INSTRUCTOR_LAB) | {"@jupyter/nbgrader:assignment-list"} <= lab
+    assert set(INSTRUCTOR_SERVER) | {"nbgrader.server_extensions.assignment_list"} <= server
+    readme = zipfile.ZipFile(bundle).read("effnn-course/README.md").decode()
+    assert "JUPYTER_CONFIG_PATH" in readme and "jupyter-config" in readme
+
+
+def test_hub_students_keep_the_assignment_list(monkeypatch):
+    from autograder.release import REPO
+
+    lab, server = _disabled(REPO / "course" / "jupyterhub" / "student", monkeypatch)
+    assert set(INSTRUCTOR_LAB) <= lab and "@jupyter/nbgrader:assignment-list" not in lab
+    assert set(INSTRUCTOR_SERVER) <= server and "nbgrader.server_extensions.assignment_list" not in server
+    hub = (REPO / "course" / "jupyterhub" / "jupyterhub_config.py").read_text()
+    assert "JUPYTER_CONFIG_PATH" in hub
