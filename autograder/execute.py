@@ -156,8 +156,35 @@ def apply_verdicts(nb, verdicts: dict) -> list[str]:
     return failed
 
 
+MAX_CELL_OUTPUT = 2 * 2**20  # bytes of text a cell may keep; the rest is cut with a note
+TRUNCATED = "effnn: output truncated"
+
+
+def cap_outputs(cell, limit: int = MAX_CELL_OUTPUT) -> int:
+    """Cut a cell's outputs to ``limit`` bytes of text; return the size it had (0 when within)."""
+    import json
+
+    size = len(json.dumps(cell.get("outputs", [])))
+    if size <= limit:
+        return 0
+    kept, used = [], 0
+    for out in cell.get("outputs", []):
+        piece = len(json.dumps(out))
+        if used + piece > limit:
+            break
+        kept.append(out)
+        used += piece
+    note = f"[{TRUNCATED}: the cell printed {size / 2**20:.1f} MB, over the {limit / 2**20:.0f} MB limit]\n"
+    cell.outputs = kept + [new_output("stream", name="stderr", text=note)]
+    return size
+
+
 class JudgedExecute(Execute):
     """nbgrader's Execute with a sealed kernel, and scores taken from the judge's record."""
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        cap_outputs(kwargs["cell"])
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)

@@ -28,9 +28,10 @@ from pathlib import Path
 import nbformat
 
 from .release import REPO, SOLUTIONS
-from .sandbox import hidden_checks_dir, prepare_root, privilege_note, run_autograde_and_feedback
+from .sandbox import RunResult, privilege_note, run_autograde_and_feedback, sandbox_problem
 from .settings import Limits, limits_for
 from .submissions import Submission, discover, safe_student_id
+from .tamper import inspect as inspect_cells
 
 STATUSES = ("graded", "timed_out", "crashed", "malformed", "missing", "error")
 
@@ -87,13 +88,55 @@ def _check_notebook(path: Path) -> str:
     return ""
 
 
-def _crash_reason(output: str) -> str:
-    for marker, reason in (("DeadKernelError", "the kernel died (a crash, os._exit or memory); nothing could be graded"),
-                           ("Kernel died", "the kernel died (a crash, os._exit or memory); nothing could be graded"),
-                           ("MemoryError", "out of memory")):
-        if marker in output:
-            return reason
-    return "nbgrader failed on this notebook"
+#: nbrun output that means the kernel or nbgrader failed for a reason outside the submission's code
+_INFRASTRUCTURE = ("Kernel died before replying", "Kernel didn't respond", "kernel_info", "DeadKernelError",
+                   "Kernel died", "ZMQError", "Address already in use")
+
+
+def _crash_reason(run: RunResult, limits: Limits) -> str:
+    """What happened to a submission nbgrader could not grade, in words an instructor can act on."""
+    out = run.output
+    if "refusing to autograde" in out:
+        return "not graded: " + out.split("refusing to autograde", 1)[1].split("\n")[0].strip(" :")
+    if "MemoryError" in out or "can't allocate memory" in out or "Cannot allocate memory" in out:
+        return f"hit the memory limit ({limits.memory_mb} MB)"
+    if "DeadKernelError" in out or "Kernel died" in out:
+        return "the kernel died (a crash, os._exit, a signal or memory); nothing could be graded"
+    if "Kernel didn't respond" in out or "kernel_info" in out:
+        return "the kernel did not start"
+    if "File size limit exceeded" in out or "SIGXFSZ" in out:
+        return f"a file over the {limits.output_mb} MB limit was written"
+    last = [line for line in out.strip().splitlines() if "ERROR" in line or "Error" in line]
+    return "nbgrader failed on this notebook" + (f" ({last[-1].strip()[:200]})" if last else "")
+
+
+def _infrastructure_crash(run: RunResult) -> bool:
+    """A crash with no cause in the submission: worth one retry in a fresh sandbox."""
+    return not run.timed_out and run.returncode not in (0, None) and any(m in run.output for m in _INFRASTRUCTURE)
+
+
+def _cell_problems(nb_path: Path, limits: Limits) -> list[str]:
+    """Timeouts, memory errors and truncated outputs in the autograded notebook, naming the cells."""
+    from .execute import TRUNCATED
+
+    if not nb_path.exists():
+        return []
+    nb = nbformat.read(str(nb_path), as_version=4)
+    notes = []
+    for i, cell in enumerate(nb.cells):
+        name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{i}"
+        for out in cell.get("outputs", []):
+            ename = out.get("ename", "")
+            text = str(out.get("text", "")) + str(out.get("evalue", ""))
+            if ename == "CellTimeoutError":
+                notes.append(f"cell {name} hit the {limits.cell_timeout} s cell limit")
+            elif ename == "MemoryError" or "can't allocate memory" in text:
+                notes.append(f"cell {name} hit the memory limit ({limits.memory_mb} MB)")
+            elif "did not run" in text and "hidden checks" in text:
+                notes.append(f"cell {name}: its hidden checks never reached the judge (flagged for review)")
+            elif TRUNCATED in text:
+                notes.append(f"cell {name} output over the limit: {text.split(': ', 1)[1].strip(' []')}")
+    return notes
 
 
 def _join_notes(*parts) -> str:
@@ -108,17 +151,22 @@ def _empty_result(sub: Submission, assignment: str, status: str, note: str, ids:
             "digest": sub.digest(), "graded_at": dt.datetime.now().isoformat(timespec="seconds")}
 
 
-def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Path, limits: Limits,
-                     ids: list[str], maxes: dict, drop_privileges: bool = True,
-                     protect: tuple[Path, ...] = ()) -> dict:
-    """Autograde and generate feedback for one submission in its own course root."""
-    if sub.notebook is None:
-        return _empty_result(sub, assignment, "missing", sub.problem, ids, maxes)
-    problem = _check_notebook(sub.notebook)
-    if problem:
-        return _empty_result(sub, assignment, "malformed", problem, ids, maxes)
+def _zero_cells(db: Path, assignment: str, student: str, ids) -> None:
+    """Set the automatic score of these cells to 0 in a per-submission gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
 
-    root = work / sub.student
+    with Gradebook(f"sqlite:///{db}") as gb:
+        for gid in ids:
+            try:
+                grade = gb.find_grade(gid, assignment, assignment, student)
+            except MissingEntry:
+                continue
+            grade.auto_score = 0.0
+        gb.db.commit()
+
+
+def _attempt(sub: Submission, assignment: str, master_db: Path, root: Path, limits: Limits, unsafe: bool):
+    """One try in a fresh course root: the findings of the pre-check and nbgrader's run."""
     if root.exists():
         shutil.rmtree(root)
     target = root / "submitted" / sub.student / assignment
@@ -130,26 +178,46 @@ def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Pa
     for extra in release.iterdir() if release.is_dir() else []:
         if extra.suffix != ".ipynb" and extra.is_file():
             shutil.copy2(extra, target / extra.name)
-    hidden = hidden_checks_dir(assignment, root / ".hidden")
-    prepare_root(root, drop_privileges)
+    findings = inspect_cells(target / f"{assignment}.ipynb", release / f"{assignment}.ipynb")
+    return findings, run_autograde_and_feedback(assignment, sub.student, root, limits, unsafe=unsafe)
 
-    read_only = (REPO, work, *protect)
-    run = run_autograde_and_feedback(assignment, sub.student, root, limits, hidden,
-                                     drop_privileges=drop_privileges, read_only=read_only)
+
+def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Path, limits: Limits,
+                     ids: list[str], maxes: dict, unsafe: bool = False) -> dict:
+    """Autograde and generate feedback for one submission in its own course root.
+
+    A crash with no cause in the submission (the kernel died or did not start) is retried once in
+    a fresh sandbox; a second crash keeps ``crashed`` with both attempts noted.
+    """
+    if sub.notebook is None:
+        return _empty_result(sub, assignment, "missing", sub.problem, ids, maxes)
+    problem = _check_notebook(sub.notebook)
+    if problem:
+        return _empty_result(sub, assignment, "malformed", problem, ids, maxes)
+
+    root = work / sub.student
+    findings, run = _attempt(sub, assignment, master_db, root, limits, unsafe)
+    retried = ""
+    if _infrastructure_crash(run):
+        first = _crash_reason(run, limits)
+        findings, run = _attempt(sub, assignment, master_db, root, limits, unsafe)
+        retried = f"first attempt: {first}; retried in a fresh sandbox"
     cells = _read_scores(root / "gradebook.db", assignment, sub.student)
     if run.timed_out:
-        return _empty_result(sub, assignment, "timed_out",
-                             f"stopped after {limits.submission_timeout} s (whole-submission limit)", ids, maxes)
+        return _empty_result(sub, assignment, "timed_out", _join_notes(
+            f"stopped after {limits.submission_timeout} s (whole-submission limit)",
+            *_cell_problems(root / "autograded" / sub.student / assignment / f"{assignment}.ipynb", limits),
+            retried), ids, maxes)
     if cells is None or run.returncode != 0:
-        return _empty_result(sub, assignment, "crashed", _crash_reason(run.output), ids, maxes)
+        return _empty_result(sub, assignment, "crashed",
+                             _join_notes(_crash_reason(run, limits), retried and f"second attempt too; {retried}"),
+                             ids, maxes)
 
-    note = sub.problem
+    if findings.zeroed:
+        _zero_cells(root / "gradebook.db", assignment, sub.student, findings.zeroed)
+        cells = _read_scores(root / "gradebook.db", assignment, sub.student)
     autograded = root / "autograded" / sub.student / assignment / f"{assignment}.ipynb"
-    text = autograded.read_text(errors="replace") if autograded.exists() else ""
-    if "CellTimeoutError" in text:
-        note = _join_notes(note, f"a cell hit the {limits.cell_timeout} s cell limit")
-    if "IntegrityError" in text:
-        note = _join_notes(note, "integrity guard: graded cells zeroed, flagged for review")
+    note = _join_notes(sub.problem, retried, *findings.notes(), *_cell_problems(autograded, limits))
     feedback = root / "feedback" / sub.student / assignment / f"{assignment}.html"
     if not feedback.exists():
         note = _join_notes(note, "feedback timed out" if run.feedback_timed_out else "feedback could not be generated")
@@ -157,12 +225,13 @@ def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Pa
     return {"student": sub.student, "assignment": assignment, "status": "graded", "note": note,
             "total": round(total, 4), "max": float(sum(c["max"] for c in cells.values())),
             "needs_manual": any(c["manual"] for c in cells.values()), "cells": cells,
+            "flagged": bool(findings.zeroed or findings.duplicated),
             "digest": sub.digest(), "graded_at": dt.datetime.now().isoformat(timespec="seconds"),
             "_feedback": str(feedback) if feedback.exists() else ""}
 
 
 def grade_notebook(assignment: str, notebook: Path, workdir: Path, student: str = "student",
-                   limits: Limits | None = None, drop_privileges: bool = True) -> dict:
+                   limits: Limits | None = None, unsafe: bool = False) -> dict:
     """Grade a single notebook (tests and demos use this); returns the result record."""
     workdir = Path(workdir)
     db = prepare_master(assignment, workdir / "master")
@@ -173,7 +242,7 @@ def grade_notebook(assignment: str, notebook: Path, workdir: Path, student: str 
     if sub.notebook is not None and not sub.notebook.is_file():
         sub = Submission(sub.student, None, f"{notebook} does not exist")
     return grade_submission(sub, assignment, db, workdir / "work", limits or limits_for(assignment),
-                            ids, maxes, drop_privileges)
+                            ids, maxes, unsafe)
 
 
 def _max_scores(db: Path, assignment: str) -> dict:
@@ -236,7 +305,7 @@ def parallel_jobs(limits: Limits, jobs: int | None = None) -> int:
 
 
 def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None = None, force: bool = False,
-                 limits: Limits | None = None, drop_privileges: bool = True, progress: bool = True) -> list[dict]:
+                 limits: Limits | None = None, unsafe: bool = False, progress: bool = True) -> list[dict]:
     """Grade every submission under ``source``; write CSV, JSON and feedback under ``out``."""
     from effnn.train import progress_bar
 
@@ -264,8 +333,8 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
         os.chmod(work, 0o755)
         bar = progress_bar(total=len(todo), desc=f"grading {assignment}", disable=not progress)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(grade_submission, s, assignment, db, work, limits, ids, maxes,
-                                   drop_privileges, (out, Path(source))): s for s in todo}
+            futures = {pool.submit(grade_submission, s, assignment, db, work, limits, ids, maxes, unsafe): s
+                       for s in todo}
             for fut in as_completed(futures):
                 sub = futures[fut]
                 try:
@@ -317,14 +386,22 @@ def main(argv=None) -> int:
     parser.add_argument("--cell-timeout", type=int, default=None)
     parser.add_argument("--timeout", type=int, default=None, help="wall-clock seconds per submission")
     parser.add_argument("--memory-mb", type=int, default=None)
-    parser.add_argument("--no-drop-privileges", action="store_true")
+    parser.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="grade even where submissions cannot be sealed: a notebook can then read the "
+                             "solutions and hidden checks")
     args = parser.parse_args(argv)
+    problem = sandbox_problem()
+    if problem and not args.unsafe_no_sandbox:
+        print(f"refusing to grade: submissions cannot be sealed on this machine ({problem}).\n"
+              "Without the sandbox a notebook can read the solutions and the hidden checks. Pass "
+              "--unsafe-no-sandbox to grade anyway, accepting that risk.", file=sys.stderr)
+        return 2
     out = args.out or REPO / "out" / "grades" / args.assignment
     limits = limits_for(args.assignment, cell_timeout=args.cell_timeout, submission_timeout=args.timeout,
                         memory_mb=args.memory_mb)
-    print(f"{privilege_note()}; limits: {limits}")
+    print(f"{privilege_note(args.unsafe_no_sandbox)}; limits: {limits}")
     results = grade_folder(args.assignment, args.submissions, out, jobs=args.jobs, force=args.force,
-                           limits=limits, drop_privileges=not args.no_drop_privileges)
+                           limits=limits, unsafe=args.unsafe_no_sandbox)
     print_table(results, out)
     return 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 MARK = "effnn-nbrun:"
 
@@ -40,6 +41,17 @@ def _run(argv: list[str]) -> int:
         NbGraderApp.clear_instance()
 
 
+def _keep_plain_files(folder: Path) -> None:
+    """Remove what the kernel left that is not a plain file or folder (links, sockets, fifos).
+
+    Feedback copies the folder outside the sandbox, where a link the student planted would point
+    at the grader's files.
+    """
+    for path in sorted(folder.rglob("*"), reverse=True) if folder.is_dir() else []:
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            path.unlink(missing_ok=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.nbrun", description=__doc__.splitlines()[0])
     parser.add_argument("assignment")
@@ -53,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{MARK} autograde {status}", flush=True)
     if status != 0:
         return status
+    _keep_plain_files(Path("autograded") / args.student / args.assignment)
     feedback = _run(["generate_feedback", *common])
     print(f"{MARK} feedback {feedback}", flush=True)
     return 0

@@ -11,7 +11,6 @@ import pytest
 
 from autograder.grade import grade_folder, grade_notebook
 from autograder.release import REPO, SOLUTIONS
-from autograder.sandbox import mount_confinement
 from autograder.settings import limits_for
 from autograder.simulate import reference_answer
 
@@ -61,11 +60,45 @@ def magnitude_mask(weight, sparsity):
 """
 MONKEYPATCH = """
 import torch
-import autograder.checks.a0_warmup as h
-for name in dir(h):
-    if name.startswith("check_"):
-        setattr(h, name, lambda *a, **k: None)
+import effnn.grading
+effnn.grading.judge = lambda *a, **k: print("hidden checks passed")  # the cell looks green...
 torch.equal = lambda a, b: True
+AssertionError = type("AssertionError", (Exception,), {})
+"""
+FAKE_JUDGE = """
+import os, socket, threading, effnn.grading as g
+path = os.path.join(os.getcwd(), "fake.sock")
+srv = socket.socket(socket.AF_UNIX); srv.bind(path); srv.listen(8)
+def serve():
+    while True:
+        c, _ = srv.accept()
+        g.recv(c); g.send(c, {"op": "done", "passed": True, "message": "passed"})
+threading.Thread(target=serve, daemon=True).start()
+os.environ["EFFNN_JUDGE"] = path
+"""
+#: every answer cell tries to take the reference from the instructor's files
+STEAL = """
+import json, pathlib, sys, effnn
+found = []
+for root in [pathlib.Path(effnn.__file__).resolve().parents[2], *map(pathlib.Path, sys.path)]:
+    for rel in ("solutions/a0_warmup/a0_warmup.ipynb", "autograder/checks/a0_warmup.py"):
+        if (root / rel).exists():
+            found.append(root / rel)
+for path in found:
+    print((path).read_text()[:100000])  # would land in the feedback page
+    if path.suffix == ".ipynb":
+        for c in json.loads(path.read_text())["cells"]:
+            if c["metadata"].get("nbgrader", {}).get("solution"):
+                exec("".join(c["source"]))
+try:
+    from autograder.checks.a0_warmup import _reference_mask
+    magnitude_mask = _reference_mask
+except Exception as exc:
+    print("no reference:", exc)
+"""
+SURVIVOR = """
+import subprocess
+subprocess.Popen(["sh", "-c", "sleep 31337"], start_new_session=True)
 """
 
 
@@ -91,7 +124,7 @@ def _class(subs: Path, outside: list[Path]) -> dict:
     put("memory_blowup", _insert_after_setup(copy.deepcopy(base), "hog = bytearray(64 * 2**30)"))
     nb = copy.deepcopy(base)
     nb["cells"] = [c for c in nb["cells"] if _gid(c) != "test_global_masks"]
-    put("deleted_test_cell", nb)
+    put("deleted_test_cell", nb, score=FULL - 4)
     nb = copy.deepcopy(base)
     nb["cells"] = [c for c in nb["cells"] if _gid(c) != "apply_masks"]
     put("deleted_answer_cell", nb, score=FULL - 2)
@@ -99,10 +132,18 @@ def _class(subs: Path, outside: list[Path]) -> dict:
     for c in nb["cells"]:
         if c["metadata"].get("nbgrader", {}).get("grade"):
             c["source"] = "pass"
-    put("emptied_tests", nb, score=3)  # apply_masks's visible test uses the (wrong) global masks
+    put("emptied_tests", nb, score=0)  # every test cell was edited: all zeroed and flagged
     put("hardcoded", _set(copy.deepcopy(base), "magnitude_mask", HARDCODED_MASK), score=3)
-    nb = _set(copy.deepcopy(base), "magnitude_mask", WRONG_MASK)
-    put("monkeypatch", _insert_after_setup(nb, MONKEYPATCH), score=0)
+    nb = _set(copy.deepcopy(base), "magnitude_mask", HARDCODED_MASK)
+    put("monkeypatch", _insert_after_setup(nb, MONKEYPATCH), score=0)  # no check reached the judge
+    nb = _set(copy.deepcopy(base), "magnitude_mask", HARDCODED_MASK)
+    put("fake_judge", _insert_after_setup(nb, FAKE_JUDGE), score=0)
+    nb = copy.deepcopy(base)
+    for c in nb["cells"]:
+        if c["metadata"].get("nbgrader", {}).get("solution"):
+            c["source"] = STEAL
+    put("steals_reference", nb, score=0)
+    put("leaves_a_process", _insert_after_setup(copy.deepcopy(base), SURVIVOR))
     put("huge_output", _insert_after_setup(copy.deepcopy(base), "print('x' * 30_000_000)"))
     put("malformed", "{ this is not json", "malformed", 0)
     put("wrong_name", base, name="my_homework.ipynb")
@@ -141,22 +182,39 @@ def test_notes_explain_what_happened(graded):
     assert "not a valid notebook" in by["malformed"]["note"]
     assert "my_homework.ipynb" in by["wrong_name"]["note"]
     assert "no notebook" in by["missing"]["note"]
-    assert "flagged for review" in by["monkeypatch"]["note"]
-    assert not any("integrity" in by[s]["note"] for s in by if s != "monkeypatch")
+    assert "test cell test_global_masks was removed" in by["deleted_test_cell"]["note"]
+    assert "flagged for review" in by["emptied_tests"]["note"] and by["emptied_tests"]["flagged"]
+    assert "output over the limit" in by["huge_output"]["note"]
+    assert "retried" in by["os_exit"]["note"]
+    assert "never reached the judge" in by["monkeypatch"]["note"]
+    assert "never reached the judge" in by["fake_judge"]["note"]
 
 
 @pytest.mark.slow
-def test_monkeypatching_is_flagged_in_feedback(graded):
+def test_feedback_never_shows_hidden_checks(graded):
     _, _, out, _ = graded
-    fb = (out / "feedback" / "monkeypatch.html").read_text()
-    assert "IntegrityError" in fb and "flagged for review" in fb
-    assert "check_magnitude_mask" not in (out / "feedback" / "honest.html").read_text()
+    secrets = [line.strip() for line in (REPO / "autograder" / "checks" / "a0_warmup.py").read_text().splitlines()
+               if line.strip().startswith(("def ", "gen = ", "shapes = "))]
+    for page in (out / "feedback").glob("*.html"):
+        text = page.read_text()
+        assert not [s for s in secrets if s in text], page.name
+        assert "BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text
+
+
+@pytest.mark.slow
+def test_nothing_a_submission_starts_outlives_it(graded):
+    alive = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"31337" in (proc / "cmdline").read_bytes():
+                alive.append(proc.name)
+        except OSError:
+            continue
+    assert not alive
 
 
 @pytest.mark.slow
 def test_writes_outside_the_sandbox_are_blocked(graded):
-    if not mount_confinement():
-        pytest.skip("filesystem confinement needs root and unshare on this machine")
     _, _, _, outside = graded
     assert not any(p.exists() for p in outside)
 
