@@ -9,6 +9,7 @@ repository), then strips volatile metadata so that the release is byte-stable an
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -58,16 +59,36 @@ def tool_path(path: str | None) -> str:
 
 
 def normalize(path: Path) -> None:
-    """Drop volatile metadata and outputs so a regenerated release is byte-identical."""
+    """Drop volatile metadata and outputs so a regenerated release is byte-identical.
+
+    The result is what JupyterLab itself would save (nbformat 4.5, every cell with an id, the kernel's
+    language_info, nbformat's JSON layout), so a notebook opens unmodified and saving it without an
+    edit changes no byte. The lectures are normalized with it too. Cell ids come from the instructor notebook (nbgrader keeps them); a cell without one gets
+    an id derived from its position and grade id, never a random one.
+    """
+    from ipykernel.ipkernel import IPythonKernel  # the course kernel's own language_info
+
     nb = json.loads(path.read_text())
     nb.get("metadata", {}).pop("widgets", None)
-    for cell in nb["cells"]:
-        cell.pop("id", None)
+    # JupyterLab writes the kernel's language_info into the notebook when the kernel starts, and a
+    # notebook that lacks it (or has another) is marked modified at once. The Python version in it is
+    # this interpreter's, the one the course kernel runs.
+    nb.setdefault("metadata", {})["language_info"] = dict(IPythonKernel.language_info)
+    seen: set[str] = set()
+    for i, cell in enumerate(nb["cells"]):
         cell.get("metadata", {}).pop("execution", None)
         if cell["cell_type"] == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-    nb["nbformat_minor"] = 4
+        cid = cell.get("id")
+        if not cid or cid in seen:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+            cid = hashlib.sha1(f"{path.stem}:{i}:{grade_id}".encode()).hexdigest()[:8]
+        seen.add(cid)
+        cell["id"] = cid
+        if isinstance(cell.get("source"), str):  # nbformat stores sources as lists of lines
+            cell["source"] = cell["source"].splitlines(keepends=True)
+    nb["nbformat"], nb["nbformat_minor"] = 4, 5
     path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
