@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.release import ASSIGNMENTS, SOLUTIONS, assignment_names, generate
+from autograder.release import ASSIGNMENTS, REPO, SOLUTIONS, assignment_names, generate, normalize
 
 NAMES = assignment_names()
 LEAKS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN SOLUTION", "END SOLUTION", "from autograder",
@@ -47,5 +47,34 @@ def test_release_equals_fresh_generation(name, tmp_path):
     files = sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
     for rel in files:
-        assert (fresh / rel).read_bytes() == (committed / rel).read_bytes(), \
+        assert _comparable(fresh / rel) == _comparable(committed / rel), \
             f"assignments/{name}/{rel} is stale: run `make release` and commit"
+
+
+def _comparable(path: Path) -> bytes:
+    """The file's bytes; a notebook's without the Python patch version in its language_info."""
+    if path.suffix != ".ipynb":
+        return path.read_bytes()
+    nb = json.loads(path.read_text())
+    nb.get("metadata", {}).get("language_info", {}).pop("version", None)
+    return json.dumps(nb, sort_keys=True).encode()
+
+
+NOTEBOOKS = sorted(REPO.glob("lectures/*.ipynb")) + sorted(ASSIGNMENTS.glob("*/*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
+def test_notebooks_open_unmodified_in_jupyterlab(path, tmp_path):
+    """What JupyterLab saves for an unedited notebook: nbformat 4.5, cell ids, the kernel's language_info.
+
+    Anything less and the notebook opens marked modified (and saving it changes the file). Fix a
+    lecture with `python -c "from autograder.release import normalize; normalize(Path(...))"`;
+    assignments are normalized by `make release`.
+    """
+    nb = json.loads(path.read_text())
+    assert (nb["nbformat"], nb["nbformat_minor"]) == (4, 5), f"{path.name}: nbformat {nb['nbformat_minor']}"
+    assert all(c.get("id") for c in nb["cells"]), f"{path.name}: cells without an id"
+    copy = tmp_path / path.name
+    copy.write_bytes(path.read_bytes())
+    normalize(copy)
+    assert _comparable(copy) == _comparable(path), f"{path.name} is not normalized"
