@@ -289,11 +289,12 @@ def status_page(result: dict) -> str:
 def write_csv(path: Path, results: list[dict], ids: list[str]) -> None:
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["student", "assignment", "status", "total", "max", "needs_manual", *ids, "note"])
+        w.writerow(["student", "assignment", "status", "total", "max", "needs_manual", *ids, "note", "comments"])
         for r in sorted(results, key=lambda r: r["student"]):
+            comments = " | ".join(f"{k}: {v}" for k, v in sorted((r.get("comments") or {}).items()))
             w.writerow([r["student"], r["assignment"], r["status"], r["total"], r["max"],
                         int(r.get("needs_manual", False)),
-                        *[r["cells"].get(g, {}).get("score", 0.0) for g in ids], r.get("note", "")])
+                        *[r["cells"].get(g, {}).get("score", 0.0) for g in ids], r.get("note", ""), comments])
 
 
 def parallel_jobs(limits: Limits, jobs: int | None = None) -> int:
@@ -304,10 +305,30 @@ def parallel_jobs(limits: Limits, jobs: int | None = None) -> int:
     return max(1, jobs)
 
 
+def _with_course_scores(res: dict, assignment: str, course_root: Path) -> dict:
+    """The result with the course gradebook's points (automatic plus any manual grading)."""
+    from .course import scores
+
+    got = scores(assignment, res["student"], course_root)
+    if got is None:
+        return res
+    cells = {gid: {k: c[k] for k in ("score", "max", "manual")} for gid, c in got["cells"].items()}
+    return {**res, "cells": cells, "total": round(sum(c["score"] for c in cells.values()), 4),
+            "needs_manual": any(c["needs_grading"] for c in got["cells"].values()),
+            "comments": got["comments"], "flagged": bool(res.get("flagged") or got["flagged"])}
+
+
 def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None = None, force: bool = False,
-                 limits: Limits | None = None, unsafe: bool = False, progress: bool = True) -> list[dict]:
-    """Grade every submission under ``source``; write CSV, JSON and feedback under ``out``."""
+                 limits: Limits | None = None, unsafe: bool = False, progress: bool = True,
+                 course_root: Path | None = None) -> list[dict]:
+    """Grade every submission under ``source``; write CSV, JSON and feedback under ``out``.
+
+    With ``course_root`` (the CLI passes ``course/``) every graded submission is also merged into
+    that nbgrader course root, for Formgrader and manual grading (:mod:`autograder.course`).
+    """
     from effnn.train import progress_bar
+
+    from . import course
 
     limits = limits or limits_for(assignment)
     out = Path(out)
@@ -327,6 +348,8 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
                 results[sub.student] = {**old, "_unchanged": True}
             else:
                 todo.append(sub)
+        if course_root is not None and todo:
+            course.register(assignment, course_root)
         jobs = parallel_jobs(limits, jobs)
         work = tmp / "work"
         work.mkdir()
@@ -345,6 +368,13 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
                 if old:
                     kept = _archive_previous(out, sub.student, old)
                     res["note"] = _join_notes(res.get("note"), f"regraded; previous result kept in {kept.relative_to(out)}")
+                if course_root is not None and res["status"] == "graded":
+                    unchanged = bool(old) and old.get("digest") == res["digest"]
+                    if course.merge(assignment, sub.student, work / sub.student, keep_manual=unchanged,
+                                    root=course_root):
+                        res["note"] = _join_notes(res["note"], "changed since it was graded by hand: the manual "
+                                                  "grades are in history/, flagged for review")
+                    res = _with_course_scores(res, assignment, course_root)
                 fb_src = res.pop("_feedback", "")
                 fb_dst = out / "feedback" / f"{sub.student}.html"
                 if fb_src:
@@ -360,6 +390,31 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
     final = [{k: v for k, v in r.items() if not k.startswith("_")} for r in results.values()]
     (out / "results.json").write_text(json.dumps({r["student"]: r for r in final}, indent=2, sort_keys=True))
     write_csv(out / "grades.csv", final, ids)
+    return [results[s] for s in sorted(results)]
+
+
+def refresh(assignment: str, out: Path, course_root: Path) -> list[dict]:
+    """After manual grading: reread the course gradebook into results, CSV and feedback pages."""
+    from .course import regenerate_feedback
+
+    out = Path(out)
+    previous = _load_previous(out)
+    if not previous:
+        raise FileNotFoundError(f"no results to refresh in {out}: grade the assignment first")
+    proc = regenerate_feedback(assignment, course_root)
+    if proc.returncode != 0:
+        print(f"warning: nbgrader generate_feedback failed; feedback pages kept as they were\n{proc.stderr[-2000:]}")
+    results = {}
+    for student, res in previous.items():
+        if res.get("status") == "graded":
+            res = _with_course_scores(res, assignment, course_root)
+            page = course_root / "feedback" / student / assignment / f"{assignment}.html"
+            if page.exists():
+                shutil.copy2(page, out / "feedback" / f"{student}.html")
+        results[student] = res
+    ids = list(next(iter(results.values()))["cells"]) if results else []
+    (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+    write_csv(out / "grades.csv", list(results.values()), ids)
     return [results[s] for s in sorted(results)]
 
 
@@ -379,8 +434,13 @@ def print_table(results: list[dict], out: Path | None = None) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("assignment")
-    parser.add_argument("submissions", type=Path)
+    parser.add_argument("submissions", type=Path, nargs="?")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--course-root", type=Path, default=None,
+                        help="nbgrader course root to merge results into, for Formgrader (default: course/)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="after grading by hand in Formgrader: reread the course gradebook into "
+                             "grades.csv, results.json and the feedback pages (grades nothing)")
     parser.add_argument("--jobs", type=int, default=None, help="parallel graders (default: CPU count, or the assignment's max_jobs)")
     parser.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     parser.add_argument("--cell-timeout", type=int, default=None)
@@ -390,19 +450,27 @@ def main(argv=None) -> int:
                         help="grade even where submissions cannot be sealed: a notebook can then read the "
                              "solutions and hidden checks")
     args = parser.parse_args(argv)
+    out = args.out or REPO / "out" / "grades" / args.assignment
+    course_root = (args.course_root or REPO / "course").resolve()
+    if args.refresh:
+        print_table(refresh(args.assignment, out, course_root), out)
+        return 0
+    if args.submissions is None:
+        parser.error("SUBMISSIONS is required (unless --refresh)")
     problem = sandbox_problem()
     if problem and not args.unsafe_no_sandbox:
         print(f"refusing to grade: submissions cannot be sealed on this machine ({problem}).\n"
               "Without the sandbox a notebook can read the solutions and the hidden checks. Pass "
               "--unsafe-no-sandbox to grade anyway, accepting that risk.", file=sys.stderr)
         return 2
-    out = args.out or REPO / "out" / "grades" / args.assignment
     limits = limits_for(args.assignment, cell_timeout=args.cell_timeout, submission_timeout=args.timeout,
                         memory_mb=args.memory_mb)
     print(f"{privilege_note(args.unsafe_no_sandbox)}; limits: {limits}")
     results = grade_folder(args.assignment, args.submissions, out, jobs=args.jobs, force=args.force,
-                           limits=limits, unsafe=args.unsafe_no_sandbox)
+                           limits=limits, unsafe=args.unsafe_no_sandbox, course_root=course_root)
     print_table(results, out)
+    print(f"course:   {course_root} (Formgrader: make formgrader; after grading by hand: "
+          f"python -m autograder.grade {args.assignment} --refresh)")
     return 0
 
 
