@@ -140,8 +140,8 @@ def _cell_problems(nb_path: Path, limits: Limits) -> list[str]:
 
 
 def _join_notes(*parts) -> str:
-    """One note from several remarks, empty ones left out."""
-    return "; ".join(p for p in parts if p)
+    """One single-line note from several remarks, empty ones left out."""
+    return "; ".join(" ".join(str(p).split()) for p in parts if p)
 
 
 def _empty_result(sub: Submission, assignment: str, status: str, note: str, ids: list[str], maxes: dict) -> dict:
