@@ -1,0 +1,156 @@
+"""A2's reference answers are not the student's library: aliasing them, or what effnn offers, earns nothing.
+
+The answers live in ``autograder.reference.binary`` / ``autograder.reference.xnor``, which the
+grading jail cannot import. ``effnn.binary`` keeps lecture 04's models (other gradient estimators,
+its own clipping, a nested layout) and ``effnn.xnor`` a compiled kernel that reads only its own bit
+layout. A submission that answers every exercise from them (with the little glue an alias needs)
+is graded for real, and every auto-graded cell scores 0.
+"""
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import jail
+from effnn import binary, xnor
+
+NAME = "a2_binarized_nn"
+ROOT = Path(__file__).resolve().parent.parent
+MANUAL = {"written_58x"}
+
+#: everything public in effnn.binary / effnn.xnor, each checked by hand not to answer an A2 exercise
+GIVEN_BINARY = {"MODES", "SignIdentitySTE", "sign_identity", "ApproxSign", "approx_sign", "SignActivation",
+                "BinaryConnectLinear", "clip_binaryconnect", "binarized_mlp"}
+GIVEN_XNOR = {"WORD_BITS", "HAVE_NUMBA", "PARALLEL_MIN_WORK", "pack_rows", "transpose_packed", "xnor_matmul_fast",
+              "warmup", "backend", "random_signs", "time_gemms", "popcount64"}
+NOT_NAMES = {"annotations", "F", "nn", "torch", "np", "math", "os", "Path", "numba", "njit", "prange", "types",
+             "intrinsic"}
+
+ANSWERS = {
+    "sign_ste": '''
+try:
+    from autograder.reference.binary import SignSTE
+except ImportError:
+    from effnn.binary import ApproxSign as SignSTE
+''',
+    "binary_layers": '''
+try:
+    from autograder.reference.binary import BinaryConv2d, BinaryLinear, clip_latent_weights
+except ImportError:
+    from effnn.binary import BinaryConnectLinear, approx_sign, sign_identity
+    from effnn.binary import clip_binaryconnect as clip_latent_weights
+
+    class BinaryLinear(BinaryConnectLinear):
+        def __init__(self, in_features, out_features, bias=True, scale=False, binary_input=False):
+            super().__init__(in_features, out_features, bias, scale=scale)
+            self.binary_input = binary_input
+
+        def forward(self, x):
+            return super().forward(approx_sign(x) if self.binary_input else x)
+
+    class BinaryConv2d(nn.Conv2d):
+        def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                     scale=False, binary_input=False):
+            super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
+            self.scale, self.binary_input = scale, binary_input
+
+        def forward(self, x):
+            w = sign_identity(self.weight)
+            if self.scale:
+                w = w * self.weight.abs().mean(dim=(1, 2, 3), keepdim=True)
+            return self._conv_forward(approx_sign(x) if self.binary_input else x, w, self.bias)
+
+BINARY = (BinaryLinear, BinaryConv2d)
+''',
+    "build_models": '''
+MODES = ("fp32", "binary_weights", "binary_full")
+try:
+    from autograder.reference.binary import binarized_cnn, binarized_mlp
+except ImportError:
+    from effnn.binary import binarized_mlp
+    binarized_cnn = None
+
+
+def build_mlp(mode, width=256):
+    return binarized_mlp(mode, hidden=(width, width, width))
+
+
+def build_cnn(mode, channels=(32, 64, 64)):
+    return binarized_cnn(mode, channels=channels) if binarized_cnn else binarized_mlp(mode)
+''',
+    "train_models": '''
+torch.set_num_threads(1)
+train_set, val_set = digits("train"), digits("val")
+mlps, acc, cnns, acc_cnn = {}, {}, {}, {}
+for mode in MODES:
+    torch.manual_seed(0)
+    mlps[mode] = build_mlp(mode)
+    fit(mlps[mode], train_set, TrainConfig(epochs=2, fast_epochs=2, lr=1e-3 if mode == "fp32" else 1e-2, seed=0),
+        after_step=clip_latent_weights)
+    acc[mode] = accuracy(mlps[mode], val_set)
+for mode in ("fp32", "binary_full"):
+    torch.manual_seed(0)
+    cnns[mode] = build_cnn(mode)
+    fit(cnns[mode], train_set, TrainConfig(epochs=1, fast_epochs=1, lr=1e-2, seed=0), after_step=clip_latent_weights)
+    acc_cnn[mode] = accuracy(cnns[mode], val_set)
+''',
+    "packing": '''
+try:
+    from autograder.reference.xnor import pack_signs, unpack_signs
+    from autograder.reference.binary import packed_weight_bytes as packed_memory
+except ImportError:
+    pack_signs = xnor.pack_rows
+
+    def unpack_signs(bits, n):
+        raise NotImplementedError()
+
+    def packed_memory(model):
+        fp32 = packed = 0
+        for m in model.modules():
+            if isinstance(m, BINARY):
+                w = m.weight.detach().reshape(m.weight.shape[0], -1)
+                fp32, packed = fp32 + 4 * w.numel(), packed + xnor.pack_rows(w).nbytes
+        return fp32, packed
+''',
+    "xnor_matmul": '''
+try:
+    from autograder.reference.xnor import xnor_matmul_numpy as xnor_matmul
+except ImportError:
+    xnor_matmul = xnor.xnor_matmul_fast
+''',
+    "time_gemm": '''
+def time_gemm(m, k, n, rounds=1, min_run_time=0.01):
+    return {}
+''',
+}
+
+
+def test_effnn_gives_no_answers():
+    for module, given in ((binary, GIVEN_BINARY), (xnor, GIVEN_XNOR)):
+        public = {n for n in vars(module) if not n.startswith("_")} - NOT_NAMES
+        assert public == given, public ^ given  # a new name must be checked by hand, then listed here
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(jail.available()), reason="no grading jail on this machine: aliases would work")
+def test_aliasing_the_reference_or_effnn_scores_zero(tmp_path, monkeypatch):
+    from autograder.grade import grade_notebook
+
+    monkeypatch.setenv("EFFNN_FAST", "1")
+    nb = nbformat.read(str(ROOT / "assignments" / NAME / f"{NAME}.ipynb"), as_version=4)
+    answered = set()
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if gid in ANSWERS:
+            cell.source = ANSWERS[gid].strip()
+            answered.add(gid)
+        elif cell.cell_type == "code" and not meta and "import" not in cell.source:
+            cell.source = "pass"  # the plots, timings and check-yourself cells: not graded, only slow
+    assert answered == set(ANSWERS)
+    path = tmp_path / f"{NAME}.ipynb"
+    nbformat.write(nb, str(path))
+    result = grade_notebook(NAME, path, workdir=tmp_path / "grade")
+    assert result["status"] == "graded", result
+    auto = {gid: c for gid, c in result["cells"].items() if gid not in MANUAL}
+    assert auto and all(c["score"] == 0 for c in auto.values()), auto
