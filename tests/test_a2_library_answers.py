@@ -154,3 +154,77 @@ def test_aliasing_the_reference_or_effnn_scores_zero(tmp_path, monkeypatch):
     assert result["status"] == "graded", result
     auto = {gid: c for gid, c in result["cells"].items() if gid not in MANUAL}
     assert auto and all(c["score"] == 0 for c in auto.values()), auto
+
+
+# ----------------------------------------------------------------------------- the checks themselves, in-process
+def _judge(check: str, **objects) -> tuple[bool, str]:
+    from autograder.judge import run_local
+    from effnn.grading import serve
+
+    return run_local(f"{NAME}.{check}", objects, serve)
+
+
+def _glue_layers():
+    """effnn's lecture layers dressed up as the exercise's (the best an alias can do)."""
+    from torch import nn
+
+    class BinaryLinear(binary.BinaryConnectLinear):
+        def __init__(self, in_features, out_features, bias=True, scale=False, binary_input=False):
+            super().__init__(in_features, out_features, bias, scale=scale)
+            self.binary_input = binary_input
+
+        def forward(self, x):
+            return super().forward(binary.approx_sign(x) if self.binary_input else x)
+
+    class BinaryConv2d(nn.Conv2d):
+        def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, scale=False,
+                     binary_input=False):
+            super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
+            self.scale, self.binary_input = scale, binary_input
+
+        def forward(self, x):
+            w = binary.sign_identity(self.weight)
+            if self.scale:
+                w = w * self.weight.abs().mean(dim=(1, 2, 3), keepdim=True)
+            return self._conv_forward(binary.approx_sign(x) if self.binary_input else x, w, self.bias)
+
+    return BinaryLinear, BinaryConv2d
+
+
+def test_checks_pass_the_reference():
+    from autograder.reference import binary as rb
+    from autograder.reference import xnor as rx
+
+    assert _judge("check_sign_ste", SignSTE=rb.SignSTE) == (True, "passed")
+    assert _judge("check_binary_layers", BinaryLinear=rb.BinaryLinear, BinaryConv2d=rb.BinaryConv2d,
+                  clip_latent_weights=rb.clip_latent_weights) == (True, "passed")
+    assert _judge("check_packing", pack_signs=rx.pack_signs, unpack_signs=rx.unpack_signs) == (True, "passed")
+    assert _judge("check_xnor_matmul", xnor_matmul=rx.xnor_matmul_numpy) == (True, "passed")
+
+
+@pytest.mark.parametrize("estimator", ["SignIdentitySTE", "ApproxSign"])
+def test_effnn_estimators_fail_the_sign_check(estimator):
+    passed, message = _judge("check_sign_ste", SignSTE=getattr(binary, estimator))
+    assert not passed and "where |x| <= 1" in message, message
+
+
+def test_effnn_layers_fail_the_layer_check():
+    from autograder.reference import binary as rb
+
+    lin, conv = _glue_layers()
+    passed, message = _judge("check_binary_layers", BinaryLinear=lin, BinaryConv2d=conv,
+                             clip_latent_weights=rb.clip_latent_weights)
+    assert not passed and "gradient" in message, message
+    lin_ref, conv_ref = rb.BinaryLinear, rb.BinaryConv2d
+    passed, message = _judge("check_binary_layers", BinaryLinear=lin_ref, BinaryConv2d=conv_ref,
+                             clip_latent_weights=binary.clip_binaryconnect)
+    assert not passed and "clip" in message, message
+
+
+def test_effnn_xnor_fails_the_packing_and_product_checks():
+    from autograder.reference import xnor as rx
+
+    passed, message = _judge("check_packing", pack_signs=xnor.pack_rows, unpack_signs=rx.unpack_signs)
+    assert not passed and "layout" in message, message
+    passed, message = _judge("check_xnor_matmul", xnor_matmul=xnor.xnor_matmul_fast)
+    assert not passed and "ValueError" in message, message
