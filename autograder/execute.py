@@ -51,9 +51,14 @@ def sandbox_off() -> bool:
 
 
 def refusal() -> str:
-    """'' when grading may go ahead, else the message that refuses it."""
+    """'' when grading may go ahead, else the message that refuses it.
+
+    The grading command probes the sandbox once per run and says so with ``EFFNN_SANDBOX=verified``.
+    """
+    if sandbox_off() or os.environ.get(SANDBOX_ENV, "").strip().lower() == "verified":
+        return ""
     why = jail.available()
-    if not why or sandbox_off():
+    if not why:
         return ""
     return (f"refusing to autograde: the submission's sandbox cannot be built on this machine ({why}). "
             f"Without it a notebook can read the solutions and hidden checks. Grade with "

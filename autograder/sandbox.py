@@ -87,8 +87,7 @@ def _spawn(cmd: list[str], root: Path, limits: Limits, unsafe: bool) -> subproce
             env[key] = os.environ[key]
     if limits.kernel_threads:
         env["OMP_NUM_THREADS"] = str(limits.kernel_threads)
-    if unsafe:
-        env[SANDBOX_ENV] = "off"
+    env[SANDBOX_ENV] = "off" if unsafe else ("verified" if not jail.available() else "")
 
     def _limit():  # runs in the child, before exec
         import resource

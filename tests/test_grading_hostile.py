@@ -239,5 +239,5 @@ def test_whole_submission_time_limit(tmp_path):
     path = tmp_path / "slow.ipynb"
     path.write_text(json.dumps(nb))
     res = grade_notebook(A, path, tmp_path / "g", limits=limits_for(A, cell_timeout=14, submission_timeout=15))
-    assert res["status"] == "timed_out" and res["total"] == 0
+    assert res["status"] == "timed_out" and res["total"] == 0, res
     assert "15 s" in res["note"]
