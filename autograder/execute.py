@@ -31,7 +31,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Unicode
 
 from . import jail
-from .judge import JudgeServer
+from .judge import JudgeServer, short_tmp
 
 SANDBOX_ENV = "EFFNN_SANDBOX"  # "off": run unconfined (the grading command's --unsafe-no-sandbox)
 GRADING_COMMAND = "python -m autograder.grade <assignment> <submissions>"
@@ -73,10 +73,8 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._port_dir = Path(tempfile.mkdtemp(prefix="effnn-kernel-"))
-        self._jail_root = Path(tempfile.mkdtemp(prefix="effnn-jail-"))
-        for d in (self._port_dir, self._jail_root):
-            os.chmod(d, 0o755)
+        self._port_dir = Path(tempfile.mkdtemp(prefix="effnn-kernel-", dir=short_tmp()))  # ZMQ ipc sockets
+        self._jail_root = Path(tempfile.mkdtemp(prefix="effnn-jail-", dir=short_tmp()))
         self.transport = "ipc"  # Unix sockets reach through the jail's network namespace
         self.connection_file = str(self._port_dir / "kernel.json")
         self.ip = str(self._port_dir / "kernel-ipc")
@@ -131,8 +129,21 @@ def checks_of(source: str) -> list[str]:
     return _JUDGE_CALL.findall(source)
 
 
+def _passed(names) -> dict:
+    return new_output("stream", name="stdout", text=f"Hidden checks passed ({', '.join(n.rpartition('.')[2] for n in names)}).\n")
+
+
+def _error(message: str) -> dict:
+    return new_output("error", ename="AssertionError", evalue=message, traceback=[f"AssertionError: {message}"])
+
+
 def apply_verdicts(nb, verdicts: dict) -> list[str]:
-    """Rewrite graded test cells from the judge's record; return the ids of cells that lost points."""
+    """Rewrite graded test cells from the judge's record; return the ids of cells that lost points.
+
+    A test cell keeps only its verdict: what the kernel printed while the judge drove it could
+    show the judge's inputs, and the kernel's own error text is student-controlled, so it is kept
+    only when it is the test cell's own (visible) message.
+    """
     failed = []
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -141,23 +152,22 @@ def apply_verdicts(nb, verdicts: dict) -> list[str]:
         names = checks_of(cell.source)
         if not names:
             continue
-        kernel_errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        kept = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"]
         missing = [n for n in names if n not in verdicts]
         wrong = [verdicts[n]["message"] for n in names if n in verdicts and not verdicts[n]["passed"]]
         if not missing and not wrong:
-            cell.outputs = kept
+            cell.outputs = [_passed(names)]
             continue
         failed.append(meta.get("grade_id", "?"))
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if wrong:
             message = wrong[0]
-        elif kernel_errors:  # a visible assert (or a crash) stopped the cell before the judge was asked
-            cell.outputs = kept + kernel_errors[:1]
-            continue
+        elif errors:  # a visible check (or a crash) stopped the cell before the judge was asked
+            ename, evalue = errors[0].get("ename", "Error"), str(errors[0].get("evalue", ""))
+            shown = f": {evalue}" if evalue and evalue in cell.source else ""
+            message = f"a visible check failed before the hidden checks ran ({ename}{shown})"
         else:
             message = "the hidden checks of this cell did not run"
-        cell.outputs = kept + [new_output("error", ename="AssertionError", evalue=message,
-                                          traceback=[f"AssertionError: {message}"])]
+        cell.outputs = [_error(message)]
     return failed
 
 

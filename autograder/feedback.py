@@ -29,3 +29,19 @@ class ShortenTracebacks(Preprocessor):
                 message = message[: self.max_message]
                 out["traceback"] = [message]
         return cell, resources
+
+
+class OnlyVerdicts(Preprocessor):
+    """Feedback keeps the outputs of graded test cells (the judge's verdicts) and clears the rest.
+
+    Any other cell's output is whatever the student's code printed at grading time, which can
+    include inputs the judge sent; the student has their own outputs from their own run.
+    """
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") == "code" and not (meta.get("grade") and not meta.get("solution")):
+            cell["outputs"] = []
+        return cell, resources

@@ -216,21 +216,27 @@ def run_local(check: str, objects: dict, serve) -> tuple[bool, str]:
     return passed, message
 
 
+def short_tmp() -> str | None:
+    """A folder for Unix sockets: their paths must stay under ~107 bytes, and TMPDIR can be deep."""
+    default = tempfile.gettempdir()
+    if len(default) < 40:
+        return default
+    return "/tmp" if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK | os.X_OK) else default
+
+
 class JudgeServer:
     """Serves the checks of one assignment on a Unix socket and records the first verdict of each."""
 
     def __init__(self, assignment: str, record: Path | None = None, timeout: float = CHECK_TIMEOUT):
         self.assignment = assignment
         self.timeout = timeout
-        self.dir = Path(tempfile.mkdtemp(prefix="effnn-judge-"))
-        os.chmod(self.dir, 0o755)
+        self.dir = Path(tempfile.mkdtemp(prefix="effnn-judge-", dir=short_tmp()))  # only our uid may connect
         self.socket_path = self.dir / "judge.sock"
         self.record_path = record
         self.verdicts: dict[str, dict] = {}
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.bind(str(self.socket_path))
-        os.chmod(self.socket_path, 0o777)  # a kernel running as another user may connect
         self._sock.listen(4)
         self._stop = False
         self._thread = threading.Thread(target=self._serve, daemon=True, name="effnn-judge")

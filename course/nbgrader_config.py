@@ -45,11 +45,13 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# Feedback shows neither hidden tests nor the tracebacks that would point into autograder/.
+# Feedback shows neither hidden tests nor the tracebacks that would point into autograder/, and only
+# the verdicts of graded cells (other outputs could echo what the judge sent).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.feedback.ShortenTracebacks",
+    "autograder.feedback.OnlyVerdicts",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 

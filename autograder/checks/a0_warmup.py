@@ -16,7 +16,7 @@ from ._common import tensor as _tensor
 
 
 def check_linear_cost(k):
-    """linear_cost returns params, MACs and float32 bytes of nn.Linear for seeded shapes; rejects 0."""
+    """linear_cost returns exact params, MACs and float32 bytes of nn.Linear, also too large to build; rejects 0."""
     linear_cost = k.arg("linear_cost")
     gen = torch.Generator().manual_seed(20260)
     for _ in range(6):
@@ -32,6 +32,15 @@ def check_linear_cost(k):
             if got[key] != truth[key]:
                 raise AssertionError(f"linear_cost gives a wrong '{key}' for some layer shapes "
                                      f"(check batch size and bias handling)")
+    # Python integers do not overflow, torch's sizes do: the counts of a layer far too large to
+    # build (more weights than int64 holds) are still exact when computed from the sizes.
+    i, o = 3_000_000_019 + int(torch.randint(0, 1000, (1,), generator=gen)), 4_000_000_007
+    got = _call(linear_cost, i, o, 2, True, what="linear_cost on a layer too large to build")
+    params = i * o + o
+    if not isinstance(got, dict) or [got.get(key) for key in ("params", "macs", "bytes")] != [params, 2 * i * o,
+                                                                                            4 * params]:
+        raise AssertionError("linear_cost is not exact for a layer too large to build: compute the counts "
+                             "from the sizes, without building a layer or calling effnn.measure")
     _expects_error(linear_cost, (0, 5, 1, True), ("ValueError",), "linear_cost with in_features=0")
 
 
@@ -44,7 +53,7 @@ def _reference_mask(w, sparsity):
 
 
 def check_magnitude_mask(k):
-    """The mask zeroes exactly the round(s*n) smallest |w|, keeps the shape, leaves w alone, rejects bad s."""
+    """The mask zeroes exactly the round(s*n) smallest |w| (ties: earlier first), keeps the shape, rejects bad s."""
     magnitude_mask = k.arg("magnitude_mask")
     gen = torch.Generator().manual_seed(777)
     shapes = [(13, 7), (5, 3, 3, 3), (101,), (4, 33)]
@@ -63,6 +72,18 @@ def check_magnitude_mask(k):
             raise AssertionError("the mask removes the wrong number of weights for some sparsities")
         if not torch.equal(m, _reference_mask(w, s)):
             raise AssertionError("the mask removes weights that are not the smallest in magnitude")
+    # weights that take few values (as after quantization) tie in magnitude: the earlier one goes first
+    for shape, s in (((12, 10), 0.3), ((4, 3, 3, 3), 0.55), ((257,), 0.8), ((6, 40), 0.5)):
+        w = torch.randint(-4, 5, shape, generator=gen).float() / 4
+        mask = _tensor(_call(magnitude_mask, k.put(w), s, what="magnitude_mask"), "magnitude_mask's result")
+        want = _reference_mask(w, s)
+        if mask.shape != w.shape or not torch.equal(mask.float(), want):
+            removed = w.abs().flatten()[mask.float().flatten() == 0].sort().values if mask.shape == w.shape else None
+            if removed is not None and torch.equal(removed, w.abs().flatten()[want.flatten() == 0].sort().values):
+                raise AssertionError("with equal magnitudes the mask does not remove the earlier weight first "
+                                     "(in weight.flatten() order)")
+            raise AssertionError("the mask removes weights that are not the smallest in magnitude "
+                                 "when several weights have the same magnitude")
     for bad in (-0.1, 1.0, 1.5):
         _expects_error(magnitude_mask, (torch.randn(3, 3), bad), ("ValueError",),
                        f"magnitude_mask with sparsity={bad}")
@@ -89,7 +110,7 @@ def _prunable(net):
 
 
 def check_global_masks(k):
-    """One magnitude threshold across layers removes the requested fraction; one mask per layer, by name."""
+    """One magnitude threshold across layers removes the requested fraction (ties in order); masks by name."""
     global_magnitude_masks = k.arg("global_magnitude_masks")
     for seed, s in ((31, 0.6), (32, 0.85)):
         net = _net(seed)
@@ -112,12 +133,34 @@ def check_global_masks(k):
             raise AssertionError("the global masks do not remove the requested fraction of all weights")
         if weights[kept == 1].min() < weights[kept == 0].max():
             raise AssertionError("a removed weight is larger than a kept one: use one threshold across layers")
+    # quantized weights tie in magnitude: ties go in named_modules() order, then weight.flatten() order
+    for seed, s in ((41, 0.5), (42, 0.7)):
+        net = _net(seed)
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for m in _prunable(net).values():
+                m.weight.copy_(torch.randint(-3, 4, m.weight.shape, generator=gen).float() / 8)
+        masks = _call(global_magnitude_masks, _net_in_kernel(k, net), s, what="global_magnitude_masks")
+        layers = _prunable(net)
+        if not isinstance(masks, dict) or set(masks) != set(layers):
+            raise AssertionError("global_magnitude_masks must return one mask per Linear/Conv2d module, "
+                                 "keyed by the module's name in named_modules()")
+        flat = torch.cat([m.weight.detach().flatten() for m in layers.values()])
+        want, start = _reference_mask(flat, s), 0
+        for n, m in layers.items():
+            got = masks[n]
+            if not isinstance(got, torch.Tensor) or got.shape != m.weight.shape:
+                raise AssertionError("each mask must be a tensor with the shape of its module's weight")
+            if not torch.equal(got.float().flatten(), want[start:start + m.weight.numel()]):
+                raise AssertionError("with equal magnitudes the global masks do not remove the earlier weight "
+                                     "first (modules in named_modules() order, then weight.flatten() order)")
+            start += m.weight.numel()
     _expects_error(global_magnitude_masks, (_net_in_kernel(k, _net(1)), 1.0), ("ValueError",),
                    "global_magnitude_masks with sparsity=1.0")
 
 
 def check_apply_masks(k):
-    """Masks are attached in place through torch.nn.utils.prune, and the model computes with them."""
+    """Masks are attached in place through torch.nn.utils.prune, accumulate, and the model computes with them."""
     apply_masks = k.arg("apply_masks")
     net = _net(5)
     gen = torch.Generator().manual_seed(55)
@@ -142,3 +185,18 @@ def check_apply_masks(k):
     got = _tensor(_call(remote, x, what="the pruned model"), "the pruned model's output")
     if got.shape != want.shape or not torch.allclose(got, want, atol=1e-6):
         raise AssertionError("the pruned model's output is not that of the masked weights")
+    # pruning only removes: masks applied to an already pruned model keep the earlier zeros
+    more = {n: (torch.rand(m.weight.shape, generator=gen) > 0.4).float() for n, m in _prunable(net).items()}
+    _call(apply_masks, remote, more, what="apply_masks on an already pruned model")
+    state = k.value(remote.state_dict())
+    for n in _prunable(net):
+        if not torch.equal(state.get(f"{n}.weight_mask", torch.empty(0)), masks[n] * more[n]):
+            raise AssertionError("applying masks to an already pruned model must keep the zeros it has "
+                                 "(masks accumulate)")
+    with torch.no_grad():
+        for n, m in _prunable(net).items():
+            m.weight.mul_(more[n])
+        want = net(x)
+    got = _tensor(_call(remote, x, what="the pruned model"), "the pruned model's output")
+    if got.shape != want.shape or not torch.allclose(got, want, atol=1e-6):
+        raise AssertionError("after a second apply_masks the model's output is not that of the masked weights")
