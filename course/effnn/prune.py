@@ -3,7 +3,9 @@
 Masks are ``torch.nn.utils.prune`` masks: after pruning, a layer holds ``weight_orig`` (trained)
 and the buffer ``weight_mask``; a forward pre-hook computes ``weight = weight_orig * weight_mask``.
 So pruned weights stay exactly zero through any later training, and ``prune.remove`` makes the
-zeros permanent. This module only decides *which* entries the mask removes:
+zeros permanent. Which entries go is decided by torch's own methods too: magnitude and score
+pruning call ``prune.l1_unstructured`` / ``prune.global_unstructured`` (ties in torch.topk's order),
+this module only turns "a total fraction" into how many *more* entries they remove:
 
 - ``scope="global"``: one threshold over all layers (layers end up with different sparsities);
 - ``scope="layer"``: the same fraction in every layer (uniform);
@@ -15,7 +17,6 @@ zeros permanent. This module only decides *which* entries the mask removes:
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -65,18 +66,33 @@ def mask_of(layer: nn.Module) -> torch.Tensor:
     return mask if mask is not None else torch.ones_like(layer.weight)
 
 
-def _k_smallest_mask(scores: torch.Tensor, n_zero: int) -> torch.Tensor:
-    """1 everywhere except the ``n_zero`` lowest scores (ties broken by position: deterministic)."""
-    flat = scores.detach().flatten()
-    mask = torch.ones_like(flat)
-    if n_zero > 0:
-        order = torch.argsort(flat, stable=True)
-        mask[order[:n_zero]] = 0.0
-    return mask.view_as(scores)
+def _lowest_mask(scores: torch.Tensor, n_zero: int) -> torch.Tensor:
+    """torch's ``L1Unstructured`` mask: 0 at ``n_zero`` of the lowest ``|scores|``, 1 elsewhere."""
+    scores = scores.detach().float()
+    return prune.L1Unstructured(amount=int(n_zero)).compute_mask(scores, torch.ones_like(scores))
+
+
+def _zeros(layer: nn.Module) -> int:
+    return int((mask_of(layer) == 0).sum())
+
+
+def _settle(layer: nn.Module) -> None:
+    """After ``torch.nn.utils.prune`` acted on ``layer``: keep ``weight`` a detached tensor.
+
+    torch leaves ``weight = weight_orig * weight_mask`` with a graph attached, which ``copy.deepcopy``
+    refuses; a forward hook keeps it detached after every later forward pass too.
+    """
+    layer.weight = layer.weight.detach()
+    if _detach_weight not in layer._forward_hooks.values():
+        layer.register_forward_hook(_detach_weight)
 
 
 def install_mask(layer: nn.Module, mask: torch.Tensor) -> None:
-    """Set ``layer``'s mask to exactly ``mask`` via ``torch.nn.utils.prune`` (replacing an old one)."""
+    """Set ``layer``'s mask to exactly ``mask``, replacing an old one (which may un-prune weights).
+
+    Unlike ``prune.custom_from_mask``, which multiplies a new mask into the old one, this overwrites
+    it: lottery-ticket transplants and DEEP R's rewiring need exactly that.
+    """
     if mask.shape != layer.weight.shape:
         raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape {tuple(layer.weight.shape)}")
     mask = mask.to(layer.weight.dtype)
@@ -86,8 +102,7 @@ def install_mask(layer: nn.Module, mask: torch.Tensor) -> None:
             layer.weight = layer.weight_orig * layer.weight_mask  # what the next forward will use
     else:
         prune.custom_from_mask(layer, "weight", mask)
-        layer.weight = layer.weight.detach()  # recomputed by every forward; detached, it deep-copies
-        layer.register_forward_hook(_detach_weight)
+        _settle(layer)
 
 
 def _detach_weight(module, _inputs, _output):
@@ -102,11 +117,12 @@ def _detach_weight(module, _inputs, _output):
 
 def prune_by_scores(model: nn.Module, scores: dict, amount: float = 0.5, *, scope: str = "global",
                     amounts: dict | None = None) -> nn.Module:
-    """Zero the lowest-scoring weights; ``scores`` maps each layer to a tensor shaped like its weight.
+    """Zero the weights of lowest ``|score|``; ``scores`` maps each layer to a tensor shaped like its weight.
 
-    Already-pruned weights score ``-inf`` so they stay pruned: the mask only grows.
-    ``scope="global"`` removes ``round(amount * N)`` weights over all scored layers together;
-    ``"layer"`` removes ``round(amount * n_l)`` in each; ``amounts`` gives each layer its own fraction.
+    ``amount`` is the total fraction of zeros to end with: already-pruned weights count towards it
+    and stay pruned (the mask only grows), and torch removes the rest among the unpruned ones:
+    ``scope="global"`` over all scored layers together (``prune.global_unstructured``), ``"layer"``
+    in each (``prune.l1_unstructured``); ``amounts`` gives each layer its own fraction.
     """
     _check_model(model)
     if scope not in SCOPES:
@@ -114,31 +130,30 @@ def prune_by_scores(model: nn.Module, scores: dict, amount: float = 0.5, *, scop
     amount = check_amount(amount)
     if not scores:
         raise ValueError("scores is empty: pass {layer: tensor} for at least one layer")
-    masked = {}
     for layer, s in scores.items():
         if s.shape != layer.weight.shape:
             raise ValueError(f"scores for {layer} have shape {tuple(s.shape)}, weight {tuple(layer.weight.shape)}")
-        masked[layer] = torch.where(mask_of(layer).bool(), s.detach().float(), torch.tensor(-math.inf))
-    if amounts is not None:
-        per = {layer: check_amount(amounts.get(layer, amount), "amounts value") for layer in masked}
-        for layer, s in masked.items():
-            install_mask(layer, _k_smallest_mask(s, round(per[layer] * s.numel())))
-    elif scope == "layer":
-        for layer, s in masked.items():
-            install_mask(layer, _k_smallest_mask(s, round(amount * s.numel())))
+    scores = {layer: s.detach().float() for layer, s in scores.items()}
+    if amounts is not None or scope == "layer":
+        for layer, s in scores.items():
+            frac = amount if amounts is None else check_amount(amounts.get(layer, amount), "amounts value")
+            more = max(0, round(frac * s.numel()) - _zeros(layer))
+            prune.l1_unstructured(layer, "weight", amount=more, importance_scores=s)
+            _settle(layer)
     else:
-        flat = torch.cat([s.flatten() for s in masked.values()])
-        full = _k_smallest_mask(flat, round(amount * flat.numel()))
-        start = 0
-        for layer, s in masked.items():
-            install_mask(layer, full[start:start + s.numel()].view_as(s))
-            start += s.numel()
+        total = sum(s.numel() for s in scores.values())
+        more = max(0, round(amount * total) - sum(_zeros(layer) for layer in scores))
+        prune.global_unstructured([(layer, "weight") for layer in scores], pruning_method=prune.L1Unstructured,
+                                  importance_scores={(layer, "weight"): s for layer, s in scores.items()},
+                                  amount=more)
+        for layer in scores:
+            _settle(layer)
     return model
 
 
 def magnitude_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "global", layers=None,
                     amounts: dict | None = None) -> nn.Module:
-    """Remove the smallest-|w| weights (Han et al. 2015); returns ``model`` with prune masks.
+    """Remove the smallest-|w| weights (Han et al. 2015) with torch's ``L1Unstructured``; returns ``model``.
 
     ``layers`` defaults to every Linear/Conv layer. ``amount`` is the final fraction of zeros.
     """
@@ -259,7 +274,7 @@ def block_prune(model: nn.Module, amount: float, granularity: str = "weight", *,
         scores = block_scores(w, granularity)
         block = _block_size(w, granularity)
         n_zero = (round(amount * scores.numel()) // block) * block
-        install_mask(layer, _k_smallest_mask(scores + 0.0, n_zero) * mask_of(layer))
+        install_mask(layer, _lowest_mask(scores, n_zero) * mask_of(layer))
     return model
 
 
