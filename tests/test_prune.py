@@ -47,6 +47,33 @@ def test_mask_only_grows_and_uses_torch_prune():
     assert weight_sparsity(model) == pytest.approx(0.8, abs=1e-3)
 
 
+def test_masks_are_torch_prunes_own():
+    """magnitude_prune decides nothing itself: its masks are those of torch.nn.utils.prune."""
+    from torch.nn.utils import prune as torch_prune
+
+    for scope in ("global", "layer"):
+        ours, theirs = _model(), _model()
+        magnitude_prune(ours, 0.6, scope=scope)
+        layers = prunable_layers(theirs)
+        if scope == "global":
+            torch_prune.global_unstructured([(m, "weight") for m in layers], pruning_method=torch_prune.L1Unstructured,
+                                            amount=round(0.6 * sum(m.weight.numel() for m in layers)))
+        else:
+            for m in layers:
+                torch_prune.l1_unstructured(m, "weight", amount=round(0.6 * m.weight.numel()))
+        for a, b in zip(prunable_layers(ours), layers):
+            assert torch.equal(a.weight_mask, b.weight_mask)
+
+
+def test_a_smaller_amount_keeps_the_mask():
+    model = _model()
+    magnitude_prune(model, 0.8)
+    before = [m.weight_mask.clone() for m in prunable_layers(model)]
+    magnitude_prune(model, 0.5)
+    magnitude_prune(model, 0.5, scope="layer")
+    assert all(torch.equal(m.weight_mask, b) for m, b in zip(prunable_layers(model), before))
+
+
 def test_masked_weights_stay_zero_through_training():
     model = _model()
     magnitude_prune(model, 0.9)
