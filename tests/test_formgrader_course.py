@@ -74,6 +74,54 @@ def test_manual_grades_reach_the_exports_and_survive_a_regrade(graded):
 
 
 @pytest.mark.slow
+def test_formgrader_shows_the_written_answer_in_a_browser(graded, tmp_path):
+    """Formgrader's manual-grading page of one graded submission, in Debian's Chromium."""
+    import os
+    import secrets
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from test_browser_lab import CHROMIUM, _free_port, _lab_settings, browser_page, sync_playwright
+
+    if CHROMIUM is None or sync_playwright is None:
+        pytest.skip("no Chromium/Playwright on this machine: `make browser` installs them")
+    course = graded[0]
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**{k: v for k, v in os.environ.items() if k != "MPLBACKEND"}, "JUPYTER_PORT": str(port),
+           "JUPYTER_TOKEN": token, "JUPYTERLAB_SETTINGS_DIR": str(_lab_settings(tmp_path / "settings"))}
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.root_dir={course.parent}"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = tmp_path / "lab.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=course, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/formgrader/api/submitted_notebooks/{A}/{A}?token={token}",
+                                            timeout=10) as r:
+                    notebooks = json.load(r)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(1)
+        alice = next(n for n in notebooks if n["student"] == "alice")
+        with browser_page(tmp_path) as page:
+            page.goto(f"{url}/formgrader/submissions/{alice['id']}/?index=0&token={token}")
+            page.get_by_text("The 32× memory is 32-bit floats").first.wait_for()
+            assert page.locator("input.score").count() >= 1  # where the instructor types the points
+            page.screenshot(path=str(tmp_path / "manual_grading.png"), full_page=True)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+@pytest.mark.slow
 def test_changed_submission_is_flagged_and_loses_its_manual_grade(graded):
     course, subs, out, _ = graded
     path = subs / "alice" / A / f"{A}.ipynb"
