@@ -73,6 +73,12 @@ def mask_via_block_prune(weight, sparsity):
     return P.mask_of(holder).detach().clone()
 
 
+def mask_via_nm_mask(weight, sparsity):
+    _checked(weight, sparsity)
+    n = weight.numel()  # one group of all weights: keep the n - k largest
+    return P.nm_mask(weight.reshape(1, n), n - round(sparsity * n), n).view_as(weight)
+
+
 def mask_via_torch(weight, sparsity):
     _checked(weight, sparsity)
     w = weight.detach().float()
@@ -133,7 +139,8 @@ def test_the_solution_passes_every_hidden_check():
     assert _passes("check_apply_masks", apply_masks=ns["apply_masks"])
 
 
-@pytest.mark.parametrize("fn", [mask_via_effnn_prune, mask_via_block_prune, mask_via_torch, mask_via_effnn_private])
+@pytest.mark.parametrize("fn", [mask_via_effnn_prune, mask_via_block_prune, mask_via_nm_mask, mask_via_torch,
+                                mask_via_effnn_private])
 def test_magnitude_mask_from_a_library_fails(fn):
     w = torch.randn(7, 9)
     assert int((fn(w, 0.5) == 0).sum()) == round(0.5 * w.numel())  # a working call-through, not a broken one
