@@ -341,7 +341,8 @@ def test_no_answer_body_is_in_the_bundle_or_effnn(bundle):
     assert {("a0_warmup", "magnitude_mask"), ("a1_segformer_pruning", "mean_iou"), ("a2_binarized_nn", "pack_signs"),
             ("reference/segformer", "finetune")} <= named, named
     # a renamed, re-indented, re-documented copy is still found
-    solution = next(src for src in _solution_sources(ROOT / "solutions" / A0 / f"{A0}.ipynb") if "def magnitude_mask" in src)
+    a0 = _solution_sources(ROOT / "solutions" / A0 / f"{A0}.ipynb")
+    solution = next(src for src in a0 if "def magnitude_mask" in src)
     body = ast.get_source_segment(solution, ast.parse(solution).body[0])
     renamed = body.replace("def magnitude_mask(weight, sparsity):", "def my_mask(weight, sparsity):").replace(
         '"""1 for the weights to keep, 0 for the round(sparsity * numel) smallest in magnitude."""', "'other doc'")
