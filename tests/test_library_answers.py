@@ -147,8 +147,6 @@ def test_magnitude_mask_from_a_library_fails(fn):
     assert not _passes("check_magnitude_mask", magnitude_mask=fn)
 
 
-@pytest.mark.xfail(strict=True, reason="effnn.criteria._zero_lowest is a stable k-smallest primitive (not this "
-                                       "task's file): ranking with torch.topk there would close this")
 def test_magnitude_mask_from_criteria_fails():
     assert not _passes("check_magnitude_mask", magnitude_mask=mask_via_criteria)
 

@@ -288,8 +288,10 @@ def damped_inverse(h: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
 
 
 def _zero_lowest(w, score, k):
+    """``w`` with the ``k`` lowest-scored entries zeroed (torch's topk; ties in its own order)."""
     out = w.clone()
-    out[torch.argsort(score, stable=True)[:k]] = 0.0
+    if k:
+        out[torch.topk(score, k, largest=False).indices] = 0.0
     return out
 
 
