@@ -23,7 +23,13 @@ import tempfile
 import threading
 from pathlib import Path
 
-from effnn import grading
+
+
+def _protocol():
+    """effnn.grading, imported on first use: it pulls in torch, which a blank submission never needs."""
+    from effnn import grading
+
+    return grading
 
 log = logging.getLogger("effnn.judge")
 CHECK_TIMEOUT = 900  # seconds the judge waits for one kernel answer before failing the check
@@ -93,7 +99,7 @@ class Kernel:
     def __init__(self, conn: socket.socket, objects: dict):
         self.conn = conn
         self.requests = 0
-        self.objects = grading.decode(objects, self._deref)
+        self.objects = _protocol().decode(objects, self._deref)
 
     def _ref(self, value):
         if isinstance(value, Remote):
@@ -107,13 +113,13 @@ class Kernel:
 
     def request(self, op: str, **fields):
         self.requests += 1
-        grading.send(self.conn, {"op": op, **{k: grading.encode(v, self._ref) for k, v in fields.items()}})
-        reply = grading.recv(self.conn)
+        _protocol().send(self.conn, {"op": op, **{k: _protocol().encode(v, self._ref) for k, v in fields.items()}})
+        reply = _protocol().recv(self.conn)
         if not isinstance(reply, dict):
-            raise grading.ProtocolError("the kernel sent something that is not an answer")
+            raise _protocol().ProtocolError("the kernel sent something that is not an answer")
         if "error" in reply:
             raise RemoteError(reply.get("error") or ["Error"], reply.get("message", ""))
-        return grading.decode(reply.get("value"), self._deref)
+        return _protocol().decode(reply.get("value"), self._deref)
 
     # ------------------------------------------------------------------ conveniences for checks
     def arg(self, name: str):
@@ -163,9 +169,9 @@ def load_check(name: str, assignment: str | None = None):
 def run_check(conn: socket.socket, assignment: str | None = None, timeout: float | None = CHECK_TIMEOUT):
     """Hold one conversation: read the start, run the check, send and return the verdict."""
     conn.settimeout(timeout)
-    start = grading.recv(conn)
+    start = _protocol().recv(conn)
     if not isinstance(start, dict) or start.get("op") != "start" or not isinstance(start.get("check"), str):
-        raise grading.ProtocolError("a connection did not start with a check name")
+        raise _protocol().ProtocolError("a connection did not start with a check name")
     name = start["check"]
     passed, message = False, ""
     try:
@@ -181,13 +187,13 @@ def run_check(conn: socket.socket, assignment: str | None = None, timeout: float
         message = str(exc)
     except (socket.timeout, TimeoutError):
         message = "the kernel did not answer the hidden check in time"
-    except grading.ProtocolError as exc:
+    except _protocol().ProtocolError as exc:
         message = f"the hidden check could not talk to the notebook ({exc})"
     except Exception as exc:  # a bug in a check must fail loudly in the log, not silently pass
         log.exception("hidden check %s crashed", name)
         message = f"the hidden check could not be completed ({type(exc).__name__})"
     try:
-        grading.send(conn, {"op": "done", "passed": passed, "message": message})
+        _protocol().send(conn, {"op": "done", "passed": passed, "message": message})
     except OSError:
         pass
     return name, passed, message
@@ -274,11 +280,13 @@ class JudgeServer:
     def close(self):
         self._stop = True
         try:
-            self._sock.close()
-        finally:
-            try:
-                self.socket_path.unlink()
-                self.dir.rmdir()
-            except OSError:
-                pass
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() in the serving thread
+        except OSError:
+            pass
+        self._sock.close()
+        try:
+            self.socket_path.unlink()
+            self.dir.rmdir()
+        except OSError:
+            pass
         self._thread.join(timeout=5)
