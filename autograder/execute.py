@@ -18,6 +18,7 @@ variable ``EFFNN_SANDBOX=off`` says the instructor accepts the risk.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -33,7 +34,9 @@ from traitlets import Bool, Unicode
 from . import jail
 from .judge import JudgeServer, short_tmp
 
-SANDBOX_ENV = "EFFNN_SANDBOX"  # "off": run unconfined (the grading command's --unsafe-no-sandbox)
+SANDBOX_ENV = "EFFNN_SANDBOX"
+#: "SOCKET:RECORD" of a judge the grading command runs for this submission (else one starts here)
+EXTERNAL_JUDGE = "EFFNN_JUDGE_SERVER"  # "off": run unconfined (the grading command's --unsafe-no-sandbox)
 GRADING_COMMAND = "python -m autograder.grade <assignment> <submissions>"
 _JUDGE_CALL = re.compile(r"""\bjudge\(\s*["']([\w.]+)["']""")
 #: environment variables a kernel may inherit (everything else, PYTHONPATH included, is dropped)
@@ -204,13 +207,13 @@ class JudgedExecute(Execute):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
-        self._judge = None
+        self._judge_socket = None
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
         if isinstance(km, SandboxedKernelManager):
             km.jailed = not sandbox_off()
-            km.judge_socket = str(self._judge.socket_path) if self._judge else ""
+            km.judge_socket = self._judge_socket or ""
         return km
 
     def preprocess(self, nb, resources=None, km=None):
@@ -220,12 +223,22 @@ class JudgedExecute(Execute):
             self.log.error(message)
             raise SandboxUnavailable(message)
         assignment = resources.get("nbgrader", {}).get("assignment", "")
-        with JudgeServer(assignment) as judge:
-            self._judge = judge
-            try:
-                nb, resources = super().preprocess(nb, resources, km=km)
-            finally:
-                self._judge = None
-        failed = apply_verdicts(nb, judge.verdicts)
-        resources.setdefault("effnn", {}).update({"verdicts": dict(judge.verdicts), "failed_cells": failed})
+        external = os.environ.get(EXTERNAL_JUDGE)
+        if external:  # the grading command's judge (already warm): its record comes back as a file
+            socket_path, record = external.split(os.pathsep, 1)
+            nb, resources = self._execute(nb, resources, km, socket_path)
+            verdicts = json.loads(Path(record).read_text()) if Path(record).exists() else {}
+        else:
+            with JudgeServer(assignment) as judge:
+                nb, resources = self._execute(nb, resources, km, str(judge.socket_path))
+            verdicts = dict(judge.verdicts)
+        failed = apply_verdicts(nb, verdicts)
+        resources.setdefault("effnn", {}).update({"verdicts": verdicts, "failed_cells": failed})
         return nb, resources
+
+    def _execute(self, nb, resources, km, socket_path: str):
+        self._judge_socket = socket_path
+        try:
+            return super().preprocess(nb, resources, km=km)
+        finally:
+            self._judge_socket = None

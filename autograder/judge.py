@@ -166,8 +166,13 @@ def load_check(name: str, assignment: str | None = None):
     return fn
 
 
-def run_check(conn: socket.socket, assignment: str | None = None, timeout: float | None = CHECK_TIMEOUT):
-    """Hold one conversation: read the start, run the check, send and return the verdict."""
+def run_check(conn: socket.socket, assignment: str | None = None, timeout: float | None = CHECK_TIMEOUT,
+              record=None):
+    """Hold one conversation: read the start, run the check, record, send and return the verdict.
+
+    ``record(name, passed, message)`` is called before the kernel hears the verdict, so the record
+    is complete whenever the notebook moves on.
+    """
     conn.settimeout(timeout)
     start = _protocol().recv(conn)
     if not isinstance(start, dict) or start.get("op") != "start" or not isinstance(start.get("check"), str):
@@ -192,6 +197,8 @@ def run_check(conn: socket.socket, assignment: str | None = None, timeout: float
     except Exception as exc:  # a bug in a check must fail loudly in the log, not silently pass
         log.exception("hidden check %s crashed", name)
         message = f"the hidden check could not be completed ({type(exc).__name__})"
+    if record is not None:
+        record(name, passed, message)
     try:
         _protocol().send(conn, {"op": "done", "passed": passed, "message": message})
     except OSError:
@@ -262,16 +269,17 @@ class JudgeServer:
                 return
             with conn:
                 try:
-                    name, passed, message = run_check(conn, self.assignment, self.timeout)
+                    run_check(conn, self.assignment, self.timeout, record=self._record)
                 except Exception as exc:
                     log.warning("judge: a connection failed: %s", exc)
-                    continue
-                with self._lock:
-                    if name in self.verdicts:  # first answer counts; a retry cannot improve it
-                        log.warning("judge: %s was asked again; the first verdict stands", name)
-                        continue
-                    self.verdicts[name] = {"passed": passed, "message": message}
-                    self._save()
+
+    def _record(self, name: str, passed: bool, message: str) -> None:
+        with self._lock:
+            if name in self.verdicts:  # the first answer counts; a retry cannot improve it
+                log.warning("judge: %s was asked again; the first verdict stands", name)
+                return
+            self.verdicts[name] = {"passed": passed, "message": message}
+            self._save()
 
     def _save(self):
         if self.record_path is not None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import jail
-from .execute import SANDBOX_ENV
+from .execute import EXTERNAL_JUDGE, SANDBOX_ENV
 from .release import tool_path, write_root_config
 from .settings import Limits
 
@@ -68,7 +68,7 @@ def privilege_note(unsafe: bool = False) -> str:
     return "; ".join(parts)
 
 
-def _spawn(cmd: list[str], root: Path, limits: Limits, unsafe: bool) -> subprocess.Popen:
+def _spawn(cmd: list[str], root: Path, limits: Limits, unsafe: bool, judge=None) -> subprocess.Popen:
     """Start ``cmd`` in ``root`` under the limits (PID namespace, rlimits, clean env)."""
     env = {
         "PATH": tool_path(os.environ.get("PATH", "/usr/bin:/bin")),
@@ -88,6 +88,8 @@ def _spawn(cmd: list[str], root: Path, limits: Limits, unsafe: bool) -> subproce
     if limits.kernel_threads:
         env["OMP_NUM_THREADS"] = str(limits.kernel_threads)
     env[SANDBOX_ENV] = "off" if unsafe else ("verified" if not jail.available() else "")
+    if judge is not None:
+        env[EXTERNAL_JUDGE] = f"{judge.socket_path}{os.pathsep}{judge.record_path}"
 
     def _limit():  # runs in the child, before exec
         import resource
@@ -124,8 +126,19 @@ def run_autograde_and_feedback(assignment: str, student: str, root: Path, limits
     """
     from .nbrun import MARK
 
+    from .judge import JudgeServer
+
     cmd = [sys.executable, "-m", "autograder.nbrun", assignment, student, f"--cell-timeout={limits.cell_timeout}"]
-    proc = _spawn(cmd, root, limits, unsafe)
+    # the judge runs here, in the grading process (torch and the checks already loaded), for this
+    # submission only; its record file lies outside the submission's sandbox
+    with JudgeServer(assignment, record=root / ".judge-record.json") as judge:
+        return _supervise(_spawn(cmd, root, limits, unsafe, judge), limits, feedback_timeout)
+
+
+def _supervise(proc: subprocess.Popen, limits: Limits, feedback_timeout: float) -> RunResult:
+    """Wait for nbrun under the submission's wall-clock limit and feedback's own limit."""
+    from .nbrun import MARK
+
     lines: list[str] = []
     autograde_over = threading.Event()  # set at nbrun's marker, or when the output ends (a crash)
 
