@@ -66,3 +66,31 @@ def test_nbgrader_autograde_refuses_without_a_sandbox(tmp_path):
     assert "python -m autograder.grade" in proc.stdout + proc.stderr
     scores = _scores(root)
     assert scores is None or all(auto is None for auto, _ in scores.values()), scores
+
+
+FORMGRADER_BUTTON = """
+from nbgrader.apps.api import NbGraderAPI
+from nbgrader.apps.baseapp import NbGrader
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+
+app = NbGrader()
+app.load_config_file()  # the course root's nbgrader_config.py, as Formgrader loads it
+api = NbGraderAPI(CourseDirectory(parent=app), Authenticator(parent=app), parent=app)
+result = api.autograde("a0_warmup", "alice")
+print("SUCCESS", result["success"])
+"""
+
+
+@pytest.mark.slow
+def test_formgraders_autograde_button_grades_through_the_judge(tmp_path):
+    """What Formgrader's Autograde button calls (NbGraderAPI.autograde, in the server's process)."""
+    root = _course(tmp_path)
+    rel = tmp_path / "release"
+    assert _nbgrader(root, "generate_assignment", A, "--force", f"--CourseDirectory.release_directory={rel}").returncode == 0
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": tool_path(os.environ.get("PATH"))}
+    proc = subprocess.run([sys.executable, "-c", FORMGRADER_BUTTON], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert "SUCCESS True" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-3000:]
+    scores = _scores(root)
+    assert scores and all(auto == top > 0 for auto, top in scores.values()), scores
