@@ -147,9 +147,9 @@ def _class(subs: Path, outside: list[Path]) -> dict:
     nb = copy.deepcopy(base)
     cell = next(c for c in nb["cells"] if _gid(c) == "magnitude_mask")
     cell["source"] = cell["source"].replace("def magnitude_mask(weight, sparsity):",
-                                            "SEEN = []\ndef magnitude_mask(weight, sparsity):\n    print('LEAK', weight)\n"
+                                            "SEEN = []\ndef magnitude_mask(weight, sparsity):\n    print('LE' + 'AKED', weight)\n"
                                             "    SEEN.append(weight)", 1)
-    nb["cells"].append(_code("print('LEAK', SEEN)"))
+    nb["cells"].append(_code("print('LE' + 'AKED', SEEN)"))
     put("leaks_inputs", nb)
     put("huge_output", _insert_after_setup(copy.deepcopy(base), "print('x' * 30_000_000)"))
     put("malformed", "{ this is not json", "malformed", 0)
@@ -206,7 +206,7 @@ def test_feedback_never_shows_hidden_checks(graded):
         text = page.read_text()
         assert not [s for s in secrets if s in text], page.name
         assert "BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text
-        assert "LEAK" not in text, page.name  # what the judge sent is never echoed back
+        assert "LEAKED" not in text, page.name  # what the judge sent is never echoed back
 
 
 @pytest.mark.slow

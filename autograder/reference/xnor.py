@@ -12,15 +12,9 @@ import math
 import numpy as np
 import torch
 
+from effnn.xnor import _as_numpy  # the given kernel's input check, shared
+
 WORD_BITS = 64
-
-
-def _as_numpy(x, name: str) -> np.ndarray:
-    if torch.is_tensor(x):
-        x = x.detach().cpu().numpy()
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
-    return x
 
 
 def n_words(n: int) -> int:
