@@ -3,16 +3,13 @@
 The answers live in ``autograder.reference.segformer``, which the grading jail cannot import; what a
 student gets in ``effnn.segformer`` is data, the baseline and inference/structure helpers only.
 """
-from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder import jail
 from effnn import segformer as S
 
 NAME = "a1_segformer_pruning"
-ROOT = Path(__file__).resolve().parent.parent
 
 #: everything public in effnn.segformer, each checked by hand not to answer an A1 exercise
 GIVEN = {"ASSETS", "BASELINE", "BASELINE_CHECKPOINT", "BASELINE_META", "BaselineRecipe", "DEPLOY_SIZE",
@@ -60,23 +57,11 @@ def test_effnn_segformer_gives_no_answers():
 @pytest.mark.slow
 @pytest.mark.skipif(bool(jail.available()), reason="no grading jail on this machine: aliases would work")
 def test_aliasing_the_reference_or_effnn_scores_zero(tmp_path, monkeypatch):
-    from autograder.grade import grade_notebook
+    from roundtrip import grade_with_answers
 
     monkeypatch.setenv("EFFNN_FAST", "1")
-    nb = nbformat.read(str(ROOT / "assignments" / NAME / f"{NAME}.ipynb"), as_version=4)
-    answered = set()
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in ALIASES:
-            cell.source = _alias(ALIASES[gid])
-            answered.add(gid)
-        elif gid == "sweep":
-            cell.source = SWEEP.strip()
-            answered.add(gid)
-    assert answered == set(ALIASES) | {"sweep"}
-    path = tmp_path / f"{NAME}.ipynb"
-    nbformat.write(nb, str(path))
-    result = grade_notebook(NAME, path, workdir=tmp_path / "grade")
+    answers = {gid: _alias(what) for gid, what in ALIASES.items()} | {"sweep": SWEEP}
+    result = grade_with_answers(NAME, answers, tmp_path, start="release")
     assert result["status"] == "graded", result
     auto = {gid: c for gid, c in result["cells"].items() if gid != "written_criteria"}
     assert auto and all(c["score"] == 0 for c in auto.values()), auto

@@ -159,6 +159,17 @@ def check_global_masks(k):
                    "global_magnitude_masks with sparsity=1.0")
 
 
+def _computes_with(remote, net, masks, x, message: str) -> None:
+    """Mask ``net`` here (in place) and require the kernel's model to give its output on ``x``."""
+    with torch.no_grad():
+        for n, m in _prunable(net).items():
+            m.weight.mul_(masks[n])
+        want = net(x)
+    got = _tensor(_call(remote, x, what="the pruned model"), "the pruned model's output")
+    if got.shape != want.shape or not torch.allclose(got, want, atol=1e-6):
+        raise AssertionError(message)
+
+
 def check_apply_masks(k):
     """Masks are attached in place through torch.nn.utils.prune, accumulate, and the model computes with them."""
     apply_masks = k.arg("apply_masks")
@@ -178,13 +189,7 @@ def check_apply_masks(k):
             raise AssertionError("a module carries a different mask than the one given")
         if not torch.equal(state[f"{n}.weight_orig"], m.weight.detach()):
             raise AssertionError("apply_masks changed the weights themselves: the mask belongs beside them")
-    with torch.no_grad():
-        for n, m in _prunable(net).items():
-            m.weight.mul_(masks[n])
-        want = net(x)
-    got = _tensor(_call(remote, x, what="the pruned model"), "the pruned model's output")
-    if got.shape != want.shape or not torch.allclose(got, want, atol=1e-6):
-        raise AssertionError("the pruned model's output is not that of the masked weights")
+    _computes_with(remote, net, masks, x, "the pruned model's output is not that of the masked weights")
     # pruning only removes: masks applied to an already pruned model keep the earlier zeros
     more = {n: (torch.rand(m.weight.shape, generator=gen) > 0.4).float() for n, m in _prunable(net).items()}
     _call(apply_masks, remote, more, what="apply_masks on an already pruned model")
@@ -193,10 +198,5 @@ def check_apply_masks(k):
         if not torch.equal(state.get(f"{n}.weight_mask", torch.empty(0)), masks[n] * more[n]):
             raise AssertionError("applying masks to an already pruned model must keep the zeros it has "
                                  "(masks accumulate)")
-    with torch.no_grad():
-        for n, m in _prunable(net).items():
-            m.weight.mul_(more[n])
-        want = net(x)
-    got = _tensor(_call(remote, x, what="the pruned model"), "the pruned model's output")
-    if got.shape != want.shape or not torch.allclose(got, want, atol=1e-6):
-        raise AssertionError("after a second apply_masks the model's output is not that of the masked weights")
+    _computes_with(remote, net, more, x,
+                   "after a second apply_masks the model's output is not that of the masked weights")
