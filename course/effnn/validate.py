@@ -1,11 +1,176 @@
-"""Argument checks shared by effnn modules: bad input fails early with the argument's name."""
+"""Argument checks shared by every effnn module: bad input fails early, naming the argument.
+
+Rules (one place, so every public function behaves the same):
+
+- the type is checked before the range, so ``"0.5"`` gets a ``TypeError``, not a comparison error;
+- numpy scalars count as numbers (``np.float32(0.5)`` is a fine pruning fraction); bools do not;
+- NaN and infinity are refused wherever a finite number is meant;
+- errors are ``TypeError`` (wrong kind), ``ValueError`` (right kind, wrong value) or
+  ``FileNotFoundError`` (missing path), and the message names the argument and what is allowed.
+
+>>> fraction(np.float32(0.25), "amount")
+0.25
+>>> fraction(1.0, "amount")
+Traceback (most recent call last):
+...
+ValueError: amount must be in [0, 1), got 1.0
+"""
 from __future__ import annotations
+
+import math
+import numbers
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "number", "integer", "positive_int", "fraction", "probability", "choice", "flag",
+    "module", "tensor", "nonempty", "existing_path", "sequence_of",
+]
+
+
+def _kind(value) -> str:
+    return type(value).__name__
+
+
+def number(value, name: str, *, low: float | None = None, high: float | None = None,
+           low_open: bool = False, high_open: bool = False, finite: bool = True) -> float:
+    """``value`` as a float, checked against ``[low, high]`` (``*_open`` excludes the end).
+
+    >>> number(2, "lr", low=0, low_open=True)
+    2.0
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {_kind(value)}")
+    out = float(value)
+    if math.isnan(out) or (finite and math.isinf(out)):
+        raise ValueError(f"{name} must be a finite number, got {out}")
+    lo_bad = low is not None and (out <= low if low_open else out < low)
+    hi_bad = high is not None and (out >= high if high_open else out > high)
+    if lo_bad or hi_bad:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value}")
+    return out
+
+
+def integer(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]``; numpy integers are accepted, floats and bools are not.
+
+    >>> integer(np.int64(3), "steps", low=0)
+    3
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {_kind(value)}")
+    out = int(value)
+    if (low is not None and out < low) or (high is not None and out > high):
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {out}")
+    return out
 
 
 def positive_int(value, name: str) -> int:
-    """``value`` if it is an int >= 1 (bools excluded); TypeError or ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+    """An int >= 1 (a count of layers, epochs, classes...)."""
+    return integer(value, name, low=1)
+
+
+def fraction(value, name: str = "amount") -> float:
+    """A pruned fraction in [0, 1): 1 would delete the whole layer."""
+    return number(value, name, low=0.0, high=1.0, high_open=True)
+
+
+def probability(value, name: str) -> float:
+    """A number in [0, 1], both ends allowed."""
+    return number(value, name, low=0.0, high=1.0)
+
+
+def choice(value, name: str, options) -> str:
+    """``value`` if it is one of ``options`` (usually strings).
+
+    >>> choice("global", "scope", ("global", "layer"))
+    'global'
+    """
+    options = tuple(options)
+    try:
+        ok = value in options
+    except TypeError:  # unhashable or incomparable
+        ok = False
+    if not ok:
+        allowed = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
     return value
+
+
+def flag(value, name: str) -> bool:
+    """A real bool (``np.bool_`` too); 0/1 or strings are refused so a typo is not read as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_kind(value)}")
+    return bool(value)
+
+
+def module(value, name: str = "model"):
+    """A ``torch.nn.Module``."""
+    from torch import nn
+
+    if not isinstance(value, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {_kind(value)}")
+    return value
+
+
+def tensor(value, name: str, *, ndim: int | tuple[int, ...] | None = None, floating: bool = False,
+           finite: bool = False, min_numel: int = 0):
+    """A ``torch.Tensor`` with the expected number of dimensions (and float dtype if ``floating``).
+
+    >>> import torch
+    >>> tensor(torch.zeros(2, 3), "x", ndim=2).shape
+    torch.Size([2, 3])
+    """
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {_kind(value)}")
+    if ndim is not None:
+        dims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if value.dim() not in dims:
+            want = " or ".join(str(d) for d in dims)
+            raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(value.shape)}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+    if value.numel() < min_numel:
+        raise ValueError(f"{name} must have at least {min_numel} elements, got shape {tuple(value.shape)}")
+    if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return value
+
+
+def nonempty(value, name: str):
+    """A sized collection (list, tensor, array, dataset) with at least one item."""
+    try:
+        n = len(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a sized collection, got {_kind(value)}") from None
+    if n == 0:
+        raise ValueError(f"{name} is empty")
+    return value
+
+
+def sequence_of(value, name: str, check, *, length: int | None = None) -> list:
+    """A list or tuple whose items all pass ``check(item, f"{name}[i]")``; ``length`` if given."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple, got {_kind(value)}")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{name} must have {length} items, got {len(value)}")
+    return [check(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+
+def existing_path(value, name: str, *, what: str = "file or folder", hint: str = "") -> Path:
+    """A path that exists; the ``FileNotFoundError`` says what was expected there and how to get it."""
+    if not isinstance(value, (str, Path)):
+        raise TypeError(f"{name} must be a path (str or pathlib.Path), got {_kind(value)}")
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{name}: no {what} at {path}" + (f". {hint}" if hint else ""))
+    return path
