@@ -12,10 +12,34 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import validate as V
 
-def _check_module(model):
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+
+def _check_module(model, name: str = "model"):
+    V.module(model, name)
+
+
+def _check_input(example_input, name: str = "example_input"):
+    """A tensor, or a tuple of tensors (positional inputs)."""
+    items = example_input if isinstance(example_input, tuple) else (example_input,)
+    if not items:
+        raise ValueError(f"{name} is an empty tuple")
+    for i, t in enumerate(items):
+        if not torch.is_tensor(t):
+            where = name if len(items) == 1 and not isinstance(example_input, tuple) else f"{name}[{i}]"
+            raise TypeError(f"{where} must be a torch.Tensor (or a tuple of them), got {type(t).__name__}")
+    return example_input
+
+
+def _run(model, inputs, name: str = "example_input"):
+    """``model(*inputs)``, with a shape mismatch reported as a bad ``example_input``."""
+    try:
+        return model(*inputs)
+    except (RuntimeError, ValueError, IndexError) as err:
+        if isinstance(err, ValueError) and name in str(err):
+            raise
+        shapes = [tuple(t.shape) for t in inputs]
+        raise ValueError(f"{name} with shape(s) {shapes} does not fit the model: {err}") from err
 
 
 def effective_parameters(model: nn.Module):
@@ -35,7 +59,11 @@ def effective_parameters(model: nn.Module):
 
 
 def count_params(model: nn.Module) -> int:
-    """Number of parameters (dense count; masks do not change it)."""
+    """Number of parameters (dense count; masks do not change it).
+
+    >>> count_params(nn.Linear(3, 2))
+    8
+    """
     return sum(t.numel() for _, t in effective_parameters(model))
 
 
@@ -45,7 +73,11 @@ def count_nonzero(model: nn.Module) -> int:
 
 
 def sparsity(model: nn.Module) -> float:
-    """Fraction of parameters that are exactly zero."""
+    """Fraction of parameters that are exactly zero (0.0 for a model without parameters).
+
+    >>> sparsity(nn.Linear(2, 2, bias=False).requires_grad_(False).apply(lambda m: nn.init.zeros_(m.weight)))
+    1.0
+    """
     total = count_params(model)
     return 1.0 - count_nonzero(model) / total if total else 0.0
 
@@ -56,21 +88,35 @@ def _as_inputs(example):
 
 @torch.no_grad()
 def count_macs(model: nn.Module, example_input) -> int:
-    """Dense multiply-accumulates of one forward pass on ``example_input`` (FLOPs / 2)."""
+    """Dense multiply-accumulates of one forward pass on ``example_input`` (FLOPs / 2).
+
+    Args:
+        model: any module (left in its train/eval mode).
+        example_input: a tensor, or a tuple of tensors for a multi-input forward.
+    Returns:
+        MACs as an int.
+
+    >>> count_macs(nn.Linear(3, 2), torch.zeros(4, 3))
+    24
+    """
     _check_module(model)
+    _check_input(example_input)
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training
     model.eval()
-    with FlopCounterMode(display=False) as counter:
-        model(*_as_inputs(example_input))
-    model.train(was_training)
+    try:
+        with FlopCounterMode(display=False) as counter:
+            _run(model, _as_inputs(example_input))
+    finally:
+        model.train(was_training)
     return counter.get_total_flops() // 2
 
 
 def dense_bytes(model: nn.Module, include_buffers: bool = True) -> int:
     """Bytes of all parameters (and buffers) stored densely in their dtypes."""
     _check_module(model)
+    V.flag(include_buffers, "include_buffers")
     total = sum(t.numel() * t.element_size() for _, t in effective_parameters(model))
     if include_buffers:
         total += sum(b.numel() * b.element_size() for name, b in model.named_buffers()
@@ -80,8 +126,9 @@ def dense_bytes(model: nn.Module, include_buffers: bool = True) -> int:
 
 def sparse_bytes(model: nn.Module, value_bits: int = 32, index_bits: int = 32) -> int:
     """Bytes of the weights stored as CSR: non-zero values + column indices + row pointers."""
-    if value_bits < 1 or index_bits < 1:
-        raise ValueError("value_bits and index_bits must be >= 1")
+    _check_module(model)
+    V.positive_int(value_bits, "value_bits")
+    V.positive_int(index_bits, "index_bits")
     bits = 0
     for _, t in effective_parameters(model):
         t2 = t.detach().reshape(t.shape[0], -1) if t.dim() > 1 else t.detach().reshape(1, -1)
@@ -113,22 +160,40 @@ class Latency:
 
 def latency(fn_or_model, example_input=None, *, threads: int = 2, min_run_time: float = 0.3,
             warmup: int = 3) -> Latency:
-    """Time ``model(example_input)`` (or a zero-argument callable) with ``torch.utils.benchmark``."""
+    """Time ``model(example_input)`` (or a zero-argument callable) with ``torch.utils.benchmark``.
+
+    Args:
+        fn_or_model: an ``nn.Module`` (put in eval mode) with ``example_input``, or a callable.
+        threads: torch threads for the timing (int >= 1).
+        min_run_time: seconds of timing, a finite number > 0 (NaN or inf would never stop).
+        warmup: untimed calls first (int >= 0).
+    Returns:
+        a :class:`Latency` (median, IQR and fastest block, in ms).
+
+    >>> latency(lambda: None, min_run_time=0.01).runs >= 1
+    True
+    """
     import torch.utils.benchmark as benchmark
 
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    V.positive_int(threads, "threads")
+    V.number(min_run_time, "min_run_time", low=0, low_open=True)
+    V.integer(warmup, "warmup", low=0)
     if isinstance(fn_or_model, nn.Module):
+        if example_input is None:
+            raise TypeError("example_input is required when timing an nn.Module")
+        _check_input(example_input)
         model = fn_or_model.eval()
         inputs = _as_inputs(example_input)
         fn = lambda: model(*inputs)  # noqa: E731
+        first = lambda: _run(model, inputs)  # noqa: E731  (a shape mismatch fails clearly, not in the timer)
     elif callable(fn_or_model):
-        fn = fn_or_model
+        fn = first = fn_or_model
     else:
-        raise TypeError("latency() takes an nn.Module with an example input, or a callable")
+        raise TypeError(f"fn_or_model must be an nn.Module (with example_input) or a callable, "
+                        f"got {type(fn_or_model).__name__}")
     with torch.inference_mode():
-        for _ in range(warmup):
-            fn()
+        for i in range(max(warmup, 1) if first is not fn else warmup):
+            (first if i == 0 else fn)()
         timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
         m = timer.blocked_autorange(min_run_time=min_run_time)
     return Latency(m.median * 1e3, m.iqr * 1e3, len(m.times), threads, min(m.times) * 1e3)
@@ -142,6 +207,12 @@ def compare(baseline: nn.Module, candidate: nn.Module, example_input, *, threads
     keeps each model's best median, so that a burst of background load hits both equally;
     ``latency_min_ms`` is each model's fastest single run, the least noisy estimate on a busy machine.
     """
+    _check_module(baseline, "baseline")
+    _check_module(candidate, "candidate")
+    _check_input(example_input)
+    V.positive_int(threads, "threads")
+    V.positive_int(rounds, "rounds")
+    V.number(min_run_time, "min_run_time", low=0, low_open=True)
     runs_a, runs_b = [], []
     for _ in range(rounds):
         runs_a.append(latency(baseline, example_input, threads=threads, min_run_time=min_run_time))
@@ -159,6 +230,8 @@ def compare(baseline: nn.Module, candidate: nn.Module, example_input, *, threads
 
 def summary(model: nn.Module, example_input) -> dict:
     """Params, non-zeros, MACs, dense bytes and median latency of one model."""
+    _check_module(model)
+    _check_input(example_input)
     return {"params": count_params(model), "nonzero": count_nonzero(model),
             "macs": count_macs(model, example_input), "bytes": dense_bytes(model),
             "latency_ms": latency(model, example_input).median_ms}

@@ -19,10 +19,12 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from . import validate as V
 from .train import TrainConfig, accuracy, fit, progress_bar
 
 PRUNABLE = (nn.Linear, nn.Conv2d, nn.Conv1d)
@@ -30,22 +32,52 @@ SCOPES = ("global", "layer")
 
 
 def check_amount(amount, name: str = "amount") -> float:
-    """A pruning fraction must be a number in [0, 1): 1 would delete the whole layer."""
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
-        raise TypeError(f"{name} must be a number in [0, 1), got {type(amount).__name__}")
-    if not 0.0 <= float(amount) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {amount}")
-    return float(amount)
+    """A pruning fraction: a number in [0, 1) (numpy scalars too); 1 would delete the whole layer.
+
+    Kept as an alias of :func:`effnn.validate.fraction`, the one home of this check.
+
+    >>> check_amount(np.float32(0.5))
+    0.5
+    """
+    return V.fraction(amount, name)
 
 
 def _check_model(model):
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    V.module(model, "model")
+
+
+def _check_layer(layer, name: str = "layer") -> nn.Module:
+    V.module(layer, name)
+    if not isinstance(getattr(layer, "weight", None), torch.Tensor):
+        raise TypeError(f"{name} must be a layer with a weight tensor (nn.Linear, nn.Conv2d...), "
+                        f"got {type(layer).__name__}")
+    return layer
+
+
+def _layers_of(model, layers, name: str = "layers") -> list[nn.Module]:
+    """``layers`` (default: every prunable layer of ``model``), refusing an empty set clearly."""
+    if layers is None:
+        out = prunable_layers(model)
+        if not out:
+            raise ValueError(f"model ({type(model).__name__}) has no prunable layers "
+                             f"(nn.Linear, nn.Conv1d, nn.Conv2d): nothing to prune")
+        return out
+    if isinstance(layers, (nn.Module, str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"{name} must be a list of layers, got {type(layers).__name__}")
+    out = [_check_layer(m, f"{name}[{i}]") for i, m in enumerate(layers)]
+    if not out:
+        raise ValueError(f"{name} is empty: nothing to prune")
+    return out
 
 
 def prunable_layers(model: nn.Module, include_output: bool = True) -> list[nn.Module]:
-    """Linear and conv layers in definition order (``include_output=False`` drops the last one)."""
+    """Linear and conv layers in definition order (``include_output=False`` drops the last one).
+
+    >>> len(prunable_layers(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))))
+    2
+    """
     _check_model(model)
+    V.flag(include_output, "include_output")
     layers = [m for m in model.modules() if isinstance(m, PRUNABLE)]
     return layers if include_output else layers[:-1]
 
@@ -55,6 +87,7 @@ def weight_of(layer: nn.Module) -> torch.Tensor:
 
     Computed afresh: ``layer.weight`` itself is only refreshed by the next forward pass.
     """
+    _check_layer(layer)
     if hasattr(layer, "weight_orig") and hasattr(layer, "weight_mask"):
         return layer.weight_orig * layer.weight_mask
     return layer.weight
@@ -62,6 +95,7 @@ def weight_of(layer: nn.Module) -> torch.Tensor:
 
 def mask_of(layer: nn.Module) -> torch.Tensor:
     """The layer's 0/1 mask (all ones if it was never pruned)."""
+    _check_layer(layer)
     mask = getattr(layer, "weight_mask", None)
     return mask if mask is not None else torch.ones_like(layer.weight)
 
@@ -93,6 +127,8 @@ def install_mask(layer: nn.Module, mask: torch.Tensor) -> None:
     Unlike ``prune.custom_from_mask``, which multiplies a new mask into the old one, this overwrites
     it: lottery-ticket transplants and DEEP R's rewiring need exactly that.
     """
+    _check_layer(layer)
+    V.tensor(mask, "mask")
     if mask.shape != layer.weight.shape:
         raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape {tuple(layer.weight.shape)}")
     mask = mask.to(layer.weight.dtype)
@@ -123,20 +159,35 @@ def prune_by_scores(model: nn.Module, scores: dict, amount: float = 0.5, *, scop
     and stay pruned (the mask only grows), and torch removes the rest among the unpruned ones:
     ``scope="global"`` over all scored layers together (``prune.global_unstructured``), ``"layer"``
     in each (``prune.l1_unstructured``); ``amounts`` gives each layer its own fraction.
+
+    Args:
+        model: pruned in place and returned.
+        scores: ``{layer: tensor shaped like layer.weight}``, at least one layer.
+        amount: final fraction of zeros in [0, 1).
+        scope: ``"global"`` or ``"layer"``.
+        amounts: ``{layer or its name in model: fraction}``; unlisted scored layers get ``amount``.
+    Returns:
+        ``model``.
     """
     _check_model(model)
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    V.choice(scope, "scope", SCOPES)
     amount = check_amount(amount)
+    V.mapping(scores, "scores")
     if not scores:
         raise ValueError("scores is empty: pass {layer: tensor} for at least one layer")
     for layer, s in scores.items():
+        _check_layer(layer, "scores key")
+        V.tensor(s, f"scores[{type(layer).__name__}]")
         if s.shape != layer.weight.shape:
             raise ValueError(f"scores for {layer} have shape {tuple(s.shape)}, weight {tuple(layer.weight.shape)}")
+        if s.is_floating_point() and not bool(torch.isfinite(s).all()):
+            raise ValueError(f"scores for {layer} contain NaN or infinity")
     scores = {layer: s.detach().float() for layer, s in scores.items()}
+    if amounts is not None:
+        amounts = _resolve_amounts(model, amounts, scores)
     if amounts is not None or scope == "layer":
         for layer, s in scores.items():
-            frac = amount if amounts is None else check_amount(amounts.get(layer, amount), "amounts value")
+            frac = amount if amounts is None else amounts.get(layer, amount)
             more = max(0, round(frac * s.numel()) - _zeros(layer))
             prune.l1_unstructured(layer, "weight", amount=more, importance_scores=s)
             _settle(layer)
@@ -151,21 +202,61 @@ def prune_by_scores(model: nn.Module, scores: dict, amount: float = 0.5, *, scop
     return model
 
 
+def _resolve_amounts(model: nn.Module, amounts, scores) -> dict:
+    """``amounts`` keyed by layer: names (``"net.1"``) are looked up in ``model``; every key must be
+    one of the layers being pruned, so a typo or a wrong layer is an error, not silently ignored."""
+    V.mapping(amounts, "amounts")
+    out = {}
+    for key, frac in amounts.items():
+        if isinstance(key, str):
+            try:
+                layer = model.get_submodule(key)
+            except AttributeError:
+                names = [n for n, m in model.named_modules() if m in scores]
+                raise ValueError(f"amounts key {key!r} is not a module of the model; "
+                                 f"prunable layers are {names}") from None
+        elif isinstance(key, nn.Module):
+            layer = key
+        else:
+            raise TypeError(f"amounts keys must be layers or their names, got {type(key).__name__}")
+        if layer not in scores:
+            names = [n for n, m in model.named_modules() if m in scores]
+            raise ValueError(f"amounts key {key if isinstance(key, str) else type(key).__name__!r} is not "
+                             f"one of the layers being pruned: {names}")
+        out[layer] = check_amount(frac, f"amounts[{key!r}]" if isinstance(key, str) else "amounts value")
+    return out
+
+
 def magnitude_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "global", layers=None,
                     amounts: dict | None = None) -> nn.Module:
     """Remove the smallest-|w| weights (Han et al. 2015) with torch's ``L1Unstructured``; returns ``model``.
 
-    ``layers`` defaults to every Linear/Conv layer. ``amount`` is the final fraction of zeros.
+    ``layers`` defaults to every Linear/Conv layer. ``amount`` is the final fraction of zeros;
+    ``amounts`` maps layers (or their names, e.g. ``"net.1"``) to their own fraction.
+
+    Args:
+        model: pruned in place (it must have a prunable layer).
+        amount: a number in [0, 1) (numpy scalars too).
+        scope: ``"global"`` (one threshold) or ``"layer"`` (the same fraction per layer).
+    Returns:
+        ``model``.
+
+    >>> m = nn.Sequential(nn.Linear(4, 4))
+    >>> round(weight_sparsity(magnitude_prune(m, np.float32(0.5))), 2)
+    0.5
     """
-    layers = prunable_layers(model) if layers is None else list(layers)
+    _check_model(model)
+    layers = _layers_of(model, layers)
     return prune_by_scores(model, {m: weight_of(m).detach().abs() for m in layers}, amount,
                            scope=scope, amounts=amounts)
 
 
 def random_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "global", layers=None,
                  seed: int = 0) -> nn.Module:
-    """The control every criterion must beat: remove a random subset of the weights."""
-    layers = prunable_layers(model) if layers is None else list(layers)
+    """The control every criterion must beat: remove a random subset of the weights; returns ``model``."""
+    _check_model(model)
+    layers = _layers_of(model, layers)
+    V.integer(seed, "seed")
     gen = torch.Generator().manual_seed(seed)
     scores = {m: torch.rand(m.weight.shape, generator=gen) for m in layers}
     return prune_by_scores(model, scores, amount, scope=scope)
@@ -173,6 +264,7 @@ def random_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "global"
 
 def remove_masks(model: nn.Module) -> nn.Module:
     """Make pruning permanent: ``weight`` becomes a plain parameter with the zeros baked in."""
+    _check_model(model)
     for m in model.modules():
         if prune.is_pruned(m) and hasattr(m, "weight_mask"):
             prune.remove(m, "weight")
@@ -181,13 +273,21 @@ def remove_masks(model: nn.Module) -> nn.Module:
 
 def layer_sparsity(model: nn.Module, layers=None) -> dict[str, float]:
     """Fraction of zero weights per prunable layer, keyed by module name."""
-    layers = set(prunable_layers(model) if layers is None else layers)
+    _check_model(model)
+    layers = set(_layers_of(model, layers))
     return {name: float((weight_of(m) == 0).float().mean()) for name, m in model.named_modules() if m in layers}
 
 
 def weight_sparsity(model: nn.Module, layers=None) -> float:
-    """Fraction of zeros over the weights of the prunable layers (biases excluded)."""
-    layers = prunable_layers(model) if layers is None else list(layers)
+    """Fraction of zeros over the weights of the prunable layers (biases excluded).
+
+    A model without prunable layers has no such fraction: ``ValueError``.
+
+    >>> weight_sparsity(nn.Sequential(nn.Linear(2, 2)))
+    0.0
+    """
+    _check_model(model)
+    layers = _layers_of(model, layers)
     total = sum(m.weight.numel() for m in layers)
     zeros = sum(int((weight_of(m) == 0).sum()) for m in layers)
     return zeros / total
@@ -201,8 +301,10 @@ def nm_mask(weight: torch.Tensor, n: int = 2, m: int = 4) -> torch.Tensor:
     2:4 is what sparse tensor cores of NVIDIA Ampere GPUs run at 2x (Mishra et al. 2021). Requires
     the flattened input size to be divisible by ``m``.
     """
-    if not (isinstance(n, int) and isinstance(m, int)) or not 0 < n <= m:
-        raise ValueError(f"need integers 0 < n <= m, got n={n}, m={m}")
+    V.tensor(weight, "weight", ndim=(2, 3, 4))
+    n, m = V.positive_int(n, "n"), V.positive_int(m, "m")
+    if n > m:
+        raise ValueError(f"n must be <= m, got n={n}, m={m}")
     rows = weight.detach().reshape(weight.shape[0], -1)
     if rows.shape[1] % m:
         raise ValueError(f"input size {rows.shape[1]} is not divisible by m={m}")
@@ -214,6 +316,8 @@ def nm_mask(weight: torch.Tensor, n: int = 2, m: int = 4) -> torch.Tensor:
 
 def is_nm_sparse(weight: torch.Tensor, n: int = 2, m: int = 4) -> bool:
     """True when every group of ``m`` consecutive inputs holds at most ``n`` non-zeros."""
+    V.tensor(weight, "weight", ndim=(2, 3, 4))
+    n, m = V.positive_int(n, "n"), V.positive_int(m, "m")
     rows = weight.detach().reshape(weight.shape[0], -1)
     if rows.shape[1] % m:
         return False
@@ -221,11 +325,20 @@ def is_nm_sparse(weight: torch.Tensor, n: int = 2, m: int = 4) -> bool:
 
 
 def nm_prune(model: nn.Module, n: int = 2, m: int = 4, layers=None) -> nn.Module:
-    """Install an N:M magnitude mask on each layer whose input size is divisible by ``m``."""
-    layers = prunable_layers(model) if layers is None else list(layers)
-    for layer in layers:
-        if layer.weight[0].numel() % m == 0:
-            install_mask(layer, nm_mask(weight_of(layer), n, m) * mask_of(layer))
+    """Install an N:M magnitude mask on each layer whose input size is divisible by ``m``; returns ``model``.
+
+    A model where no layer qualifies is refused (``ValueError``) rather than returned unpruned.
+    """
+    _check_model(model)
+    n, m = V.positive_int(n, "n"), V.positive_int(m, "m")
+    if n > m:
+        raise ValueError(f"n must be <= m, got n={n}, m={m}")
+    layers = _layers_of(model, layers)
+    fitting = [layer for layer in layers if layer.weight[0].numel() % m == 0]
+    if not fitting:
+        raise ValueError(f"no layer has an input size divisible by m={m}: nothing to prune")
+    for layer in fitting:
+        install_mask(layer, nm_mask(weight_of(layer), n, m) * mask_of(layer))
     return model
 
 
@@ -239,8 +352,8 @@ def block_scores(weight: torch.Tensor, granularity: str = "weight") -> torch.Ten
     ``vector`` = one kernel row ``(kw)``, ``kernel`` = one ``kh x kw`` slice, ``filter`` = a whole
     output channel. A linear weight ``(out, in)`` has ``weight``, ``vector`` (= one row) and ``filter``.
     """
-    if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+    V.choice(granularity, "granularity", GRANULARITIES)
+    V.tensor(weight, "weight", ndim=(2, 3, 4))
     w = weight.detach()
     if granularity == "weight":
         return w.abs()
@@ -267,8 +380,10 @@ def block_prune(model: nn.Module, amount: float, granularity: str = "weight", *,
     Blocks are ranked by their L2 norm; a block is removed whole, so the achieved sparsity can fall
     short of ``amount`` by less than one block.
     """
+    _check_model(model)
     amount = check_amount(amount)
-    layers = prunable_layers(model) if layers is None else list(layers)
+    V.choice(granularity, "granularity", GRANULARITIES)
+    layers = _layers_of(model, layers)
     for layer in layers:
         w = weight_of(layer)
         scores = block_scores(w, granularity)
@@ -286,8 +401,7 @@ def iterative_schedule(final: float, steps: int) -> list[float]:
     Round ``t`` ends at sparsity :math:`1 - (1 - s_f)^{t/T}` (Han et al. 2015; Frankle & Carbin 2019).
     """
     final = check_amount(final, "final")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    steps = V.positive_int(steps, "steps")
     return [1 - (1 - final) ** ((t + 1) / steps) for t in range(steps)]
 
 
@@ -295,8 +409,8 @@ def polynomial_schedule(final: float, steps: int, initial: float = 0.0, power: i
     """Gradual pruning (Zhu & Gupta 2017): :math:`s_t = s_f + (s_i - s_f)(1 - t/T)^3`, fast first."""
     final = check_amount(final, "final")
     initial = check_amount(initial, "initial")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    steps = V.positive_int(steps, "steps")
+    V.number(power, "power", low=0, low_open=True)
     return [final + (initial - final) * (1 - (t + 1) / steps) ** power for t in range(steps)]
 
 
@@ -322,14 +436,15 @@ class PruneRetrainConfig:
 
     def __post_init__(self):
         check_amount(self.sparsity, "sparsity")
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"steps must be a positive int, got {self.steps!r}")
-        if self.scope not in SCOPES:
-            raise ValueError(f"scope must be one of {SCOPES}, got {self.scope!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {tuple(SCHEDULES)}, got {self.schedule!r}")
-        for s in self.profile or ():
-            check_amount(s, "profile value")
+        V.positive_int(self.steps, "steps")
+        V.choice(self.scope, "scope", SCOPES)
+        V.choice(self.schedule, "schedule", tuple(SCHEDULES))
+        if self.profile is not None:
+            V.sequence_of(self.profile, "profile", check_amount)
+        if not isinstance(self.retrain, TrainConfig):
+            raise TypeError(f"retrain must be a TrainConfig, got {type(self.retrain).__name__}")
+        if self.budget_steps is not None:
+            V.positive_int(self.budget_steps, "budget_steps")
 
 
 def prune_retrain(model: nn.Module, train_data, cfg: PruneRetrainConfig, *, val_data=None,
@@ -340,7 +455,13 @@ def prune_retrain(model: nn.Module, train_data, cfg: PruneRetrainConfig, *, val_
     pruning and after retraining (on ``val_data`` when given). With ``steps=1`` the single retraining
     lasts ``budget_steps`` rounds, so one-shot and iterative spend the same number of epochs.
     """
-    layers = prunable_layers(model) if layers is None else list(layers)
+    _check_model(model)
+    V.data(train_data, "train_data")
+    if not isinstance(cfg, PruneRetrainConfig):
+        raise TypeError(f"cfg must be a PruneRetrainConfig, got {type(cfg).__name__}")
+    if val_data is not None:
+        V.data(val_data, "val_data")
+    layers = _layers_of(model, layers)
     if cfg.profile is not None and len(cfg.profile) != len(layers):
         raise ValueError(f"profile has {len(cfg.profile)} values for {len(layers)} prunable layers")
     rounds = cfg.budget_steps or cfg.steps
@@ -388,6 +509,15 @@ class HanConfig:
     retrain: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10, fast_epochs=1, lr=1e-3))
     seed: int = 0
 
+    def __post_init__(self):
+        check_amount(self.sparsity, "sparsity")
+        V.positive_int(self.steps, "steps")
+        V.choice(self.scope, "scope", SCOPES)
+        for name in ("dense", "retrain"):
+            if not isinstance(getattr(self, name), TrainConfig):
+                raise TypeError(f"{name} must be a TrainConfig, got {type(getattr(self, name)).__name__}")
+        V.integer(self.seed, "seed")
+
 
 def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> dict:
     """Reproduce the LeNet-300-100 row of Han et al. 2015 for one seed; returns accuracies and ratios.
@@ -401,7 +531,15 @@ def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> di
     from .models import LeNet300100
     from .train import seed_everything
 
-    cfg = cfg or HanConfig()
+    cfg = HanConfig() if cfg is None else cfg
+    if not isinstance(cfg, HanConfig):
+        raise TypeError(f"cfg must be a HanConfig, got {type(cfg).__name__}")
+    if data is not None:
+        V.mapping(data, "data")
+        for key in ("train", "test"):
+            if key not in data:
+                raise ValueError(f"data must have 'train' and 'test' entries, missing {key!r}")
+            V.data(data[key], f"data[{key!r}]")
     data = data or {s: classification(s) for s in ("train", "test")}
     train, test = data["train"], data["test"]
     seed_everything(cfg.seed)

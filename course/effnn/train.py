@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import config
+from . import validate as V
 
 
 def progress_bar(iterable=None, **kwargs):
@@ -29,7 +30,15 @@ def progress_bar(iterable=None, **kwargs):
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Seed python, numpy and torch so a run is repeatable on one machine."""
+    """Seed python, numpy and torch so a run is repeatable on one machine.
+
+    Args:
+        seed: any int (numpy ints too).
+
+    >>> seed_everything(3); a = torch.rand(1); seed_everything(3); bool(torch.rand(1) == a)
+    True
+    """
+    seed = V.integer(seed, "seed")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -52,21 +61,32 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.epochs < 0 or self.fast_epochs < 0:
-            raise ValueError("epochs must be >= 0")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.optimizer not in ("adam", "adamw", "sgd"):
-            raise ValueError(f"optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
+        V.integer(self.epochs, "epochs", low=0)
+        V.integer(self.fast_epochs, "fast_epochs", low=0)
+        V.number(self.lr, "lr", low=0, low_open=True)
+        V.positive_int(self.batch_size, "batch_size")
+        V.number(self.weight_decay, "weight_decay", low=0)
+        V.number(self.momentum, "momentum", low=0, high=1)
+        V.choice(self.optimizer, "optimizer", ("adam", "adamw", "sgd"))
+        V.integer(self.seed, "seed")
 
     @property
     def effective_epochs(self) -> int:
         return config.pick(self.epochs, min(self.fast_epochs, self.epochs))
 
 
+def _config(cfg, name: str = "cfg") -> "TrainConfig":
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"{name} must be an effnn.train.TrainConfig, got {type(cfg).__name__}")
+    return cfg
+
+
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer ``cfg.optimizer`` names, over ``params``, with ``cfg``'s lr / weight decay / momentum."""
+    _config(cfg)
+    params = list(params)
+    if not params:
+        raise ValueError("params is empty: the model has no trainable parameters")
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
@@ -75,7 +95,14 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def as_loader(data, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
-    """Accept a DataLoader, a Dataset, or an ``(x, y)`` pair of tensors."""
+    """Accept a DataLoader, a Dataset, or an ``(x, y)`` pair of tensors.
+
+    >>> len(as_loader((torch.zeros(5, 2), torch.zeros(5)), batch_size=2, shuffle=False))
+    3
+    """
+    V.data(data, "data")
+    V.positive_int(batch_size, "batch_size")
+    V.flag(shuffle, "shuffle")
     if isinstance(data, DataLoader):
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(torch.is_tensor(t) for t in data):
@@ -93,8 +120,27 @@ def fit(model: nn.Module, train_data, cfg: TrainConfig | None = None, *,
 
     ``loss_fn(model, x, y)`` defaults to cross-entropy on ``model(x)``; ``after_step(model)`` runs
     after every optimizer step (re-apply masks, clip weights...).
+
+    Args:
+        model: trained in place.
+        train_data: ``(x, y)`` tensors, a Dataset or a DataLoader (not empty).
+        cfg: a :class:`TrainConfig` (default ``TrainConfig()``).
+    Returns:
+        ``{"loss": [...], "val_acc": [...]}``, one entry per epoch.
+
+    >>> m = nn.Linear(2, 2); h = fit(m, (torch.randn(8, 2), torch.randint(0, 2, (8,))), TrainConfig(epochs=1))
+    >>> len(h["loss"])
+    1
     """
-    cfg = cfg or TrainConfig()
+    V.module(model, "model")
+    V.data(train_data, "train_data")
+    cfg = TrainConfig() if cfg is None else _config(cfg)
+    if loss_fn is not None:
+        V.function(loss_fn, "loss_fn")
+    if after_step is not None:
+        V.function(after_step, "after_step")
+    if val_data is not None:
+        V.data(val_data, "val_data")
     seed_everything(cfg.seed)
     loader = as_loader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed)
     opt = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
@@ -126,6 +172,8 @@ def fit(model: nn.Module, train_data, cfg: TrainConfig | None = None, *,
 @torch.no_grad()
 def _mean_over(model: nn.Module, data, per_batch, batch_size: int) -> float:
     """Sum ``per_batch(logits, y)`` over ``data`` in eval mode, divided by the sample count."""
+    V.module(model, "model")
+    V.data(data, "data")
     was_training = model.training
     model.eval()
     total = count = 0
@@ -139,6 +187,8 @@ def _mean_over(model: nn.Module, data, per_batch, batch_size: int) -> float:
 @torch.no_grad()
 def predict(model: nn.Module, data, batch_size: int = 512) -> torch.Tensor:
     """Logits for every sample of ``data`` (tensors, Dataset or DataLoader), in order."""
+    V.module(model, "model")
+    V.data(data, "data")
     was_training = model.training
     model.eval()
     out = torch.cat([model(x) for x, _ in as_loader(data, batch_size, shuffle=False)])
@@ -147,7 +197,13 @@ def predict(model: nn.Module, data, batch_size: int = 512) -> torch.Tensor:
 
 
 def accuracy(model: nn.Module, data, batch_size: int = 512) -> float:
-    """Top-1 accuracy in [0, 1]."""
+    """Top-1 accuracy in [0, 1] of ``model`` on ``data`` (not empty: an empty set has no accuracy).
+
+    >>> m = nn.Linear(2, 2)
+    >>> with torch.no_grad(): _ = m.weight.copy_(torch.eye(2)), m.bias.zero_()
+    >>> accuracy(m, (torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([0, 0])))
+    0.5
+    """
     return _mean_over(model, data, lambda logits, y: (logits.argmax(1) == y).sum(), batch_size)
 
 

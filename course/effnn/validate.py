@@ -25,7 +25,8 @@ import numpy as np
 
 __all__ = [
     "number", "integer", "positive_int", "fraction", "probability", "choice", "flag",
-    "module", "tensor", "nonempty", "existing_path", "sequence_of",
+    "module", "tensor", "nonempty", "existing_path", "sequence_of", "bits", "function", "data",
+    "mapping",
 ]
 
 
@@ -174,3 +175,77 @@ def existing_path(value, name: str, *, what: str = "file or folder", hint: str =
     if not path.exists():
         raise FileNotFoundError(f"{name}: no {what} at {path}" + (f". {hint}" if hint else ""))
     return path
+
+
+def bits(value, name: str = "bits", *, low: int = 1, high: int = 16) -> int:
+    """A bit width: an int in ``[low, high]`` (1..16 by default; 16 bits is already lossless here).
+
+    >>> bits(np.int32(4))
+    4
+    """
+    return integer(value, name, low=low, high=high)
+
+
+def function(value, name: str):
+    """Something callable (a loss, a hook, a model factory)."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {_kind(value)}")
+    return value
+
+
+def mapping(value, name: str) -> dict:
+    """A dict (or any ``Mapping``)."""
+    from collections.abc import Mapping
+
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict, got {_kind(value)}")
+    return value
+
+
+def data(value, name: str = "data"):
+    """Training or test data: an ``(x, y)`` pair of equally long, non-empty tensors, a ``Dataset`` or a
+    ``DataLoader`` (a dataset or loader must not be empty either).
+
+    >>> import torch
+    >>> data((torch.zeros(3, 2), torch.zeros(3)), "data")[0].shape
+    torch.Size([3, 2])
+    >>> data((torch.zeros(0, 2), torch.zeros(0)), "test_data")
+    Traceback (most recent call last):
+    ...
+    ValueError: test_data is empty: (x, y) with 0 samples
+    """
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+
+    if isinstance(value, DataLoader):
+        try:
+            n = len(value.dataset)
+        except TypeError:  # an iterable dataset: its length is unknown, trust it
+            return value
+        if n == 0:
+            raise ValueError(f"{name} is empty: its DataLoader has no samples")
+        return value
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(torch.is_tensor(t) for t in value):
+        x, y = value
+        if x.dim() == 0 or y.dim() == 0:
+            raise ValueError(f"{name} must be (x, y) with a batch dimension, got 0-d tensors")
+        if len(x) != len(y):
+            raise ValueError(f"{name}: x and y differ in length: {len(x)} vs {len(y)}")
+        if len(x) == 0:
+            raise ValueError(f"{name} is empty: (x, y) with 0 samples")
+        return value
+    if isinstance(value, (tuple, list)):
+        if len(value) == 2 and all(isinstance(t, np.ndarray) for t in value):
+            raise TypeError(f"{name} must hold torch tensors (x, y), got numpy arrays: use torch.from_numpy")
+        if len(value) == 0:
+            raise ValueError(f"{name} is empty")
+        return value  # a list of samples is a map-style dataset
+    if isinstance(value, Dataset):
+        try:
+            n = len(value)
+        except TypeError:
+            return value
+        if n == 0:
+            raise ValueError(f"{name} is empty: the Dataset has no samples")
+        return value
+    raise TypeError(f"{name} must be an (x, y) pair of tensors, a Dataset or a DataLoader, got {_kind(value)}")
