@@ -250,3 +250,70 @@ def test_best_under_drop_picks_the_fastest_within_budget():
     assert R.best_under_drop(recs, 0.91)["speedup"] == 2.0
     assert R.best_under_drop(recs, 0.91, kind="magnitude")["speedup"] == 1.5
     assert R.best_under_drop(recs, 0.99) is None
+
+
+# ------------------------------------------------------------------------- bad input (issue 18)
+def test_portrait_tensors_and_helpers_validate_their_arguments():
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match="n must be"):
+            S.portrait_tensors("val", n=bad)
+    with pytest.raises(TypeError, match="n must be an int"):
+        S.portrait_tensors("val", n=2.5)
+    with pytest.raises(ValueError, match="split"):
+        S.portrait_tensors("validation", n=2)
+    with pytest.raises(TypeError, match="model"):
+        S.predict_logits("not a model", torch.zeros(1, 3, 64, 64))
+    with pytest.raises(ValueError, match="batch_size"):
+        S.predict_logits(tiny(), torch.zeros(1, 3, 64, 64), batch_size=0)
+    with pytest.raises(ValueError, match="size"):
+        S.deploy_input(0)
+
+
+def test_mean_iou_refuses_out_of_range_labels_instead_of_clamping():
+    logits = torch.zeros(1, 2, 2, 2)
+    with pytest.raises(ValueError, match="labels must be in"):
+        R.mean_iou(logits, torch.tensor([[[0, 1], [2, 0]]]))
+    with pytest.raises(ValueError, match="labels must be in"):
+        R.mean_iou(logits, torch.tensor([[[0, 1], [-1, 0]]]))
+    with pytest.raises(TypeError, match="integer"):
+        R.mean_iou(logits, torch.zeros(1, 2, 2))
+    assert R.mean_iou(logits, torch.tensor([[[0, 0], [255, 0]]])) == pytest.approx(1.0)  # ignored is fine
+
+
+# ----------------------------------------------------------- heads, iterative, search (issue 14)
+def test_head_pruning_removes_whole_heads_and_keeps_single_head_attentions():
+    model = R.prune(tiny(3), "magnitude", 0.2, head_ratio=0.5, global_pruning=False)
+    before = [a.num_attention_heads for a in S.attentions(tiny(3))]
+    after = [a.num_attention_heads for a in S.attentions(model)]
+    assert after[:2] == [1, 1]  # stage 1's single head is never removed
+    assert all(a < b for a, b in zip(after[2:], before[2:]))
+    for att in S.attentions(model):  # whole heads go: the head width stays the original one
+        assert att.head_dim * att.num_attention_heads == att.q_proj.out_features
+    for att, old in zip(S.attentions(model)[2:], S.attentions(tiny(3))[2:]):
+        assert att.head_dim == old.head_dim
+    assert model(torch.rand(1, 3, 96, 96)).logits.shape == (1, 2, 24, 24)
+
+
+def test_iterative_schedule_reaches_the_one_shot_ratio_with_the_same_steps():
+    x, y = images(8, 64, 5)
+    one = R.prune(tiny(4), "magnitude", 0.5, global_pruning=False)
+    it = R.prune_iteratively(tiny(4), "magnitude", 0.5, iterative_steps=3, train=(x, y), steps=4,
+                             global_pruning=False)
+    assert count_params(it) == count_params(one)
+    assert not it.training
+    with pytest.raises(ValueError, match="iterative_steps"):
+        R.prune_iteratively(tiny(4), "magnitude", 0.5, iterative_steps=0, train=(x, y), steps=4)
+
+
+def test_bisection_finds_the_largest_ratio_within_budget():
+    # a fake trial: mIoU falls linearly past 0.8, speed grows with the ratio
+    def trial(r):
+        return {"ratio": r, "miou": 0.95 - max(0.0, r - 0.8), "speedup": 1 + 5 * r}
+
+    best, records = R.bisect_ratio(trial, 0.95, low=0.5, high=0.95, trials=6, max_drop=0.01)
+    assert [r["ratio"] for r in records][:3] == pytest.approx([0.5, 0.725, 0.8375], abs=1e-3)
+    assert 0.8 <= best["ratio"] <= 0.81 and 0.95 - best["miou"] <= 0.01
+    best, records = R.bisect_ratio(lambda r: {"ratio": r, "miou": 0.0, "speedup": 9.0}, 0.95, trials=4)
+    assert best is None and len(records) == 1  # even the lower end misses: stop
+    with pytest.raises(ValueError, match="low"):
+        R.bisect_ratio(trial, 0.95, low=0.9, high=0.5)

@@ -11,7 +11,8 @@ jail cannot import ``autograder``, so nothing here can stand in for a student's 
   pruning with torch-pruning.
 - :func:`finetune`: recover accuracy, with distillation from the unpruned model.
 - :func:`save_pruned` / :func:`load_pruned` / :func:`rebuild`: a pruned model from its shapes.
-- :func:`sweep` / :func:`best_under_drop`: the homework question.
+- :func:`sweep` / :func:`best_under_drop`: the homework question; :func:`bisect_ratio` searches the
+  largest ratio within budget, :func:`prune_iteratively` is torch-pruning's `iterative_steps` schedule.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from effnn import config
+from effnn import validate as V
 from effnn.segformer import (DEPLOY_SIZE, DEPLOY_THREADS, BaselineRecipe, _segformer_classes, as_float,
                              attentions, baseline_config, deploy_input, head_counts, logits_of, new_baseline,
                              portrait_tensors, portraits, teacher_logits, upsample)
@@ -115,14 +117,19 @@ def iou_counts(logits: torch.Tensor, labels: torch.Tensor, num_classes: int | No
         raise ValueError(f"logits must be a (N, C, H, W) tensor, got {getattr(logits, 'shape', type(logits))}")
     if not torch.is_tensor(labels) or labels.dim() != 3 or labels.shape[0] != logits.shape[0]:
         raise ValueError(f"labels must be a (N, H, W) tensor matching logits, got {getattr(labels, 'shape', type(labels))}")
-    num_classes = num_classes or logits.shape[1]
+    num_classes = logits.shape[1] if num_classes is None else V.positive_int(num_classes, "num_classes")
+    if labels.is_floating_point():
+        raise TypeError(f"labels must be an integer tensor, got {labels.dtype}")
     pred = upsample(logits.float(), labels.shape[-2:]).argmax(1)
     labels = labels.long()
     valid = labels != ignore_index if ignore_index is not None else torch.ones_like(labels, dtype=torch.bool)
     pred, labels = pred[valid], labels[valid]
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must be in [0, {num_classes}) or ignore_index={ignore_index}, got values in "
+                         f"[{int(labels.min())}, {int(labels.max())}]")
     inter = torch.bincount(labels[pred == labels], minlength=num_classes)[:num_classes]
     area_pred = torch.bincount(pred, minlength=num_classes)[:num_classes]
-    area_label = torch.bincount(labels.clamp(0, num_classes - 1), minlength=num_classes)[:num_classes]
+    area_label = torch.bincount(labels, minlength=num_classes)[:num_classes]
     return inter.double(), (area_pred + area_label - inter).double()
 
 
@@ -228,31 +235,40 @@ def importance(kind: str):
 
 def build_pruner(model: nn.Module, imp, ratio: float, *, global_pruning: bool = True,
                  example_inputs: torch.Tensor | None = None, iterative_steps: int = 1,
-                 round_to: int | None = None):
+                 round_to: int | None = None, head_ratio: float = 0.0):
     """A torch-pruning ``MetaPruner`` for Segformer: heads declared, classifier kept, logits out.
 
     ``ratio`` is the fraction of channels removed (of each group when uniform, of all of them
     ranked together when ``global_pruning``). ``round_to`` keeps every pruned width a multiple of
     it: CPU kernels (oneDNN convolutions, GEMM) vectorise over 8 or 16 channels, so odd widths
-    waste part of the saving. The model is made prunable first.
+    waste part of the saving. ``iterative_steps``: torch-pruning reaches ``ratio`` in that many
+    ``step()`` calls (ratio/steps more each time). ``head_ratio > 0`` removes that fraction of
+    whole attention heads (``prune_num_heads``) instead of dimensions inside every head;
+    single-head attentions (stage 1) are left to width pruning, since removing their only head
+    would delete the attention. The model is made prunable first.
     """
     import torch_pruning as tp
 
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    if not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
-        raise ValueError(f"ratio must be in [0, 1), got {ratio!r}")
-    if round_to is not None and (not isinstance(round_to, int) or round_to < 1):
-        raise ValueError(f"round_to must be a positive int or None, got {round_to!r}")
+    V.module(model)
+    ratio = V.fraction(ratio, "ratio")
+    head_ratio = V.fraction(head_ratio, "head_ratio")
+    global_pruning = V.flag(global_pruning, "global_pruning")
+    iterative_steps = V.positive_int(iterative_steps, "iterative_steps")
+    round_to = None if round_to is None else V.positive_int(round_to, "round_to")
     if isinstance(imp, str):
         imp = importance(imp)
     make_prunable(model)
     if example_inputs is None:
         example_inputs = torch.rand(1, 3, 64, 64)
+    heads = head_counts(model)
+    extra = {}
+    if head_ratio > 0:
+        heads = {layer: h for layer, h in heads.items() if h > 1}
+        extra = dict(prune_num_heads=True, prune_head_dims=False, head_pruning_ratio=head_ratio)
     return tp.pruner.MetaPruner(
-        model, example_inputs, importance=imp, pruning_ratio=float(ratio), global_pruning=global_pruning,
+        model, example_inputs, importance=imp, pruning_ratio=ratio, global_pruning=global_pruning,
         iterative_steps=iterative_steps, ignored_layers=[model.decode_head.classifier],
-        num_heads=head_counts(model), output_transform=lambda out: out.logits, round_to=round_to)
+        num_heads=heads, output_transform=lambda out: out.logits, round_to=round_to, **extra)
 
 
 def accumulate_taylor_gradients(model: nn.Module, batches) -> int:
@@ -274,21 +290,54 @@ def accumulate_taylor_gradients(model: nn.Module, batches) -> int:
     return len(batches)
 
 
-def prune(model: nn.Module, kind: str, ratio: float, *, global_pruning: bool = True, calibration=None,
-          example_inputs: torch.Tensor | None = None, round_to: int | None = None) -> nn.Module:
-    """Prune ``model`` in place with one criterion and return it (eval mode, head geometry synced).
-
-    ``calibration``: ``(images, masks)`` batches for Taylor importance (required for ``taylor``).
-    """
-    if kind == "taylor" and calibration is None:
-        raise ValueError("calibration batches are required for Taylor importance")
-    pruner = build_pruner(model, kind, ratio, global_pruning=global_pruning, example_inputs=example_inputs,
-                          round_to=round_to)
+def _step(model: nn.Module, pruner, kind: str, calibration) -> None:
+    """One pruner step: fresh Taylor gradients first, head geometry written back after."""
     if kind == "taylor":
         accumulate_taylor_gradients(model, calibration)
     pruner.step()
     model.zero_grad(set_to_none=True)
     sync_attention(model, pruner.num_heads)
+    if any(a.q_proj.out_features == 0 for a in attentions(model)):
+        raise RuntimeError("pruning removed every head of an attention layer: lower head_ratio")
+
+
+def prune(model: nn.Module, kind: str, ratio: float, *, global_pruning: bool = True, calibration=None,
+          example_inputs: torch.Tensor | None = None, round_to: int | None = None,
+          head_ratio: float = 0.0) -> nn.Module:
+    """Prune ``model`` in place with one criterion and return it (eval mode, head geometry synced).
+
+    ``calibration``: ``(images, masks)`` batches for Taylor importance (required for ``taylor``).
+    ``head_ratio``: also remove that fraction of whole heads (see :func:`build_pruner`).
+    """
+    V.choice(kind, "kind", IMPORTANCES)
+    if kind == "taylor" and calibration is None:
+        raise ValueError("calibration batches are required for Taylor importance")
+    pruner = build_pruner(model, kind, ratio, global_pruning=global_pruning, example_inputs=example_inputs,
+                          round_to=round_to, head_ratio=head_ratio)
+    _step(model, pruner, kind, calibration)
+    return model.eval()
+
+
+def prune_iteratively(model: nn.Module, kind: str, ratio: float, *, iterative_steps: int, train, steps: int,
+                      teacher=None, calibration=None, global_pruning: bool = True, round_to: int | None = None,
+                      lr: float = 2e-3, seed: int = 0) -> nn.Module:
+    """torch-pruning's ``iterative_steps`` schedule: prune ratio/k more, fine-tune steps/k, k times.
+
+    The same final ratio and the same total fine-tuning ``steps`` as one-shot :func:`prune` followed by
+    :func:`finetune`, so the two are compared at equal cost (seed 001's comparison). Taylor scores are
+    recomputed on the partly pruned model before every step.
+    """
+    V.choice(kind, "kind", IMPORTANCES)
+    iterative_steps = V.positive_int(iterative_steps, "iterative_steps")
+    steps = V.integer(steps, "steps", low=0)
+    if kind == "taylor" and calibration is None:
+        raise ValueError("calibration batches are required for Taylor importance")
+    pruner = build_pruner(model, kind, ratio, global_pruning=global_pruning, round_to=round_to,
+                          iterative_steps=iterative_steps)
+    share = [steps // iterative_steps + (i < steps % iterative_steps) for i in range(iterative_steps)]
+    for i in range(iterative_steps):
+        _step(model, pruner, kind, calibration)
+        finetune(model, train, share[i], teacher=teacher, lr=lr, seed=seed + i, desc=f"iterative {i + 1}")
     return model.eval()
 
 
@@ -419,6 +468,54 @@ def load_pruned(path: str | Path) -> nn.Module:
     return rebuild(payload["state_dict"], payload["heads"], SegformerConfig.from_dict(payload["config"]))
 
 
+def make_calibration(train, n_batches: int = 8, batch_size: int = 16, seed: int = 1) -> list:
+    """``n_batches`` seeded ``(images, masks)`` batches of the training set for Taylor importance."""
+    x_train, y_train = train
+    n_batches, batch_size = V.positive_int(n_batches, "n_batches"), V.positive_int(batch_size, "batch_size")
+    pick = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))[:batch_size * n_batches]
+    return [(x_train[pick[i:i + batch_size]], y_train[pick[i:i + batch_size]])
+            for i in range(0, len(pick), batch_size)]
+
+
+def measure(baseline: nn.Module, model: nn.Module, val, deploy_size: int = DEPLOY_SIZE) -> dict:
+    """mIoU on ``val`` and MACs/latency against ``baseline`` at ``deploy_size``, batch 1, one thread."""
+    from effnn.measure import compare
+
+    # best-of-rounds medians: a burst of background load in one round does not decide the ratio
+    cmp = compare(baseline, model, deploy_input(deploy_size), threads=DEPLOY_THREADS, rounds=config.pick(5, 3),
+                  min_run_time=config.pick(0.2, 0.1))
+    return {"miou": evaluate_miou(model, val), "macs_ratio": cmp["ratio"]["macs"],
+            "speedup": cmp["ratio"]["latency_ms"], "speedup_min": cmp["ratio"]["latency_min_ms"],
+            "latency_ms": cmp["candidate"]["latency_ms"], "base_latency_ms": cmp["baseline"]["latency_ms"],
+            "params": cmp["candidate"]["params"]}
+
+
+def run_config(baseline: nn.Module, kind: str, ratio: float, *, train, val, teacher, calibration,
+               global_pruning: bool = True, steps: int = 400, lr: float = 2e-3, round_to: int | None = 8,
+               head_ratio: float = 0.0, iterative_steps: int = 1, seed: int = 0,
+               deploy_size: int = DEPLOY_SIZE, keep_model: bool = True) -> dict:
+    """Prune a copy of ``baseline`` (one-shot or iterative), fine-tune ``steps`` in all, measure it."""
+    import copy
+
+    model = copy.deepcopy(baseline)
+    if iterative_steps > 1:
+        prune_iteratively(model, kind, ratio, iterative_steps=iterative_steps, train=train, steps=steps,
+                          teacher=teacher, calibration=calibration, global_pruning=global_pruning,
+                          round_to=round_to, lr=lr, seed=seed)
+        before = float("nan")
+    else:
+        prune(model, kind, ratio, global_pruning=global_pruning, calibration=calibration, round_to=round_to,
+              head_ratio=head_ratio)
+        before = evaluate_miou(model, val)
+        finetune(model, train, steps, teacher=teacher, lr=lr, seed=seed, desc=f"{kind} {ratio}")
+    rec = {"kind": kind, "ratio": ratio, "global": global_pruning, "head_ratio": head_ratio,
+           "iterative_steps": iterative_steps, "seed": seed, "miou_before_ft": before,
+           **measure(baseline, model, val, deploy_size)}
+    if keep_model:
+        rec["model"] = model
+    return rec
+
+
 def sweep(baseline: nn.Module, ratios, *, train, val, kinds=IMPORTANCES, global_pruning=(True,),
           steps: int = 400, lr: float = 2e-3, round_to: int | None = 8, calibration_batches: int = 8,
           teacher=None, deploy_size: int = DEPLOY_SIZE, keep_models: bool = True, configs=None) -> list[dict]:
@@ -429,36 +526,44 @@ def sweep(baseline: nn.Module, ratios, *, train, val, kinds=IMPORTANCES, global_
     speedup_min, latency_ms`` (and ``model`` when ``keep_models``). Latency is measured at
     ``deploy_size``, batch 1, against the baseline in this process (``effnn.measure.compare``).
     """
-    import copy
-
-    from effnn.measure import compare
-
-    x_train, y_train = train
     if teacher is None:
-        teacher = teacher_logits(baseline, x_train)
-    gen = torch.Generator().manual_seed(1)
-    pick = torch.randperm(len(x_train), generator=gen)[:16 * calibration_batches]
-    calibration = [(x_train[pick[i:i + 16]], y_train[pick[i:i + 16]]) for i in range(0, len(pick), 16)]
-    probe = deploy_input(deploy_size)
-    records = []
+        teacher = teacher_logits(baseline, train[0])
+    calibration = make_calibration(train, calibration_batches)
     if configs is None:
         configs = [(k, g, r) for k in kinds for g in global_pruning for r in ratios]
-    for kind, glob, ratio in progress_bar(configs, desc="sweep"):
-        model = copy.deepcopy(baseline)
-        prune(model, kind, ratio, global_pruning=glob, calibration=calibration, round_to=round_to)
-        before = evaluate_miou(model, val)
-        finetune(model, train, steps, teacher=teacher, lr=lr, desc=f"{kind} {ratio}")
-        # best-of-rounds medians: a burst of background load in one round does not decide the ratio
-        cmp = compare(baseline, model, probe, threads=DEPLOY_THREADS, rounds=config.pick(5, 3),
-                      min_run_time=config.pick(0.2, 0.1))
-        rec = {"kind": kind, "ratio": ratio, "global": glob, "miou": evaluate_miou(model, val),
-               "miou_before_ft": before, "macs_ratio": cmp["ratio"]["macs"], "speedup": cmp["ratio"]["latency_ms"],
-               "speedup_min": cmp["ratio"]["latency_min_ms"], "latency_ms": cmp["candidate"]["latency_ms"],
-               "base_latency_ms": cmp["baseline"]["latency_ms"], "params": cmp["candidate"]["params"]}
-        if keep_models:
-            rec["model"] = model
+    return [run_config(baseline, kind, ratio, train=train, val=val, teacher=teacher, calibration=calibration,
+                       global_pruning=glob, steps=steps, lr=lr, round_to=round_to, deploy_size=deploy_size,
+                       keep_model=keep_models)
+            for kind, glob, ratio in progress_bar(configs, desc="sweep")]
+
+
+def bisect_ratio(trial, baseline_miou: float, *, low: float = 0.5, high: float = 0.95, trials: int = 4,
+                 max_drop: float = 0.01) -> tuple[dict | None, list[dict]]:
+    """The largest global ratio within ``max_drop`` of ``baseline_miou``, by bisection on the ratio.
+
+    ``trial(ratio)`` prunes, fine-tunes a fixed number of steps and returns a record with ``miou``.
+    Assumes that, within the budget, a larger ratio is faster and loses more mIoU (true on
+    average; each trial's own noise can break it, which the Pareto plot shows). ``low`` is tried
+    first: if even it misses the budget, the search stops there. Returns ``(best, all trial records)``.
+    """
+    trials = V.positive_int(trials, "trials")
+    low, high = V.fraction(low, "low"), V.fraction(high, "high")
+    if low >= high:
+        raise ValueError(f"low must be below high, got {low} and {high}")
+    records, best = [], None
+    ratio = low
+    for _ in range(trials):
+        rec = trial(round(ratio, 3))
         records.append(rec)
-    return records
+        if baseline_miou - rec["miou"] <= max_drop:
+            best = rec if best is None or rec["speedup"] > best["speedup"] else best
+            low = ratio
+        else:
+            if ratio == low:  # the lower end already misses the budget
+                break
+            high = ratio
+        ratio = (low + high) / 2
+    return best, records
 
 
 def best_under_drop(records, baseline_miou: float, max_drop: float = 0.01, kind: str | None = None):

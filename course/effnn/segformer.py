@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from . import config
+from . import validate as V
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 BASELINE_CHECKPOINT = ASSETS / "segformer_portraits.pt"
@@ -59,9 +60,15 @@ def portrait_tensors(split: str = "train", n: int | None = None, size: int = 96,
     Rendering costs ~10-25 ms a sample, so thousands of training images are rendered once and kept
     under ``config.cache_dir()``. Images are stored as 8-bit like real photos; :func:`as_float`
     turns a batch into the [0, 1] floats the model takes. ``EFFNN_DATA=real`` reads the Human
-    Matting folder instead (alpha > 0.5 is foreground).
+    Matting folder instead (alpha > 0.5 is foreground). ``n=None`` means the split's default
+    size; any other ``n`` must be a positive int.
     """
     from .data import segmentation
+
+    split = V.choice(split, "split", ("train", "val", "test"))
+    n = None if n is None else V.positive_int(n, "n")
+    size = V.integer(size, "size", low=32)
+    seed = V.integer(seed, "seed", low=0)
 
     if config.data_source() == "real":
         x, y = segmentation(split, n=n, size=size, seed=seed)
@@ -94,6 +101,7 @@ def portrait_tensors(split: str = "train", n: int | None = None, size: int = 96,
 
 def as_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 images -> float in [0, 1]; float images pass through."""
+    V.tensor(images, "images")
     return images.float() / 255 if images.dtype == torch.uint8 else images.float()
 
 
@@ -121,8 +129,9 @@ def new_baseline(seed: int = 0, num_labels: int = 2):
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     """Logits ``(N, C, H/4, W/4)`` of every image (uint8 or float), in eval mode."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    V.module(model)
+    V.tensor(images, "images", ndim=4)
+    batch_size = V.positive_int(batch_size, "batch_size")
     was_training = model.training
     model.eval()
     out = torch.cat([logits_of(model, as_float(images[i:i + batch_size]))
@@ -139,6 +148,8 @@ def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def upsample(logits: torch.Tensor, size) -> torch.Tensor:
     """Bilinear upsampling of logits to the label size, as Segformer's own loss does."""
+    V.tensor(logits, "logits", ndim=4)
+    size = tuple(V.sequence_of(list(size), "size", lambda v, n: V.positive_int(v, n), length=2))
     if tuple(logits.shape[-2:]) == tuple(size):
         return logits
     return nn.functional.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
@@ -163,17 +174,25 @@ def baseline_record(path: str | Path | None = None) -> dict:
 def load_baseline(path: str | Path | None = None, pretrained: str | Path | None = None):
     """The trained baseline, in eval mode.
 
-    ``pretrained``: a local ``save_pretrained`` folder (nothing is downloaded). ``path``: a
-    checkpoint written by the instructors' ``train-baseline`` command. Neither: the committed
-    checkpoint in ``effnn/assets``, else the one cached by ``train-baseline``.
+    ``pretrained``: a local ``save_pretrained`` folder (``config.json`` + weights, e.g. a copy of
+    MiT-b0 put under ``EFFNN_DATA_DIR``); nothing is downloaded, and its head is replaced by a
+    2-label one when it has another number of labels. ``path``: a checkpoint written by the
+    instructors' ``train-baseline`` command. Neither: the committed checkpoint in
+    ``effnn/assets``, else the one cached by ``train-baseline``.
     """
+    if pretrained is not None and path is not None:
+        raise ValueError("pass either path (a train-baseline checkpoint) or pretrained (a folder), not both")
     if pretrained is not None:
         from .models import build_segformer
 
-        return build_segformer(2, pretrained=pretrained).eval()
-    path = Path(path) if path is not None else baseline_path()
-    if not path.exists():
-        raise FileNotFoundError(f"baseline checkpoint not found: {path}")
+        folder = V.existing_path(pretrained, "pretrained", what="save_pretrained folder",
+                                 hint="Copy a Segformer saved with save_pretrained (config.json and its "
+                                      "weights) there; nothing is downloaded")
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"pretrained: {folder} has no config.json; it must be a folder written "
+                                    "by save_pretrained")
+        return build_segformer(2, pretrained=folder).eval()
+    path = V.existing_path(path, "path", what="baseline checkpoint") if path is not None else baseline_path()
     model = new_baseline()
     model.load_state_dict(torch.load(path, map_location="cpu"))
     return model.eval()
@@ -188,6 +207,7 @@ def _segformer_classes():
 
 def attentions(model: nn.Module) -> list:
     """Every ``SegformerAttention`` of the model, in order."""
+    V.module(model)
     hf = _segformer_classes()
     return [m for m in model.modules() if isinstance(m, hf.SegformerAttention)]
 
@@ -205,6 +225,9 @@ def head_counts(model: nn.Module) -> dict:
 @torch.no_grad()
 def teacher_logits(teacher: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     """The teacher's logits for every image, computed once and reused by every fine-tuning run."""
+    V.module(teacher, "teacher")
+    V.tensor(images, "images", ndim=4)
+    batch_size = V.positive_int(batch_size, "batch_size")
     teacher.eval()
     return torch.cat([logits_of(teacher, as_float(images[i:i + batch_size]))
                       for i in range(0, len(images), batch_size)])
@@ -212,4 +235,5 @@ def teacher_logits(teacher: nn.Module, images: torch.Tensor, batch_size: int = 6
 
 def deploy_input(size: int = DEPLOY_SIZE) -> torch.Tensor:
     """The latency probe: one RGB image at the deployment resolution, batch 1."""
+    size = V.integer(size, "size", low=32)
     return torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))

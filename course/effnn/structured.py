@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import validate as V
+
 #: Names accepted by ``importance=``; each maps to one torch-pruning importance class.
 IMPORTANCES = ("l1", "l2", "fpgm", "bn_scale", "taylor", "lamp", "random")
 
@@ -23,14 +25,6 @@ def _tp():
     import torch_pruning as tp
 
     return tp
-
-
-def _check_ratio(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number in [0, 1), got {type(value).__name__}")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return float(value)
 
 
 def make_importance(importance="l2"):
@@ -108,16 +102,22 @@ def prune_channels(model: nn.Module, example_inputs, ratio: float = 0.5, *, impo
 
     Returns the same ``model`` object, now with smaller layers.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    ratio = _check_ratio(ratio, "ratio")
+    V.module(model)
+    ratio = V.fraction(ratio, "ratio")
+    global_pruning = V.flag(global_pruning, "global_pruning")
     ratios = {}
+    if per_layer_ratios is not None and not isinstance(per_layer_ratios, dict):
+        raise TypeError(f"per_layer_ratios must be a dict {{layer: ratio}}, got {type(per_layer_ratios).__name__}")
+    own = set(model.modules())
     for layer, r in (per_layer_ratios or {}).items():
         if not isinstance(layer, nn.Module):
             raise TypeError("per_layer_ratios keys must be nn.Module layers of the model")
-        ratios[layer] = _check_ratio(r, "per_layer_ratios value")
-    if round_to is not None and (not isinstance(round_to, int) or round_to < 1):
-        raise ValueError(f"round_to must be a positive int or None, got {round_to!r}")
+        if layer not in own:
+            raise ValueError("per_layer_ratios keys must be layers of this model")
+        ratios[layer] = V.fraction(r, "per_layer_ratios value")
+    round_to = None if round_to is None else V.positive_int(round_to, "round_to")
+    if not any(isinstance(m, _ROOT_TYPES) for m in model.modules()):
+        raise ValueError("model has no Conv or Linear layer: there are no channels to prune")
     imp = make_importance(importance)
     tp = _tp()
     if isinstance(imp, tp.importance.GroupTaylorImportance) and not any(
@@ -161,8 +161,7 @@ def dependency_groups(model: nn.Module, example_inputs, ignored_layers=None) -> 
     would lose the same channels. A residual
     block shows up as one group holding both convs that write into the skip connection.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    V.module(model)
     tp = _tp()
     ignored = output_layers(model, example_inputs) if ignored_layers is None else list(ignored_layers)
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs)
@@ -196,6 +195,11 @@ def speedup_experiment(width: int = 32, blocks: int = 1, ratio: float = 0.5, *, 
     """
     import copy
 
+    width, blocks = V.positive_int(width, "width"), V.integer(blocks, "blocks", low=0)
+    ratio = V.fraction(ratio, "ratio")
+    epochs, finetune_epochs = V.positive_int(epochs, "epochs"), V.integer(finetune_epochs, "finetune_epochs", low=0)
+    threads = V.positive_int(threads, "threads")
+    input_size = None if input_size is None else V.positive_int(input_size, "input_size")
     from .data import classification
     from .measure import compare
     from .models import ResCNN
