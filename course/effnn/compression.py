@@ -24,13 +24,35 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import validate as V
+
 
 def _check_bits(name: str, bits) -> int:
-    if isinstance(bits, bool) or not isinstance(bits, int):
-        raise TypeError(f"{name} must be an int, got {type(bits).__name__}")
-    if bits < 1 or bits > 16:
-        raise ValueError(f"{name} must be in 1..16, got {bits}")
-    return bits
+    return V.bits(bits, name)
+
+
+def _symbols(symbols, name: str = "symbols") -> list:
+    """A list of hashable symbols from a list, tuple, tensor or numpy array."""
+    if torch.is_tensor(symbols) or isinstance(symbols, np.ndarray):
+        return symbols.reshape(-1).tolist()
+    if isinstance(symbols, (str, bytes)) or not isinstance(symbols, (list, tuple)):
+        raise TypeError(f"{name} must be a list, tuple, tensor or numpy array, got {type(symbols).__name__}")
+    try:
+        for s in symbols:
+            hash(s)
+    except TypeError:
+        raise TypeError(f"{name} must hold hashable symbols (numbers, strings)") from None
+    return list(symbols)
+
+
+def _code(code, name: str = "code") -> dict:
+    V.mapping(code, name)
+    if not code:
+        raise ValueError(f"{name} is empty")
+    for s, c in code.items():
+        if not isinstance(c, str) or not c or set(c) - {"0", "1"}:
+            raise ValueError(f"{name}[{s!r}] must be a non-empty string of '0'/'1', got {c!r}")
+    return code
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,6 +72,11 @@ def kmeans_codebook(weights: torch.Tensor, bits: int, *, mask: torch.Tensor | No
     if not torch.is_tensor(weights):
         raise TypeError(f"weights must be a tensor, got {type(weights).__name__}")
     bits = _check_bits("bits", bits)
+    V.integer(seed, "seed", low=0)
+    if mask is not None:
+        V.tensor(mask, "mask")
+    if weights.numel() and not bool(torch.isfinite(weights.detach()).all()):
+        raise ValueError("weights contain NaN or infinity")
     k = 2 ** bits
     w = weights.detach().reshape(-1).double().cpu()
     keep = torch.ones_like(w, dtype=torch.bool) if mask is None else mask.reshape(-1).bool().cpu()
@@ -79,6 +106,7 @@ class SharedWeight(nn.Module):
         super().__init__()
         if not isinstance(layer, (nn.Linear, nn.Conv2d)):
             raise TypeError(f"layer must be nn.Linear or nn.Conv2d, got {type(layer).__name__}")
+        _check_bits("bits", bits)
         w = layer.weight.detach()
         mask = w != 0
         centroids, index = kmeans_codebook(w, bits, mask=mask, seed=seed)
@@ -114,11 +142,22 @@ def share_weights(model: nn.Module, bits, *, seed: int = 0, bias_bits: int | Non
 
     ``bits`` is one int, or a list with one entry per layer in order. Biases stay trainable.
     """
+    V.module(model, "model")
+    if isinstance(model, (nn.Linear, nn.Conv2d)):
+        raise ValueError("model is a bare layer; wrap it in nn.Sequential so it can be replaced in place")
+    if not isinstance(bits, (list, tuple)):
+        _check_bits("bits", bits)
+    if bias_bits is not None:
+        _check_bits("bias_bits", bias_bits)
     layers = [(p, n) for p in model.modules() for n, c in p.named_children()
               if isinstance(c, (nn.Linear, nn.Conv2d))]
     per_layer = list(bits) if isinstance(bits, (list, tuple)) else [bits] * len(layers)
+    if not layers:
+        raise ValueError(f"model ({type(model).__name__}) has no nn.Linear or nn.Conv2d layer: nothing to share")
     if len(per_layer) != len(layers):
         raise ValueError(f"bits has {len(per_layer)} entries for {len(layers)} layers")
+    for i, b in enumerate(per_layer):
+        _check_bits(f"bits[{i}]", b)
     for (parent, name), b in zip(layers, per_layer):
         setattr(parent, name, SharedWeight(getattr(parent, name), _check_bits("bits", b), seed=seed,
                                            bias_bits=bias_bits))
@@ -126,6 +165,8 @@ def share_weights(model: nn.Module, bits, *, seed: int = 0, bias_bits: int | Non
 
 
 def shared_layers(model: nn.Module) -> list[SharedWeight]:
+    """The :class:`SharedWeight` layers of ``model``, in order."""
+    V.module(model, "model")
     return [m for m in model.modules() if isinstance(m, SharedWeight)]
 
 
@@ -138,9 +179,11 @@ def huffman_code(symbols) -> dict:
 
     Ties are broken by insertion order, so the code is deterministic. One distinct symbol gets
     the one-bit code ``'0'``.
+
+    >>> huffman_code([0, 0, 0, 1, 2])
+    {0: '0', 1: '10', 2: '11'}
     """
-    counts = Counter(symbols.tolist() if torch.is_tensor(symbols) or isinstance(symbols, np.ndarray)
-                     else symbols)
+    counts = Counter(_symbols(symbols))
     if not counts:
         raise ValueError("symbols is empty")
     if len(counts) == 1:
@@ -159,8 +202,13 @@ def huffman_code(symbols) -> dict:
 
 
 def huffman_encode(symbols, code: dict) -> str:
-    """Concatenate the codewords of ``symbols`` (a string of '0'/'1', for teaching clarity)."""
-    seq = symbols.tolist() if torch.is_tensor(symbols) or isinstance(symbols, np.ndarray) else symbols
+    """Concatenate the codewords of ``symbols`` (a string of '0'/'1', for teaching clarity).
+
+    >>> huffman_encode([0, 2], {0: '0', 1: '10', 2: '11'})
+    '011'
+    """
+    seq = _symbols(symbols)
+    _code(code)
     try:
         return "".join(code[s] for s in seq)
     except KeyError as err:
@@ -168,7 +216,18 @@ def huffman_encode(symbols, code: dict) -> str:
 
 
 def huffman_decode(bits: str, code: dict) -> list:
-    """Invert :func:`huffman_encode`: read bits until they spell a codeword (prefix-freeness)."""
+    """Invert :func:`huffman_encode`: read bits until they spell a codeword (prefix-freeness).
+
+    >>> huffman_decode('011', {0: '0', 1: '10', 2: '11'})
+    [0, 2]
+    """
+    if not isinstance(bits, str):
+        raise TypeError(f"bits must be a string of '0'/'1', got {type(bits).__name__}")
+    if set(bits) - {"0", "1"}:
+        raise ValueError("bits must contain only '0' and '1'")
+    _code(code)
+    if not is_prefix_free(code):
+        raise ValueError("code is not prefix-free: decoding would be ambiguous")
     inverse = {c: s for s, c in code.items()}
     out, word = [], ""
     for b in bits:
@@ -182,14 +241,23 @@ def huffman_decode(bits: str, code: dict) -> list:
 
 
 def is_prefix_free(code: dict) -> bool:
+    """True when no codeword is the beginning of another.
+
+    >>> is_prefix_free({0: '0', 1: '01'})
+    False
+    """
+    _code(code)
     words = sorted(code.values())
     return all(not b.startswith(a) for a, b in zip(words, words[1:]))
 
 
 def huffman_bits(symbols) -> int:
-    """Length in bits of the Huffman-coded sequence."""
-    counts = Counter(symbols.tolist() if torch.is_tensor(symbols) or isinstance(symbols, np.ndarray)
-                     else symbols)
+    """Length in bits of the Huffman-coded sequence.
+
+    >>> huffman_bits([0, 0, 0, 1, 2])
+    7
+    """
+    counts = Counter(_symbols(symbols))
     code = huffman_code(list(counts.elements()))
     return sum(len(code[s]) * n for s, n in counts.items())
 
@@ -206,6 +274,7 @@ def relative_index(mask: torch.Tensor, index_bits: int) -> tuple[list[int], list
     with one entry per stored weight (real or padding).
     """
     index_bits = _check_bits("index_bits", index_bits)
+    V.tensor(mask, "mask")
     limit = 2 ** index_bits - 1
     positions = torch.nonzero(mask.reshape(-1)).reshape(-1).tolist()
     gaps, padding, last = [], [], -1
@@ -222,7 +291,13 @@ def relative_index(mask: torch.Tensor, index_bits: int) -> tuple[list[int], list
 
 
 def decode_positions(gaps: list[int], padding: list[int]) -> list[int]:
-    """Positions of the real weights from the gaps (the inverse of :func:`relative_index`)."""
+    """Positions of the real weights from the gaps (the inverse of :func:`relative_index`).
+
+    >>> decode_positions([2, 3], [0, 0])
+    [1, 4]
+    """
+    gaps = V.sequence_of(gaps, "gaps", lambda v, n: V.integer(v, n, low=1))
+    padding = V.sequence_of(padding, "padding", lambda v, n: V.integer(v, n, low=0, high=1), length=len(gaps))
     pos, out = -1, []
     for g, pad in zip(gaps, padding):
         pos += g
@@ -262,6 +337,16 @@ def layer_storage(name: str, index: torch.Tensor, mask: torch.Tensor, n_centroid
     Padding entries get a reserved weight symbol ``n_centroids`` (decoded as 0), so the weight
     alphabet has ``n_centroids + 1`` symbols when padding occurs.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    V.tensor(index, "index")
+    V.tensor(mask, "mask")
+    V.positive_int(n_centroids, "n_centroids")
+    V.integer(bias_numel, "bias_numel", low=0)
+    V.integer(bias_bits_each, "bias_bits_each", low=0)
+    V.flag(huffman, "huffman")
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= n_centroids):
+        raise ValueError(f"index values must be in [0, n_centroids={n_centroids})")
     if index.shape != mask.shape:
         raise ValueError(f"index {tuple(index.shape)} and mask {tuple(mask.shape)} differ in shape")
     gaps, padding = relative_index(mask, index_bits)
@@ -290,6 +375,10 @@ def model_storage(model: nn.Module, *, index_bits: int | None = 5, huffman: bool
     ``index_bits=None`` lets the encoder pick, per layer, the gap width (2..8) that stores the layer
     in the fewest bits (a pure storage choice: it does not change the weights).
     """
+    V.module(model, "model")
+    V.flag(huffman, "huffman")
+    if index_bits is not None:
+        _check_bits("index_bits", index_bits)
     if index_bits is None:
         per_bits = [model_storage(model, index_bits=b, huffman=huffman) for b in range(2, 9)]
         return [min(options, key=lambda l: l.total_bits) for options in zip(*per_bits)]
@@ -311,12 +400,22 @@ def model_storage(model: nn.Module, *, index_bits: int | None = 5, huffman: bool
 
 def compression_table(dense_bytes: int, layers: list[LayerStorage]) -> dict:
     """Totals: compressed bytes, ratio to the fp32 model, mean bits per non-zero weight."""
+    V.positive_int(dense_bytes, "dense_bytes")
+    layers = V.sequence_of(layers, "layers", _storage)
+    if not layers:
+        raise ValueError("layers is empty: pass model_storage(model)")
     total_bits = sum(l.total_bits for l in layers)
     nnz = sum(l.nonzero for l in layers)
     params = sum(l.params for l in layers)
     return {"params": params, "nonzero": nnz, "kept": nnz / params,
             "compressed_bytes": math.ceil(total_bits / 8), "ratio": dense_bytes * 8 / total_bits,
             "bits_per_weight": (sum(l.weight_bits + l.index_bits for l in layers)) / max(nnz, 1)}
+
+
+def _storage(value, name):
+    if not isinstance(value, LayerStorage):
+        raise TypeError(f"{name} must be a LayerStorage, got {type(value).__name__}")
+    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,16 +431,19 @@ def prune_and_retrain(model: nn.Module, amounts, train_data, cfg, *, steps: int 
     each (``torch.nn.utils.prune`` keeps the masks applied), then the masks are made permanent."""
     from torch.nn.utils import prune
 
-    from .train import fit
+    from .train import _config, fit
 
+    V.module(model, "model")
     layers = _weighted_layers(model)
+    if not layers:
+        raise ValueError(f"model ({type(model).__name__}) has no nn.Linear or nn.Conv2d layer: nothing to prune")
     amounts = list(amounts) if isinstance(amounts, (list, tuple)) else [amounts] * len(layers)
     if len(amounts) != len(layers):
         raise ValueError(f"amounts has {len(amounts)} entries for {len(layers)} layers")
-    if any(not 0.0 <= a < 1.0 for a in amounts):
-        raise ValueError(f"amounts must be in [0, 1), got {amounts}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    amounts = [V.fraction(a, f"amounts[{i}]") for i, a in enumerate(amounts)]
+    V.data(train_data, "train_data")
+    _config(cfg)
+    steps = V.positive_int(steps, "steps")
     for step in range(1, steps + 1):
         for layer, final in zip(layers, amounts):
             target = 1 - (1 - final) ** (step / steps)  # geometric schedule of the kept fraction
@@ -355,8 +457,12 @@ def prune_and_retrain(model: nn.Module, amounts, train_data, cfg, *, steps: int 
 
 def share_and_finetune(model: nn.Module, bits, train_data, cfg, *, seed: int = 0) -> nn.Module:
     """Stage 2: k-means weight sharing, then fine-tune the centroids (and biases)."""
-    from .train import fit
+    from .train import _config, fit
 
+    V.module(model, "model")
+    V.data(train_data, "train_data")
+    if cfg is not None:
+        _config(cfg)
     share_weights(model, bits, seed=seed)
     if cfg is not None:
         fit(model, train_data, cfg, desc="centroid fine-tuning")
@@ -377,6 +483,7 @@ def han_table(model: nn.Module, *, index_bits: int = 5) -> list[dict]:
     needs 4-bit fixed-width codes: 8 clusters plus the padding symbol). Compression rates are
     against fp32 weights and biases of the same layer.
     """
+    V.module(model, "model")
     plain = model_storage(model, index_bits=index_bits, huffman=False)
     coded = model_storage(model, index_bits=index_bits, huffman=True)
     rows = []
@@ -406,8 +513,13 @@ def han_table(model: nn.Module, *, index_bits: int = 5) -> list[dict]:
 
 def markdown_table(rows: list[dict], digits: int = 3):
     """Show a list of row dicts as a Markdown table in a notebook (plain text elsewhere)."""
+    if not isinstance(rows, (list, tuple)):
+        raise TypeError(f"rows must be a list of dicts, got {type(rows).__name__}")
     if not rows:
         raise ValueError("rows is empty")
+    for i, r in enumerate(rows):
+        V.mapping(r, f"rows[{i}]")
+    V.integer(digits, "digits", low=1)
     cols = list(rows[0])
     fmt = lambda v: f"{v:.{digits}g}" if isinstance(v, float) else str(v)  # noqa: E731
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]

@@ -17,26 +17,50 @@ from typing import Callable
 import torch
 from torch import nn
 
+from . import validate as V
 
-def _tensor(x, name: str) -> torch.Tensor:
-    if not torch.is_tensor(x):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    return x.detach()
+
+def _tensor(x, name: str, *, ndim=None) -> torch.Tensor:
+    """``x`` detached, after checking it is a non-empty tensor of finite values."""
+    V.tensor(x, name, ndim=ndim, min_numel=1)
+    x = x.detach()
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return x
+
+
+def _norm_p(p) -> int:
+    p = V.integer(p, "p")
+    if p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {p}")
+    return p
+
+
+def _xy(model, x, y):
+    V.module(model, "model")
+    x = _tensor(x, "x")
+    V.tensor(y, "y", ndim=1)
+    if y.is_floating_point():
+        raise TypeError(f"y must hold integer class labels, got {y.dtype}")
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
 
 
 # --- data-free ------------------------------------------------------------------------------------
 
 def magnitude(weight: torch.Tensor, p: int = 1) -> torch.Tensor:
-    """Per-weight magnitude :math:`|w|^p` (``p=1``: L1, ``p=2``: L2): small weights matter little."""
-    if p not in (1, 2):
-        raise ValueError(f"p must be 1 or 2, got {p}")
+    """Per-weight magnitude :math:`|w|^p` (``p=1``: L1, ``p=2``: L2): small weights matter little.
+
+    >>> magnitude(torch.tensor([-2.0, 1.0]), p=2).tolist()
+    [4.0, 1.0]
+    """
+    p = _norm_p(p)
     return _tensor(weight, "weight").abs().pow(p)
 
 
 def filter_norm(weight: torch.Tensor, p: int = 1) -> torch.Tensor:
     """Per-output-channel norm :math:`\\|W_j\\|_p = (\\sum_{i,k,l} |w_{j,i,k,l}|^p)^{1/p}`."""
-    if p not in (1, 2):
-        raise ValueError(f"p must be 1 or 2, got {p}")
+    p = _norm_p(p)
     w = _tensor(weight, "weight")
     return w.reshape(w.shape[0], -1).norm(p=p, dim=1)
 
@@ -97,8 +121,24 @@ def taylor_activation(activation: torch.Tensor, grad: torch.Tensor) -> torch.Ten
 # --- exact curvature of a tiny model ------------------------------------------------------------------
 
 def flat_params(params) -> torch.Tensor:
-    """Concatenate tensors into one vector (the order every Hessian here uses)."""
+    """Concatenate tensors into one vector (the order every Hessian here uses).
+
+    >>> flat_params([torch.ones(2, 2), torch.zeros(1)]).tolist()
+    [1.0, 1.0, 1.0, 1.0, 0.0]
+    """
+    params = _param_list(params)
     return torch.cat([p.detach().reshape(-1) for p in params])
+
+
+def _param_list(params, name: str = "params") -> list:
+    if torch.is_tensor(params) or isinstance(params, (str, bytes)) or not hasattr(params, "__iter__"):
+        raise TypeError(f"{name} must be a list of tensors, got {type(params).__name__}")
+    params = list(params)
+    if not params:
+        raise ValueError(f"{name} is empty")
+    for i, p in enumerate(params):
+        V.tensor(p, f"{name}[{i}]")
+    return params
 
 
 def hessian(loss_of: Callable[[list[torch.Tensor]], torch.Tensor], params) -> torch.Tensor:
@@ -106,6 +146,8 @@ def hessian(loss_of: Callable[[list[torch.Tensor]], torch.Tensor], params) -> to
 
     ``loss_of(tensors)`` must compute the loss with ``tensors`` in place of ``params``.
     """
+    V.function(loss_of, "loss_of")
+    params = _param_list(params)
     shapes = [p.shape for p in params]
     sizes = [p.numel() for p in params]
 
@@ -133,14 +175,28 @@ def obs_saliency(w: torch.Tensor, h_inv: torch.Tensor) -> torch.Tensor:
     :func:`obs_update`), in the quadratic model of the loss. ``w`` is flat, ``h_inv`` is ``(d, d)``.
     """
     w, h_inv = _tensor(w, "w"), _tensor(h_inv, "h_inv")
-    if h_inv.shape != (w.numel(), w.numel()):
-        raise ValueError(f"h_inv must be ({w.numel()}, {w.numel()}), got {tuple(h_inv.shape)}")
-    return w.pow(2) / (2 * torch.diagonal(h_inv))
+    _check_h_inv(h_inv, w.numel())
+    return w.reshape(-1).pow(2) / (2 * torch.diagonal(h_inv))
+
+
+def _check_h_inv(h_inv: torch.Tensor, d: int) -> None:
+    if h_inv.shape != (d, d):
+        raise ValueError(f"h_inv must be ({d}, {d}), got {tuple(h_inv.shape)}")
+    if not bool((torch.diagonal(h_inv) > 0).all()):
+        raise ValueError("h_inv must have a positive diagonal (an inverse of a positive definite matrix; "
+                         "see damped_inverse)")
 
 
 def obs_update(w: torch.Tensor, h_inv: torch.Tensor, q: int) -> torch.Tensor:
-    """The compensating update :math:`\\delta w = -\\frac{w_q}{[H^{-1}]_{qq}} H^{-1} e_q` (it zeroes ``w_q``)."""
+    """The compensating update :math:`\\delta w = -\\frac{w_q}{[H^{-1}]_{qq}} H^{-1} e_q` (it zeroes ``w_q``).
+
+    >>> obs_update(torch.tensor([1.0, 2.0]), torch.eye(2), 0).tolist()
+    [-1.0, -0.0]
+    """
     w, h_inv = _tensor(w, "w"), _tensor(h_inv, "h_inv")
+    w = w.reshape(-1)
+    _check_h_inv(h_inv, w.numel())
+    q = V.integer(q, "q", low=0, high=w.numel() - 1)
     return -w[q] / h_inv[q, q] * h_inv[:, q]
 
 
@@ -154,9 +210,8 @@ def obs_path(w: torch.Tensor, h_inv: torch.Tensor, *, candidates: torch.Tensor |
     w = _tensor(w, "w").clone().double().reshape(-1)
     h_inv = _tensor(h_inv, "h_inv").clone().double()
     d = w.numel()
-    if h_inv.shape != (d, d):
-        raise ValueError(f"h_inv must be ({d}, {d}), got {tuple(h_inv.shape)}")
-    alive = torch.ones(d, dtype=torch.bool) if candidates is None else candidates.clone().bool().reshape(-1)
+    _check_h_inv(h_inv, d)
+    alive = torch.ones(d, dtype=torch.bool) if candidates is None else _candidates(candidates, d).clone()
     removed = torch.zeros(d, dtype=torch.bool)
     inf = torch.tensor(float("inf"), dtype=w.dtype)
     while bool(alive.any()):
@@ -171,13 +226,35 @@ def obs_path(w: torch.Tensor, h_inv: torch.Tensor, *, candidates: torch.Tensor |
         yield w, ~removed
 
 
+def _candidates(candidates, d: int) -> torch.Tensor:
+    V.tensor(candidates, "candidates")
+    if candidates.numel() != d:
+        raise ValueError(f"candidates must have {d} entries (one per weight), got {candidates.numel()}")
+    if candidates.dtype != torch.bool and not bool(((candidates == 0) | (candidates == 1)).all()):
+        raise ValueError("candidates must be a bool (or 0/1) tensor")
+    return candidates.detach().bool().reshape(-1)
+
+
 def obs_prune(w: torch.Tensor, h_inv: torch.Tensor, n_prune: int, *, candidates: torch.Tensor | None = None):
     """Remove ``n_prune`` weights one by one with OBS (:func:`obs_path`); returns ``(new_w, kept_mask)``.
 
     Each removal picks the lowest :func:`obs_saliency` and applies :func:`obs_update` to the rest.
+
+    Args:
+        w: the weights (any shape, read flat); h_inv: ``(d, d)`` with a positive diagonal.
+        n_prune: an int in ``[0, number of candidates]``.
+    Returns:
+        ``(new_w, kept_mask)``, both flat.
+
+    >>> new_w, kept = obs_prune(torch.tensor([3.0, 0.1, -2.0]), torch.eye(3), 1)
+    >>> new_w.tolist(), kept.tolist()
+    ([3.0, 0.0, -2.0], [True, False, True])
     """
     d = _tensor(w, "w").numel()
-    n_max = d if candidates is None else int(candidates.sum())
+    h = _tensor(h_inv, "h_inv")
+    _check_h_inv(h, d)
+    n_max = d if candidates is None else int(_candidates(candidates, d).sum())
+    n_prune = V.integer(n_prune, "n_prune")
     if not 0 <= n_prune <= n_max:
         raise ValueError(f"n_prune must be in [0, {n_max}], got {n_prune}")
     if n_prune == 0:
@@ -185,6 +262,7 @@ def obs_prune(w: torch.Tensor, h_inv: torch.Tensor, n_prune: int, *, candidates:
     for i, (new_w, kept) in enumerate(obs_path(w, h_inv, candidates=candidates), start=1):
         if i == n_prune:
             return new_w.float(), kept
+    raise AssertionError("unreachable: n_prune was checked against the candidates")
 
 
 # --- Fisher approximations ----------------------------------------------------------------------
@@ -193,8 +271,14 @@ def per_sample_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params:
     """Gradients of each sample's cross-entropy, ``(N, d)``, via ``torch.func.vmap`` (no loop)."""
     from torch.func import functional_call, grad, vmap
 
+    _xy(model, x, y)
     named = dict(model.named_parameters())
+    if params is not None and (isinstance(params, str) or not hasattr(params, "__iter__")):
+        raise TypeError(f"params must be a list of parameter names, got {type(params).__name__}")
     names = list(named) if params is None else list(params)
+    unknown = [n for n in names if n not in named]
+    if unknown or not names:
+        raise ValueError(f"params must name parameters of the model, unknown {unknown}; known {list(named)}")
     frozen = {k: v.detach() for k, v in named.items() if k not in names}
 
     def loss(theta, xi, yi):
@@ -210,8 +294,7 @@ def empirical_fisher(grads: torch.Tensor, damp: float = 0.0) -> torch.Tensor:
     g = _tensor(grads, "grads")
     if g.dim() != 2:
         raise ValueError(f"grads must be (N, d), got {tuple(g.shape)}")
-    if damp < 0:
-        raise ValueError(f"damp must be >= 0, got {damp}")
+    damp = V.number(damp, "damp", low=0)
     return g.T @ g / len(g) + damp * torch.eye(g.shape[1], dtype=g.dtype)
 
 
@@ -224,8 +307,7 @@ def woodfisher_inverse(grads: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
     g = _tensor(grads, "grads").double()
     if g.dim() != 2:
         raise ValueError(f"grads must be (N, d), got {tuple(g.shape)}")
-    if damp <= 0:
-        raise ValueError(f"damp must be > 0, got {damp}")
+    damp = V.number(damp, "damp", low=0, low_open=True)
     n, d = g.shape
     f_inv = torch.eye(d, dtype=g.dtype) / damp
     for gi in g:
@@ -256,6 +338,8 @@ class TinyMLP(nn.Sequential):
     """64 -> hidden -> 10 with tanh: small enough for an exact Hessian, smooth enough for Taylor."""
 
     def __init__(self, in_features: int = 64, hidden: int = 16, num_classes: int = 10):
+        for v, n in ((in_features, "in_features"), (hidden, "hidden"), (num_classes, "num_classes")):
+            V.positive_int(v, n)
         super().__init__(nn.Flatten(), nn.Linear(in_features, hidden), nn.Tanh(), nn.Linear(hidden, num_classes))
 
 
@@ -263,6 +347,7 @@ def weight_loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     """``(names, loss_of)``: the model's weight matrices and the loss as a function of them."""
     from torch.func import functional_call
 
+    _xy(model, x, y)
     names = [n for n, p in model.named_parameters() if n.endswith("weight")]
     frozen = {n: p.detach() for n, p in model.named_parameters() if n not in names}
 
@@ -280,11 +365,20 @@ def damped_inverse(h: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
     :math:`[H^{-1}]_{qq}` would "gain" loss by removing weights; :math:`\lambda = \max(0, -\lambda_{min})
     + \text{damp}\cdot\overline{|h_{ii}|}` fixes that (the Levenberg-Marquardt trick).
     """
-    h = _tensor(h, "h").double()
-    if damp <= 0:
-        raise ValueError(f"damp must be > 0, got {damp}")
+    h = _tensor(h, "h", ndim=2).double()
+    if h.shape[0] != h.shape[1]:
+        raise ValueError(f"h must be square, got shape {tuple(h.shape)}")
+    damp = V.number(damp, "damp", low=0, low_open=True)
     lam = max(0.0, -float(torch.linalg.eigvalsh(h)[0])) + damp * float(torch.diagonal(h).abs().mean())
     return torch.linalg.inv(h + lam * torch.eye(len(h), dtype=h.dtype))
+
+
+def _sparsities(sparsities, check):
+    if isinstance(sparsities, (str, bytes)) or not isinstance(sparsities, (list, tuple)):
+        raise TypeError(f"sparsities must be a list or tuple of fractions, got {type(sparsities).__name__}")
+    if not sparsities:
+        raise ValueError("sparsities is empty")
+    return [check(s, "sparsities value") for s in sparsities]
 
 
 def _zero_lowest(w, score, k):
@@ -305,7 +399,14 @@ def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsi
     """
     from .prune import check_amount
 
-    sparsities = [check_amount(s, "sparsities value") for s in sparsities]
+    _xy(model, x, y)
+    sparsities = _sparsities(sparsities, check_amount)
+    damp = V.number(damp, "damp", low=0, low_open=True)
+    V.positive_int(seeds, "seeds")
+    if fisher_samples is not None:
+        V.positive_int(fisher_samples, "fisher_samples")
+    if not [n for n, _ in model.named_parameters() if n.endswith("weight")]:
+        raise ValueError(f"model ({type(model).__name__}) has no weight parameters: nothing to prune")
     names, loss_of = weight_loss_fn(model, x, y)
     params = [dict(model.named_parameters())[n] for n in names]
     w = flat_params(params)
@@ -348,6 +449,10 @@ def loss_increase(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsities
 
     Keyword arguments go to :func:`criterion_weights`.
     """
+    from .prune import check_amount
+
+    _xy(model, x, y)
+    _sparsities(sparsities, check_amount)
     names, loss_of = weight_loss_fn(model, x, y)
     params = [dict(model.named_parameters())[n] for n in names]
     shapes, sizes = [p.shape for p in params], [p.numel() for p in params]
@@ -366,8 +471,19 @@ def criteria_experiment(hidden: int = 16, epochs: int = 40, sparsities=(0.5, 0.8
                         fisher_samples: int | None = None, data=None) -> dict:
     """Train a :class:`TinyMLP` on digits and tabulate :func:`loss_increase` (training loss, no retraining)."""
     from .data import classification
+    from .prune import check_amount
     from .train import TrainConfig, accuracy, fit, seed_everything
 
+    V.positive_int(hidden, "hidden")
+    V.positive_int(epochs, "epochs")
+    _sparsities(sparsities, check_amount)
+    V.integer(seed, "seed")
+    if fisher_samples is not None:
+        V.positive_int(fisher_samples, "fisher_samples")
+    if data is not None:
+        V.data(data, "data")
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise TypeError("data must be an (x, y) pair of tensors")
     x, y = data if data is not None else classification("train", flatten=True)
     x = x.reshape(len(x), -1)
     seed_everything(seed)

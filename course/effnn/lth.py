@@ -21,10 +21,11 @@ from typing import Callable
 import torch
 from torch import nn
 
+from . import validate as V
 from .criteria import taylor_weight
-from .prune import (check_amount, install_mask, mask_of, prunable_layers, prune_by_scores,
+from .prune import (_layers_of, check_amount, install_mask, mask_of, prunable_layers, prune_by_scores,
                     weight_of, weight_sparsity)
-from .train import TrainConfig, accuracy, evaluate_loss, fit, progress_bar, seed_everything
+from .train import TrainConfig, _config, accuracy, evaluate_loss, fit, progress_bar, seed_everything
 
 
 # --- snapshots and rewinding ---------------------------------------------------------------------
@@ -34,7 +35,12 @@ def _canonical(name: str) -> str:
 
 
 def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    """A copy of every parameter, keyed by its unpruned name (``weight_orig`` -> ``weight``)."""
+    """A copy of every parameter, keyed by its unpruned name (``weight_orig`` -> ``weight``).
+
+    >>> sorted(snapshot(nn.Linear(2, 1)))
+    ['bias', 'weight']
+    """
+    V.module(model, "model")
     return {_canonical(n): p.detach().clone() for n, p in model.named_parameters()}
 
 
@@ -44,10 +50,17 @@ def rewind(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
 
     After ``rewind(model, theta0)`` the pruned network computes with ``theta0 * mask``: the ticket.
     """
+    V.module(model, "model")
+    V.mapping(state, "state")
     params = dict(model.named_parameters())
     missing = [n for n in params if _canonical(n) not in state]
     if missing:
         raise ValueError(f"state has no value for {missing}")
+    for n, p in params.items():
+        v = state[_canonical(n)]
+        V.tensor(v, f"state[{_canonical(n)!r}]")
+        if v.shape != p.shape:
+            raise ValueError(f"state[{_canonical(n)!r}] has shape {tuple(v.shape)}, the model {tuple(p.shape)}")
     for n, p in params.items():
         p.copy_(state[_canonical(n)])
     return model
@@ -55,13 +68,21 @@ def rewind(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
 
 def masks(model: nn.Module) -> dict[str, torch.Tensor]:
     """Each prunable layer's mask (ones if unpruned), keyed by module name."""
-    layers = set(prunable_layers(model))
+    V.module(model, "model")
+    layers = set(_layers_of(model, None))
     return {n: mask_of(m).detach().clone() for n, m in model.named_modules() if m in layers}
 
 
 def apply_masks(model: nn.Module, mask_dict: dict[str, torch.Tensor]) -> nn.Module:
-    """Install the masks of :func:`masks` (e.g. from another model) on ``model``."""
+    """Install the masks of :func:`masks` (e.g. from another model) on ``model``; returns ``model``."""
+    V.module(model, "model")
+    V.mapping(mask_dict, "mask_dict")
+    if not mask_dict:
+        raise ValueError("mask_dict is empty: nothing to install")
     modules = dict(model.named_modules())
+    unknown = [n for n in mask_dict if n not in modules]
+    if unknown:
+        raise ValueError(f"mask_dict names modules the model does not have: {unknown}")
     for name, mask in mask_dict.items():
         install_mask(modules[name], mask)
     return model
@@ -77,8 +98,10 @@ class TrainingProbe:
     """
 
     def __init__(self, val_data=None, rewind_step: int = 0, eval_every: int = 10):
-        if rewind_step < 0 or eval_every < 1:
-            raise ValueError("rewind_step must be >= 0 and eval_every >= 1")
+        V.integer(rewind_step, "rewind_step", low=0)
+        V.positive_int(eval_every, "eval_every")
+        if val_data is not None:
+            V.data(val_data, "val_data")
         self.val_data, self.rewind_step, self.eval_every = val_data, rewind_step, eval_every
         self.step = 0
         self.rewind_state = None
@@ -103,6 +126,11 @@ class TrainingProbe:
 def train_probed(model: nn.Module, train_data, cfg: TrainConfig, *, val_data=None, rewind_step: int = 0,
                  eval_every: int = 10, after_step: Callable | None = None) -> TrainingProbe:
     """:func:`effnn.train.fit` with a :class:`TrainingProbe` attached; returns the probe."""
+    V.module(model, "model")
+    V.data(train_data, "train_data")
+    _config(cfg)
+    if after_step is not None:
+        V.function(after_step, "after_step")
     probe = TrainingProbe(val_data, rewind_step, eval_every)
     probe.start(model)
 
@@ -138,21 +166,34 @@ class LTHConfig:
     def __post_init__(self):
         check_amount(self.rate, "rate")
         check_amount(self.output_rate, "output_rate")
-        if not isinstance(self.rounds, int) or self.rounds < 0:
-            raise ValueError(f"rounds must be an int >= 0, got {self.rounds!r}")
+        V.integer(self.rounds, "rounds", low=0)
+        V.integer(self.rewind_step, "rewind_step", low=0)
+        V.positive_int(self.eval_every, "eval_every")
+        V.integer(self.seed, "seed")
+        _config(self.train, "train")
+        if isinstance(self.controls, str) or not isinstance(self.controls, (tuple, list)):
+            raise TypeError(f"controls must be a tuple of names, got {type(self.controls).__name__}")
         unknown = set(self.controls) - {"reinit", "snip"}
         if unknown:
             raise ValueError(f"controls must be among ('reinit', 'snip'), got {sorted(unknown)}")
 
     def layer_sparsity(self, round_: int, n_layers: int) -> list[float]:
-        """Per-layer sparsity after ``round_`` rounds: :math:`1 - (1 - p)^r`."""
+        """Per-layer sparsity after ``round_`` rounds: :math:`1 - (1 - p)^r`.
+
+        >>> [round(v, 2) for v in LTHConfig(rate=0.5, output_rate=0.2).layer_sparsity(2, 2)]
+        [0.75, 0.36]
+        """
+        V.integer(round_, "round_", low=0)
+        V.positive_int(n_layers, "n_layers")
         rates = [self.rate] * (n_layers - 1) + [self.output_rate]
         return [1 - (1 - p) ** round_ for p in rates]
 
 
 def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None) -> dict:
     """SNIP connection sensitivity :math:`|\\partial L/\\partial w \\odot w|` at the current weights."""
-    layers = prunable_layers(model) if layers is None else list(layers)
+    V.module(model, "model")
+    V.data((x, y), "(x, y)")
+    layers = _layers_of(model, layers)
     model.zero_grad(set_to_none=True)
     nn.functional.cross_entropy(model(x), y).backward()
     scores = {}
@@ -166,12 +207,17 @@ def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None)
 
 def snip_prune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amount: float) -> nn.Module:
     """Prune ``amount`` of all weights at once, at initialization, by SNIP scores (global)."""
+    check_amount(amount)
     return prune_by_scores(model, snip_scores(model, x, y), amount, scope="global")
 
 
 def imp_prune(model: nn.Module, cfg: LTHConfig, round_: int) -> nn.Module:
     """Magnitude-prune each layer to its round-``round_`` sparsity (the mask only grows)."""
-    layers = prunable_layers(model)
+    V.module(model, "model")
+    if not isinstance(cfg, LTHConfig):
+        raise TypeError(f"cfg must be an LTHConfig, got {type(cfg).__name__}")
+    V.integer(round_, "round_", low=0)
+    layers = _layers_of(model, None)
     amounts = dict(zip(layers, cfg.layer_sparsity(round_, len(layers))))
     return prune_by_scores(model, {m: weight_of(m).detach().abs() for m in layers}, scope="layer",
                            amounts=amounts)
@@ -187,7 +233,14 @@ def find_tickets(model_fn: Callable[[], nn.Module], train_data, val_data, test_d
     training, ``masks`` the round's masks. ``model_fn()`` must build a fresh network; the seed comes
     from ``cfg.seed``.
     """
-    cfg = cfg or LTHConfig()
+    V.function(model_fn, "model_fn")
+    V.data(train_data, "train_data")
+    if val_data is not None:
+        V.data(val_data, "val_data")
+    V.data(test_data, "test_data")
+    cfg = LTHConfig() if cfg is None else cfg
+    if not isinstance(cfg, LTHConfig):
+        raise TypeError(f"cfg must be an LTHConfig, got {type(cfg).__name__}")
     seed_everything(cfg.seed)
     model = model_fn()
     train_cfg = replace(cfg.train, seed=cfg.seed)
@@ -230,8 +283,13 @@ def _first_batch(data, n: int):
 @torch.no_grad()
 def interpolate(model_a: nn.Module, model_b: nn.Module, alpha: float) -> nn.Module:
     """A copy of ``model_a`` with parameters :math:`(1-\\alpha)\\theta_A + \\alpha\\theta_B` (masks of A)."""
+    V.module(model_a, "model_a")
+    V.module(model_b, "model_b")
+    alpha = V.number(alpha, "alpha")
+    pa, pb = dict(model_a.named_parameters()), dict(model_b.named_parameters())
+    if {n: p.shape for n, p in pa.items()} != {n: p.shape for n, p in pb.items()}:
+        raise ValueError("model_a and model_b must have the same parameter names and shapes")
     out = copy.deepcopy(model_a)
-    pb = dict(model_b.named_parameters())
     for n, p in out.named_parameters():
         p.lerp_(pb[n], alpha)
     return out
@@ -243,6 +301,14 @@ def error_barrier(model_a: nn.Module, model_b: nn.Module, data, alphas=None) -> 
     :math:`\\text{barrier} = \\max_\\alpha E((1-\\alpha)\\theta_A + \\alpha\\theta_B) - \\tfrac12(E(\\theta_A) + E(\\theta_B))`;
     near 0 means the two runs ended in one linearly connected basin ("stable to SGD noise").
     """
+    V.data(data, "data")
+    if alphas is not None:
+        if torch.is_tensor(alphas):
+            alphas = alphas.tolist()
+        alphas = V.sequence_of(list(alphas) if hasattr(alphas, "__iter__") and not isinstance(alphas, str)
+                               else alphas, "alphas", V.number)
+        if len(alphas) < 2:
+            raise ValueError("alphas must hold at least two points")
     alphas = torch.linspace(0, 1, 11).tolist() if alphas is None else list(alphas)
     errors = [1 - accuracy(interpolate(model_a, model_b, a), data) for a in alphas]
     barrier = max(errors) - 0.5 * (errors[0] + errors[-1])
@@ -252,6 +318,12 @@ def error_barrier(model_a: nn.Module, model_b: nn.Module, data, alphas=None) -> 
 def spawn_and_compare(parent: nn.Module, state: dict, train_data, test_data, cfg: TrainConfig,
                       seeds=(1, 2), alphas=None) -> dict:
     """Train two copies of ``parent`` rewound to ``state`` with different data orders; their barrier."""
+    V.module(parent, "parent")
+    V.mapping(state, "state")
+    V.data(train_data, "train_data")
+    V.data(test_data, "test_data")
+    _config(cfg)
+    seeds = V.sequence_of(seeds, "seeds", V.integer, length=2)
     children = []
     for s in seeds:
         child = rewind(copy.deepcopy(parent), state)
@@ -268,6 +340,14 @@ def instability(model_fn: Callable[[], nn.Module], train_data, test_data, cfg: T
     :math:`\theta_k`; two children restart from it with data-order seeds ``seed+1`` and ``seed+2``.
     Returns :func:`error_barrier` of the children: ~0 means stable to SGD noise from step ``k`` on.
     """
+    V.function(model_fn, "model_fn")
+    V.data(train_data, "train_data")
+    V.data(test_data, "test_data")
+    _config(cfg)
+    V.integer(rewind_step, "rewind_step", low=0)
+    V.integer(seed, "seed")
+    if mask is not None:
+        V.mapping(mask, "mask")
     seed_everything(seed)
     parent = model_fn()
     if mask is not None:
@@ -291,9 +371,13 @@ class DeepR:
 
     def __init__(self, model: nn.Module, density: float, *, lr: float, l1: float = 0.2,
                  temperature: float = 1e-6, seed: int = 0, layers=None):
-        if not 0.0 < density <= 1.0:
-            raise ValueError(f"density must be in (0, 1], got {density}")
-        self.layers = prunable_layers(model) if layers is None else list(layers)
+        V.module(model, "model")
+        density = V.number(density, "density", low=0, high=1, low_open=True)
+        V.number(lr, "lr", low=0, low_open=True)
+        V.number(l1, "l1", low=0)
+        V.number(temperature, "temperature", low=0)
+        V.integer(seed, "seed")
+        self.layers = _layers_of(model, layers)
         self.lr, self.l1, self.temperature = lr, l1, temperature
         self.gen = torch.Generator().manual_seed(seed)
         self.rewired = 0
@@ -306,6 +390,7 @@ class DeepR:
         self.signs = [torch.sign(layer.weight_orig.detach()).clamp_min(0) * 2 - 1 for layer in self.layers]
 
     def connections(self) -> list[int]:
+        """Live connections per layer (constant through training)."""
         return [int(layer.weight_mask.sum()) for layer in self.layers]
 
     @torch.no_grad()
@@ -342,6 +427,11 @@ def summarize(runs: list[list[dict]], keys=("acc_ticket", "acc_reinit", "acc_sni
     """Mean and standard deviation over seeds of each round of :func:`find_tickets` records."""
     import numpy as np
 
+    if not isinstance(runs, (list, tuple)) or not runs:
+        raise ValueError("runs must be a non-empty list of find_tickets records (one list per seed)")
+    for i, rows in enumerate(runs):
+        if not isinstance(rows, (list, tuple)) or not rows or not all(isinstance(r, dict) for r in rows):
+            raise ValueError(f"runs[{i}] must be a non-empty list of record dicts")
     out = []
     for rows in zip(*runs):
         row = {"round": rows[0]["round"], "remaining": float(np.mean([r["remaining"] for r in rows]))}

@@ -17,17 +17,31 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import validate as V
+
 
 # ---------------------------------------------------------------------------------------------
 # The affine map
 # ---------------------------------------------------------------------------------------------
 
-def _check_bits(bits) -> int:
-    if isinstance(bits, bool) or not isinstance(bits, int):
-        raise TypeError(f"bits must be an int, got {type(bits).__name__}")
-    if bits < 1 or bits > 16:
-        raise ValueError(f"bits must be in 1..16, got {bits}")
-    return bits
+def _check_bits(bits, name: str = "bits") -> int:
+    return V.bits(bits, name)
+
+
+def _check_axis(x: torch.Tensor, axis, name: str = "axis"):
+    if axis is None:
+        return None
+    axis = V.integer(axis, name)
+    if not -x.dim() <= axis < max(x.dim(), 1):
+        raise ValueError(f"{name} must be None or a dimension of the tensor (ndim {x.dim()}), got {axis}")
+    return axis
+
+
+def _check_float(x, name: str = "x") -> torch.Tensor:
+    V.tensor(x, name, floating=True, min_numel=1)
+    if not bool(torch.isfinite(x.detach()).all()):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return x
 
 
 def qrange(bits: int, symmetric: bool) -> tuple[int, int]:
@@ -35,8 +49,12 @@ def qrange(bits: int, symmetric: bool) -> tuple[int, int]:
 
     The restricted signed range keeps +-x symmetric (so 2 bits give the ternary ``{-1, 0, 1}``);
     1-bit weights are the binary case (``effnn.binary``), not a symmetric affine grid.
+
+    >>> qrange(8, symmetric=True), qrange(4, symmetric=False)
+    ((-127, 127), (0, 15))
     """
     bits = _check_bits(bits)
+    V.flag(symmetric, "symmetric")
     if symmetric:
         if bits < 2:
             raise ValueError(f"bits must be >= 2 for symmetric quantization, got {bits}")
@@ -49,10 +67,16 @@ def qparams(x_min, x_max, bits: int, *, symmetric: bool = True):
     """Scale and zero point that map ``[x_min, x_max]`` (tensors or floats) onto the integer range.
 
     The range is widened to contain 0, so zero (padding, ReLU outputs, pruned weights) stays exact.
+
+    >>> scale, zp = qparams(-1.0, 1.0, 8)
+    >>> round(float(scale) * 127, 6), int(zp)
+    (1.0, 0)
     """
     qmin, qmax = qrange(bits, symmetric)
-    x_min = torch.as_tensor(x_min, dtype=torch.float32)
-    x_max = torch.as_tensor(x_max, dtype=torch.float32)
+    x_min = _as_range(x_min, "x_min")
+    x_max = _as_range(x_max, "x_max")
+    if x_min.shape != x_max.shape and x_min.dim() and x_max.dim():
+        raise ValueError(f"x_min {tuple(x_min.shape)} and x_max {tuple(x_max.shape)} differ in shape")
     if torch.any(x_min > x_max):
         raise ValueError("x_min must be <= x_max")
     x_min = torch.minimum(x_min, torch.zeros_like(x_min))
@@ -67,6 +91,30 @@ def qparams(x_min, x_max, bits: int, *, symmetric: bool = True):
     return scale.clamp_min(tiny), zero_point
 
 
+def _as_range(value, name: str) -> torch.Tensor:
+    """A number or a float tensor of range ends, finite."""
+    if torch.is_tensor(value):
+        out = value.detach().to(torch.float32)
+    else:
+        out = torch.tensor(V.number(value, name), dtype=torch.float32)
+    if out.numel() == 0:
+        raise ValueError(f"{name} is empty")
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"{name} must be finite, got NaN or infinity")
+    return out
+
+
+def _check_scale(scale, zero_point, x: torch.Tensor, axis):
+    """``scale`` > 0 and finite, ``zero_point`` finite; per-channel sizes must match ``x`` along ``axis``."""
+    s = _as_range(scale, "scale")
+    if bool((s <= 0).any()):
+        raise ValueError("scale must be > 0")
+    z = _as_range(zero_point, "zero_point")
+    for t, name in ((s, "scale"), (z, "zero_point")):
+        if t.dim() > 1 or (t.dim() == 1 and t.numel() > 1 and (axis is None or t.numel() != x.shape[axis])):
+            raise ValueError(f"{name} must be a number or one value per slice along axis, got shape {tuple(t.shape)}")
+
+
 def _bcast(t: torch.Tensor, like: torch.Tensor, axis: int | None) -> torch.Tensor:
     if axis is None or t.dim() == 0:
         return t
@@ -77,15 +125,29 @@ def _bcast(t: torch.Tensor, like: torch.Tensor, axis: int | None) -> torch.Tenso
 
 def quantize(x: torch.Tensor, scale, zero_point, bits: int, *, symmetric: bool = True,
              axis: int | None = None) -> torch.Tensor:
-    """``clamp(round(x / scale) + zero_point)`` as int64. ``axis`` is the per-channel dim."""
+    """``clamp(round(x / scale) + zero_point)`` as int64. ``axis`` is the per-channel dim.
+
+    >>> quantize(torch.tensor([0.5, -2.0]), 0.25, 0, 4).tolist()
+    [2, -7]
+    """
+    _check_float(x)
     qmin, qmax = qrange(bits, symmetric)
+    axis = _check_axis(x, axis)
+    _check_scale(scale, zero_point, x, axis)
     scale = _bcast(torch.as_tensor(scale, dtype=torch.float32), x, axis)
     zero_point = _bcast(torch.as_tensor(zero_point), x, axis)
     return (torch.round(x / scale) + zero_point).clamp(qmin, qmax).to(torch.int64)
 
 
 def dequantize(q: torch.Tensor, scale, zero_point, *, axis: int | None = None) -> torch.Tensor:
-    """``scale * (q - zero_point)``: back to floats."""
+    """``scale * (q - zero_point)``: back to floats.
+
+    >>> dequantize(torch.tensor([2, -7]), 0.25, 0).tolist()
+    [0.5, -1.75]
+    """
+    V.tensor(q, "q")
+    axis = _check_axis(q, axis)
+    _check_scale(scale, zero_point, q, axis)
     scale = _bcast(torch.as_tensor(scale, dtype=torch.float32), q, axis)
     zero_point = _bcast(torch.as_tensor(zero_point), q, axis)
     return scale * (q - zero_point).to(torch.float32)
@@ -93,6 +155,8 @@ def dequantize(q: torch.Tensor, scale, zero_point, *, axis: int | None = None) -
 
 def tensor_qparams(x: torch.Tensor, bits: int, *, symmetric: bool = True, axis: int | None = None):
     """Min-max scale and zero point of ``x``: one pair, or one per slice along ``axis``."""
+    _check_float(x)
+    axis = _check_axis(x, axis)
     if axis is None:
         return qparams(x.min(), x.max(), bits, symmetric=symmetric)
     flat = x.detach().transpose(0, axis).reshape(x.shape[axis], -1)
@@ -100,7 +164,12 @@ def tensor_qparams(x: torch.Tensor, bits: int, *, symmetric: bool = True, axis: 
 
 
 def quant_error(x: torch.Tensor, bits: int, *, symmetric: bool = True, axis: int | None = None) -> float:
-    """Mean squared error of a min-max quantize-dequantize round trip."""
+    """Mean squared error of a min-max quantize-dequantize round trip.
+
+    >>> quant_error(torch.tensor([-1.0, 0.0, 1.0]), 8)
+    0.0
+    """
+    _check_float(x)
     scale, zp = tensor_qparams(x, bits, symmetric=symmetric, axis=axis)
     x_hat = dequantize(quantize(x, scale, zp, bits, symmetric=symmetric, axis=axis), scale, zp, axis=axis)
     return float(((x - x_hat) ** 2).mean())
@@ -128,8 +197,18 @@ class _FakeQuantSTE(torch.autograd.Function):
 
 def fake_quantize(x: torch.Tensor, bits: int, *, symmetric: bool = True, axis: int | None = None,
                   scale=None, zero_point=None) -> torch.Tensor:
-    """Quantize-dequantize ``x`` in float with an STE gradient (min-max range unless given)."""
+    """Quantize-dequantize ``x`` in float with an STE gradient (min-max range unless given).
+
+    >>> fake_quantize(torch.tensor([0.3, -1.0]), 2).tolist()
+    [0.0, -1.0]
+    """
+    _check_float(x)
     qmin, qmax = qrange(bits, symmetric)
+    axis = _check_axis(x, axis)
+    if (scale is None) != (zero_point is None):
+        raise ValueError("scale and zero_point must be given together (or both left None)")
+    if scale is not None:
+        _check_scale(scale, zero_point, x, axis)
     if scale is None:
         scale, zero_point = tensor_qparams(x.detach(), bits, symmetric=symmetric, axis=axis)
     scale = _bcast(torch.as_tensor(scale, dtype=torch.float32), x, axis)
@@ -147,10 +226,8 @@ class RangeObserver(nn.Module):
 
     def __init__(self, method: str = "minmax", percentile: float = 99.9):
         super().__init__()
-        if method not in ("minmax", "percentile"):
-            raise ValueError(f"method must be 'minmax' or 'percentile', got {method!r}")
-        if not 50.0 < percentile <= 100.0:
-            raise ValueError(f"percentile must be in (50, 100], got {percentile}")
+        V.choice(method, "method", ("minmax", "percentile"))
+        V.number(percentile, "percentile", low=50.0, high=100.0, low_open=True)
         self.method, self.percentile = method, percentile
         self.register_buffer("lo", torch.tensor(float("inf")))
         self.register_buffer("hi", torch.tensor(float("-inf")))
@@ -190,9 +267,9 @@ class QuantWrapper(nn.Module):
         if not isinstance(layer, (nn.Linear, nn.Conv2d)):
             raise TypeError(f"layer must be nn.Linear or nn.Conv2d, got {type(layer).__name__}")
         self.layer = layer
-        self.w_bits = _check_bits(w_bits)
-        self.a_bits = None if a_bits is None else _check_bits(a_bits)
-        self.per_channel = per_channel
+        self.w_bits = _check_bits(w_bits, "w_bits")
+        self.a_bits = None if a_bits is None else _check_bits(a_bits, "a_bits")
+        self.per_channel = V.flag(per_channel, "per_channel")
         self.observer = RangeObserver(observer, percentile)
         self.mode = "float"
 
@@ -219,14 +296,25 @@ class QuantWrapper(nn.Module):
 
 
 def quant_layers(model: nn.Module) -> list[QuantWrapper]:
+    """The :class:`QuantWrapper` layers of ``model``, in order."""
+    V.module(model, "model")
     return [m for m in model.modules() if isinstance(m, QuantWrapper)]
 
 
 def wrap_for_quant(model: nn.Module, w_bits: int = 8, a_bits: int | None = 8, **kwargs) -> nn.Module:
-    """A deep copy of ``model`` with every Linear / Conv2d wrapped in a :class:`QuantWrapper`."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    _check_bits(w_bits)
+    """A deep copy of ``model`` with every Linear / Conv2d wrapped in a :class:`QuantWrapper`.
+
+    >>> wrap_for_quant(nn.Sequential(nn.Linear(2, 2)), 4)[0].w_bits
+    4
+    """
+    V.module(model, "model")
+    _check_bits(w_bits, "w_bits")
+    if a_bits is not None:
+        _check_bits(a_bits, "a_bits")
+    if not any(isinstance(m, (nn.Linear, nn.Conv2d)) for m in model.modules()):
+        raise ValueError(f"model ({type(model).__name__}) has no nn.Linear or nn.Conv2d layer: nothing to quantize")
+    if isinstance(model, (nn.Linear, nn.Conv2d)):
+        raise ValueError("model is a bare layer; wrap it in nn.Sequential so it can be swapped for a QuantWrapper")
     model = copy.deepcopy(model)
 
     def swap(parent):
@@ -241,8 +329,11 @@ def wrap_for_quant(model: nn.Module, w_bits: int = 8, a_bits: int | None = 8, **
 
 
 def set_mode(model: nn.Module, mode: str) -> nn.Module:
-    if mode not in ("float", "calibrate", "quant"):
-        raise ValueError(f"mode must be 'float', 'calibrate' or 'quant', got {mode!r}")
+    """Switch every :class:`QuantWrapper` of ``model`` to ``mode``; returns ``model``."""
+    V.module(model, "model")
+    V.choice(mode, "mode", ("float", "calibrate", "quant"))
+    if not quant_layers(model):
+        raise ValueError("model has no QuantWrapper layers: call wrap_for_quant first")
     for layer in quant_layers(model):
         layer.mode = mode
     return model
@@ -253,8 +344,10 @@ def calibrate(model: nn.Module, data, batches: int = 8, batch_size: int = 128) -
     """Run up to ``batches`` batches of ``data`` through ``model`` to fix activation ranges."""
     from .train import as_loader
 
-    if batches < 1:
-        raise ValueError(f"batches must be >= 1, got {batches}")
+    V.module(model, "model")
+    V.data(data, "data")
+    V.positive_int(batches, "batches")
+    V.positive_int(batch_size, "batch_size")
     was_training = model.training
     model.eval()
     set_mode(model, "calibrate")
@@ -270,6 +363,8 @@ def calibrate(model: nn.Module, data, batches: int = 8, batch_size: int = 128) -
 def ptq(model: nn.Module, calib_data, w_bits: int, a_bits: int | None = None, *,
         observer: str = "minmax", per_channel: bool = True, batches: int = 8) -> nn.Module:
     """Post-training quantization: wrap, calibrate, and return the fake-quantized copy."""
+    V.data(calib_data, "calib_data")
+    V.positive_int(batches, "batches")
     qmodel = wrap_for_quant(model, w_bits, a_bits, per_channel=per_channel, observer=observer)
     return calibrate(qmodel, calib_data, batches=batches)
 
@@ -281,8 +376,11 @@ def qat(model: nn.Module, train_data, w_bits: int, a_bits: int | None, cfg=None,
     Weight ranges follow the weights at every step; activation ranges stay at their calibrated
     values; gradients pass the rounding by the straight-through estimator.
     """
-    from .train import TrainConfig, fit
+    from .train import TrainConfig, _config, fit
 
+    V.data(train_data, "train_data")
+    if cfg is not None:
+        _config(cfg)
     qmodel = ptq(model, train_data, w_bits, a_bits, per_channel=per_channel, observer=observer,
                  batches=batches)
     fit(qmodel, train_data, cfg or TrainConfig(epochs=5, lr=1e-4), desc=f"QAT W{w_bits}A{a_bits}")
@@ -314,9 +412,19 @@ class _TernarySTE(torch.autograd.Function):
 
 
 def ternarize(w: torch.Tensor, w_p, w_n, threshold: float = 0.05) -> torch.Tensor:
-    """TTQ levels ``{-w_n, 0, +w_p}`` with ``delta = threshold * max|w|`` (differentiable)."""
-    if not 0.0 <= threshold < 1.0:
-        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    """TTQ levels ``{-w_n, 0, +w_p}`` with ``delta = threshold * max|w|`` (differentiable).
+
+    >>> ternarize(torch.tensor([0.9, 0.01, -1.0]), 2.0, 3.0, 0.05).tolist()
+    [2.0, 0.0, -3.0]
+    """
+    _check_float(w, "w")
+    threshold = V.fraction(threshold, "threshold")
+    for v, name in ((w_p, "w_p"), (w_n, "w_n")):
+        if torch.is_tensor(v):
+            if v.numel() != 1 or not bool(torch.isfinite(v.detach()).all()):
+                raise ValueError(f"{name} must be one finite number")
+        else:
+            V.number(v, name)
     delta = threshold * w.detach().abs().max()
     return _TernarySTE.apply(w, torch.as_tensor(w_p), torch.as_tensor(w_n), delta)
 
@@ -325,9 +433,11 @@ class TernaryLinear(nn.Linear):
     """A Linear layer with trained ternary weights: latent fp32 weights, learned ``w_p`` and ``w_n``."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, threshold: float = 0.05):
+        V.positive_int(in_features, "in_features")
+        V.positive_int(out_features, "out_features")
+        V.flag(bias, "bias")
+        threshold = V.fraction(threshold, "threshold")
         super().__init__(in_features, out_features, bias)
-        if not 0.0 <= threshold < 1.0:
-            raise ValueError(f"threshold must be in [0, 1), got {threshold}")
         self.threshold = threshold
         self.w_p = nn.Parameter(torch.tensor(1.0))
         self.w_n = nn.Parameter(torch.tensor(1.0))
@@ -335,6 +445,9 @@ class TernaryLinear(nn.Linear):
     @classmethod
     def from_linear(cls, layer: nn.Linear, threshold: float = 0.05) -> "TernaryLinear":
         """Start from a trained layer: scales initialised to the mean |w| of each side."""
+        if not isinstance(layer, nn.Linear):
+            raise TypeError(f"layer must be an nn.Linear, got {type(layer).__name__}")
+        _check_float(layer.weight.detach(), "layer.weight")
         t = cls(layer.in_features, layer.out_features, layer.bias is not None, threshold)
         with torch.no_grad():
             t.weight.copy_(layer.weight / layer.weight.abs().max())  # TTQ normalises to [-1, 1]
@@ -359,8 +472,13 @@ class TernaryLinear(nn.Linear):
 
 def ternarize_model(model: nn.Module, threshold: float = 0.05, skip_first_last: bool = False) -> nn.Module:
     """A copy of ``model`` whose Linear layers are :class:`TernaryLinear` (optionally not the first/last)."""
+    V.module(model, "model")
+    threshold = V.fraction(threshold, "threshold")
+    V.flag(skip_first_last, "skip_first_last")
     model = copy.deepcopy(model)
     linears = [(p, n) for p in model.modules() for n, c in p.named_children() if isinstance(c, nn.Linear)]
+    if not linears:
+        raise ValueError("model has no nn.Linear layer inside a container: nothing to ternarize")
     for i, (parent, name) in enumerate(linears):
         if skip_first_last and i in (0, len(linears) - 1):
             continue
@@ -370,6 +488,7 @@ def ternarize_model(model: nn.Module, threshold: float = 0.05, skip_first_last: 
 
 def ternary_sparsity(model: nn.Module) -> float:
     """Fraction of zero weights over all :class:`TernaryLinear` layers."""
+    V.module(model, "model")
     layers = [m for m in model.modules() if isinstance(m, TernaryLinear)]
     if not layers:
         raise ValueError("model has no TernaryLinear layers")
@@ -379,9 +498,22 @@ def ternary_sparsity(model: nn.Module) -> float:
 
 
 def clip_latent(model: nn.Module, bound: float = 1.0) -> None:
-    """Keep the latent weights of ternary layers in ``[-bound, bound]`` (an ``after_step`` hook)."""
-    for m in model.modules():
-        if isinstance(m, TernaryLinear):
+    """Keep the latent weights of ternary layers in ``[-bound, bound]`` (an ``after_step`` hook).
+
+    Works inside or outside ``torch.no_grad()``; a model without ternary layers is refused.
+
+    >>> m = ternarize_model(nn.Sequential(nn.Linear(2, 2)))
+    >>> with torch.no_grad(): _ = m[0].weight.fill_(3.0)
+    >>> clip_latent(m); float(m[0].weight.max())
+    1.0
+    """
+    V.module(model, "model")
+    bound = V.number(bound, "bound", low=0, low_open=True)
+    layers = [m for m in model.modules() if isinstance(m, TernaryLinear)]
+    if not layers:
+        raise ValueError("model has no TernaryLinear layers: call ternarize_model first")
+    with torch.no_grad():
+        for m in layers:
             m.weight.clamp_(-bound, bound)
 
 
@@ -395,8 +527,12 @@ def _silence_ao():
 
 
 def dynamic_int8(model: nn.Module) -> nn.Module:
-    """Dynamic int8 (weights int8, activations quantized on the fly) for every Linear."""
+    """Dynamic int8 (weights int8, activations quantized on the fly) for every Linear; a copy."""
     from torch.ao.quantization import quantize_dynamic
+
+    V.module(model, "model")
+    if not any(isinstance(m, nn.Linear) for m in model.modules()):
+        raise ValueError(f"model ({type(model).__name__}) has no nn.Linear layer: nothing to quantize")
 
     _silence_ao()
     return quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
@@ -452,8 +588,13 @@ def static_int8(model: nn.Module, calib_data, *, backend: str = "x86", batches: 
     """
     import torch.ao.quantization as tq
 
-    if backend not in ("x86", "fbgemm", "qnnpack"):
-        raise ValueError(f"backend must be 'x86', 'fbgemm' or 'qnnpack', got {backend!r}")
+    V.module(model, "model")
+    V.choice(backend, "backend", ("x86", "fbgemm", "qnnpack"))
+    V.data(calib_data, "calib_data")
+    V.positive_int(batches, "batches")  # 0 batches would calibrate nothing: an all-zero model
+    V.positive_int(batch_size, "batch_size")
+    if not any(isinstance(m, (nn.Linear, nn.Conv2d)) for m in model.modules()):
+        raise ValueError(f"model ({type(model).__name__}) has no nn.Linear or nn.Conv2d layer: nothing to quantize")
     from .train import as_loader
 
     _silence_ao()
@@ -504,8 +645,12 @@ def compare_int8(fp32: nn.Module, int8: nn.Module, example_input, test_data, *, 
     from .measure import latency, serialized_bytes
     from .train import accuracy
 
-    if rounds < 1:
-        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    V.module(fp32, "fp32")
+    V.module(int8, "int8")
+    V.positive_int(rounds, "rounds")
+    V.positive_int(threads, "threads")
+    V.number(min_run_time, "min_run_time", low=0, low_open=True)
+    V.data(test_data, "test_data")
     a, b = [], []
     for _ in range(rounds):
         a.append(latency(fp32, example_input, threads=threads, min_run_time=min_run_time).min_ms)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from . import config
+from . import validate as V
 from .measure import count_macs
 from .structured import output_layers, prune_channels
 
@@ -43,8 +44,8 @@ class MacModel:
     """
 
     def __init__(self, model: nn.Module, example_input):
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        V.module(model, "model")
+        V.tensor(example_input, "example_input", min_numel=1)
         self.total = count_macs(model, example_input)
         self.outputs = set(output_layers(model, example_input))
         inputs: dict[nn.Module, torch.Tensor] = {}
@@ -65,16 +66,19 @@ class MacModel:
                                   m.out_channels if isinstance(m, nn.Conv2d) else m.out_features)
                        for m in order]
         self.prunable = [i for i, m in enumerate(order) if m not in self.outputs]
+        if not self.prunable:
+            raise ValueError(f"model ({type(model).__name__}) has no prunable conv/linear layer "
+                             "(only output layers): nothing to search over")
         self.rest = self.total - sum(layer.macs for layer in self.layers)
 
     @property
     def names(self) -> list[str]:
+        """Names of the prunable layers, in forward order (one keep fraction each)."""
         return [self.layers[i].name for i in self.prunable]
 
     def estimate(self, keep) -> float:
-        keep = list(keep)
-        if len(keep) != len(self.prunable):
-            raise ValueError(f"keep must have {len(self.prunable)} values (one per prunable layer), got {len(keep)}")
+        """Predicted MACs when prunable layer ``i`` keeps ``keep[i]`` (in (0, 1]) of its channels."""
+        keep = _keep_list(keep, len(self.prunable))
         per_layer = np.ones(len(self.layers))
         per_layer[self.prunable] = keep
         k_in, total = 1.0, float(self.rest)
@@ -84,14 +88,33 @@ class MacModel:
         return total
 
 
+def _keep_list(keep, n: int, name: str = "keep") -> list[float]:
+    if isinstance(keep, np.ndarray):
+        keep = keep.tolist()
+    if isinstance(keep, (str, bytes)) or not isinstance(keep, (list, tuple)):
+        raise TypeError(f"{name} must be a list of fractions, got {type(keep).__name__}")
+    if len(keep) != n:
+        raise ValueError(f"{name} must have {n} values (one per prunable layer), got {len(keep)}")
+    return [V.number(k, f"{name}[{i}]", low=0, high=1, low_open=True) for i, k in enumerate(keep)]
+
+
+def _mac_model(value) -> "MacModel":
+    if not isinstance(value, MacModel):
+        raise TypeError(f"mac_model must be an effnn.search.MacModel, got {type(value).__name__}")
+    return value
+
+
+def _budget(budget) -> float:
+    return V.number(budget, "budget", low=0, low_open=True)
+
+
 def keep_for_budget(mac_model: MacModel, preferences, budget: float, min_keep: float = 0.05) -> list[float]:
     """Keep fractions :math:`k_l = \\mathrm{clip}(t\\,p_l, k_{min}, 1)` with ``t`` found by bisection so
     the estimated MACs equal ``budget``."""
-    prefs = np.asarray(list(preferences), dtype=float)
-    if (prefs <= 0).any():
-        raise ValueError("preferences must be > 0")
-    if not 0 < min_keep <= 1:
-        raise ValueError(f"min_keep must be in (0, 1], got {min_keep}")
+    _mac_model(mac_model)
+    prefs = np.asarray(_prefs(preferences, len(mac_model.prunable)), dtype=float)
+    budget = _budget(budget)
+    min_keep = V.number(min_keep, "min_keep", low=0, high=1, low_open=True)
     lowest = mac_model.estimate([min_keep] * len(prefs))
     if not lowest <= budget:
         raise ValueError(f"budget={budget:.0f} MACs is below the smallest reachable ({lowest:.0f})")
@@ -105,8 +128,31 @@ def keep_for_budget(mac_model: MacModel, preferences, budget: float, min_keep: f
     return np.clip(lo * prefs, min_keep, 1.0).tolist()
 
 
+def _prefs(preferences, n: int) -> list[float]:
+    if isinstance(preferences, np.ndarray):
+        preferences = preferences.tolist()
+    if isinstance(preferences, (str, bytes)) or not isinstance(preferences, (list, tuple)):
+        raise TypeError(f"preferences must be a list of numbers, got {type(preferences).__name__}")
+    if len(preferences) != n:
+        raise ValueError(f"preferences must have {n} values (one per prunable layer), got {len(preferences)}")
+    out = [V.number(p, f"preferences[{i}]") for i, p in enumerate(preferences)]
+    if any(p <= 0 for p in out):
+        raise ValueError("preferences must be > 0")
+    return out
+
+
 def prune_to_keep(model: nn.Module, example_input, mac_model: MacModel, keep, importance: str = "l2") -> nn.Module:
-    """A pruned copy of ``model`` with layer ``i`` keeping about ``keep[i]`` of its channels."""
+    """A pruned copy of ``model`` with layer ``i`` keeping about ``keep[i]`` of its channels.
+
+    ``keep`` has exactly one fraction in (0, 1] per prunable layer (``mac_model.names``).
+    """
+    from .structured import make_importance
+
+    V.module(model, "model")
+    V.tensor(example_input, "example_input", min_numel=1)
+    _mac_model(mac_model)
+    keep = _keep_list(keep, len(mac_model.names))
+    make_importance(importance)
     pruned = copy.deepcopy(model)
     ratios = {pruned.get_submodule(name): min(0.95, max(0.0, 1.0 - k))
               for name, k in zip(mac_model.names, keep)}
@@ -116,9 +162,17 @@ def prune_to_keep(model: nn.Module, example_input, mac_model: MacModel, keep, im
 def prune_at_budget(model: nn.Module, example_input, budget: float, preferences=None, *,
                     mac_model: MacModel | None = None, importance: str = "l2") -> tuple[nn.Module, list[float]]:
     """Prune a copy with the given per-layer preferences (``None``: uniform) to at most ``budget``
-    measured MACs; returns the model and the keep fractions used."""
-    mac_model = mac_model or MacModel(model, example_input)
-    prefs = np.ones(len(mac_model.prunable)) if preferences is None else np.asarray(preferences, float)
+    measured MACs; returns the model and the keep fractions used (a warning says when channel
+    rounding left it above ``budget``)."""
+    from .structured import make_importance
+
+    V.module(model, "model")
+    V.tensor(example_input, "example_input", min_numel=1)
+    budget = _budget(budget)
+    mac_model = MacModel(model, example_input) if mac_model is None else _mac_model(mac_model)
+    make_importance(importance)
+    prefs = (np.ones(len(mac_model.prunable)) if preferences is None
+             else np.asarray(_prefs(preferences, len(mac_model.prunable)), float))
     target = float(budget)
     for _ in range(8):  # channel rounding can overshoot the estimate: tighten until measured fits
         keep = keep_for_budget(mac_model, prefs, target)
@@ -126,13 +180,27 @@ def prune_at_budget(model: nn.Module, example_input, budget: float, preferences=
         if count_macs(pruned, example_input) <= budget:
             return pruned, keep
         target *= 0.98
+    import warnings
+
+    warnings.warn(f"prune_at_budget missed budget={budget:.0f} MACs: the pruned model measures "
+                  f"{count_macs(pruned, example_input)} MACs", stacklevel=2)
     return pruned, keep
 
 
 def global_at_budget(model: nn.Module, example_input, budget: float, importance: str = "l2",
                      steps: int = 10) -> tuple[nn.Module, float]:
     """Global pruning (one ratio, layers compete on normalised importance) at the largest ratio
-    found by bisection whose measured MACs stay within ``budget``."""
+    found by bisection whose measured MACs stay within ``budget``.
+
+    A budget that even the most pruned model (ratio 0.95) exceeds is refused with a ``ValueError``.
+    """
+    from .structured import make_importance
+
+    V.module(model, "model")
+    V.tensor(example_input, "example_input", min_numel=1)
+    budget = _budget(budget)
+    make_importance(importance)
+    steps = V.positive_int(steps, "steps")
     lo, hi, best = 0.0, 0.95, None
     for _ in range(steps):
         mid = (lo + hi) / 2
@@ -143,13 +211,22 @@ def global_at_budget(model: nn.Module, example_input, budget: float, importance:
         else:
             lo = mid
     if best is None:
-        best = (prune_channels(copy.deepcopy(model), example_input, hi, importance=importance,
-                               global_pruning=True), hi)
+        smallest = prune_channels(copy.deepcopy(model), example_input, hi, importance=importance,
+                                  global_pruning=True)
+        macs = count_macs(smallest, example_input)
+        if macs > budget:
+            raise ValueError(f"budget={budget:.0f} MACs is below what global pruning reaches "
+                             f"({macs} MACs at ratio {hi})")
+        best = (smallest, hi)
     return best
 
 
 def journal_storage(path: str | Path | None = None, study_name: str = "study"):
     """Optuna's file journal (works offline, no database server); default under ``EFFNN_CACHE``."""
+    if path is not None and not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
+    if not isinstance(study_name, str) or not study_name:
+        raise ValueError(f"study_name must be a non-empty str, got {study_name!r}")
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
@@ -173,10 +250,19 @@ def search_ratios(model: nn.Module, example_input, budget: float, score: Callabl
 
     from .train import progress_bar
 
-    if not isinstance(n_trials, int) or n_trials < 1:
+    from .structured import make_importance
+
+    V.module(model, "model")
+    budget = _budget(budget)
+    V.function(score, "score")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
         raise ValueError(f"n_trials must be a positive int, got {n_trials!r}")
-    if not 0 < low < 1:
-        raise ValueError(f"low must be in (0, 1), got {low}")
+    V.integer(seed, "seed", low=0)
+    V.number(low, "low", low=0, high=1, low_open=True, high_open=True)
+    if not isinstance(study_name, str) or not study_name:
+        raise ValueError(f"study_name must be a non-empty str, got {study_name!r}")
+    V.flag(progress, "progress")
+    make_importance(importance)
     mac_model = MacModel(model, example_input)
     names = mac_model.names
     storage = storage if storage is not None else optuna.storages.InMemoryStorage()
@@ -227,11 +313,17 @@ def fit_learning_curve(values, family: str = "pow3"):
     """
     from scipy.optimize import curve_fit
 
-    if family not in CURVES:
-        raise ValueError(f"family must be one of {sorted(CURVES)}, got {family!r}")
-    y = np.asarray(values, dtype=float)
+    V.choice(family, "family", sorted(CURVES))
+    if isinstance(values, (str, bytes)):
+        raise TypeError("values must be a sequence of numbers, got str")
+    try:
+        y = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"values must be a sequence of numbers, got {type(values).__name__}") from None
     if y.ndim != 1 or len(y) < 3:
         raise ValueError(f"values must be a 1-D sequence of at least 3 points, got shape {y.shape}")
+    if not np.isfinite(y).all():
+        raise ValueError("values must be finite (no NaN or infinity)")
     x = np.arange(1, len(y) + 1, dtype=float)
     f = CURVES[family]
     p0 = (min(1.0, y.max() + 0.02), max(1e-3, y.max() - y[0] + 0.02), 0.5)
