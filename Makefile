@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONPATH := $(CURDIR)
 export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/build/inductor
 
-.PHONY: env demo test test-fast release grade bench bench-fast lab formgrader browser student-bundle baseline clean
+.PHONY: env demo test test-fast release grade bench bench-fast lab formgrader browser student-bundle baseline book clean hub hub-deps
 
 # matplotlib's headless backend only where nothing is looked at (the tests); kernels of `make lab`,
 # `make formgrader` and `make demo` keep Jupyter's inline backend, so plt.show() draws figures.
@@ -64,6 +64,11 @@ bench-fast: env
 baseline: env
 	$(BIN)/python -m autograder.reference.segformer train-baseline --out course/effnn/assets/segformer_portraits.pt
 
+## The course as a book: every lecture executed in default mode (fixed seeds, fast mode off) and the
+## assignments' statements, as a static site in out/book/ (copy the folder to any static web host).
+book: env
+	$(BIN)/python -m tools.book --out out/book
+
 ## Archive for students: lectures, the release, and effnn (no solutions, no autograder).
 student-bundle: env
 	$(BIN)/python -m autograder.bundle --out out/effnn-student.zip
@@ -84,6 +89,20 @@ formgrader: env
 browser: env
 	command -v chromium >/dev/null || { $(if $(ALLOW_ROOT),,sudo )apt-get update && $(if $(ALLOW_ROOT),,sudo )apt-get install -y chromium; }
 	$(BIN)/python -m pip install --quiet -e ".[dev,browser]" torch==2.13.0
+
+## A real JupyterHub for the course on this machine (DEMO: no passwords, one Unix user for all;
+## see course/jupyterhub/demo_hub_config.py). HUB_ARGS passes options, e.g.
+## HUB_ARGS="--port 8000 --dir build/hub --users student1,student2 --release a0_warmup".
+hub: env hub-deps
+	env -u MPLBACKEND $(BIN)/python -m tools.hub $(HUB_ARGS)
+
+## configurable-http-proxy (JupyterHub's proxy) from npm, installed locally under build/node.
+HUB_PROXY := build/node/node_modules/.bin/configurable-http-proxy
+hub-deps: $(HUB_PROXY)
+
+$(HUB_PROXY):
+	command -v npm >/dev/null || { echo "make hub needs node and npm (apt-get install nodejs npm)"; exit 1; }
+	npm install --prefix build/node --no-audit --no-fund --loglevel=error configurable-http-proxy@4
 
 clean:
 	rm -rf out build course/gradebook.db course/submitted course/autograded course/feedback
