@@ -3,8 +3,10 @@
 - ``EFFNN_FAST=1`` (or nbgrader's ``NBGRADER_EXECUTION``): fast mode. Trainings shrink, the code
   path stays the same. CI and autograding run in fast mode.
 - ``EFFNN_DATA``: ``embedded`` (default: scikit-learn digits and procedural portraits, offline) or
-  ``real`` (MNIST / Fashion-MNIST / CIFAR-10 via torchvision, a Human Matting folder).
-- ``EFFNN_DATA_DIR``: where real data lives (default ``~/.cache/effnn/data``).
+  ``real`` (MNIST / Fashion-MNIST IDX files, CIFAR-10's python batches and a Human Matting
+  folder, read by :mod:`effnn.data.real` with numpy and Pillow: torchvision is not needed).
+- ``EFFNN_DATA_DIR``: where real data lives (default ``~/.cache/effnn/data``); nothing is ever
+  downloaded, a missing dataset is a ``FileNotFoundError`` that says where its files go.
 - ``EFFNN_CACHE``: where trained checkpoints are cached (default ``~/.cache/effnn``).
 - ``EFFNN_QUIET=1``: no progress bars (set automatically under CI and nbgrader).
 """
@@ -52,6 +54,9 @@ def cache_dir() -> Path:
 
 
 def data_dir() -> Path:
-    """Folder that holds real datasets (never downloaded at import time)."""
+    """Folder that holds real datasets (``mnist/``, ``fashion_mnist/``, ``cifar10/``, ``matting/``).
+
+    Nothing is downloaded into it: the files are copied there by hand (README, "Real data").
+    """
     default = cache_dir() / "data"
     return Path(os.environ.get("EFFNN_DATA_DIR", default)).expanduser()

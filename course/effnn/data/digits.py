@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from .. import validate as V
+
 SPLITS = ("train", "val", "test")
 #: 1,797 images in all: 1,197 train, 300 validation, 300 test.
 DIGITS_SPLIT_SIZES = {"train": 1197, "val": 300, "test": 300}
@@ -40,12 +42,17 @@ def digits(split: str = "train", *, flatten: bool = False, seed: int = 0):
     """Return ``(x, y)`` tensors of one split.
 
     ``x`` has shape ``(N, 1, 8, 8)`` with values in [0, 1] (``(N, 64)`` when ``flatten``); ``y`` holds
-    class ids 0..9. The split depends only on ``seed``.
+    class ids 0..9. The split depends only on ``seed`` (an int >= 0).
+
+    >>> x, y = digits("test")
+    >>> tuple(x.shape), tuple(y.shape)
+    ((300, 1, 8, 8), (300,))
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    split = V.choice(split, "split", SPLITS)
+    flatten = V.flag(flatten, "flatten")
+    seed = V.integer(seed, "seed", low=0)
     x, y = _arrays()
-    idx = _split_indices(int(seed))[split]
+    idx = _split_indices(seed)[split]
     xs = torch.from_numpy(x[idx].copy())
     if flatten:
         xs = xs.reshape(len(idx), -1)
@@ -54,9 +61,11 @@ def digits(split: str = "train", *, flatten: bool = False, seed: int = 0):
 
 def digits_loaders(batch_size: int = 64, *, flatten: bool = False, seed: int = 0,
                    shuffle_seed: int = 0) -> dict[str, DataLoader]:
-    """DataLoaders for the three splits; only ``train`` shuffles, with a seeded generator."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    """DataLoaders for the three splits; only ``train`` shuffles, with a generator seeded by ``shuffle_seed``."""
+    batch_size = V.positive_int(batch_size, "batch_size")
+    flatten = V.flag(flatten, "flatten")
+    seed = V.integer(seed, "seed", low=0)
+    shuffle_seed = V.integer(shuffle_seed, "shuffle_seed", low=0)
     loaders = {}
     for split in SPLITS:
         x, y = digits(split, flatten=flatten, seed=seed)

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .. import validate as V
+
 SKIN = np.array([[255, 224, 196], [241, 194, 125], [224, 172, 105], [198, 134, 66],
                  [141, 85, 36], [94, 58, 36], [255, 205, 148]], dtype=np.float32) / 255
 HAIR = np.array([[20, 17, 15], [60, 40, 30], [110, 75, 40], [170, 130, 80], [220, 200, 150],
@@ -104,7 +106,14 @@ def _person(rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray):
 
 
 def render_portrait(rng: np.random.Generator, size: int = 96):
-    """Draw one sample: image ``(size, size, 3)`` float32 in [0, 1] and alpha ``(size, size)``."""
+    """Draw one sample: image ``(size, size, 3)`` float32 in [0, 1] and alpha ``(size, size)``.
+
+    ``rng`` is a ``numpy.random.Generator`` (it is advanced); ``size`` an int >= 1.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                        f"got {type(rng).__name__}")
+    size = V.positive_int(size, "size")
     s = 2 * size
     grid = (np.arange(s, dtype=np.float32) + 0.5) / s
     yy, xx = np.meshgrid(grid, grid, indexing="ij")
@@ -148,11 +157,11 @@ class Portraits(Dataset):
     """
 
     def __init__(self, n: int, size: int = 96, seed: int = 0):
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        if size < 8 or size % 2:
+        self.n = V.positive_int(n, "n")
+        self.size = V.integer(size, "size", low=8)
+        if self.size % 2:
             raise ValueError(f"size must be an even number >= 8, got {size}")
-        self.n, self.size, self.seed = int(n), int(size), int(seed)
+        self.seed = V.integer(seed, "seed", low=0)
         self._cache = None
 
     def __len__(self) -> int:
@@ -160,11 +169,17 @@ class Portraits(Dataset):
 
     def render(self, index: int):
         """Image ``(H, W, 3)`` and soft alpha ``(H, W)`` as numpy arrays."""
-        if not 0 <= index < self.n:
-            raise IndexError(f"index {index} out of range for {self.n} portraits")
+        index = self._index(index)
         return render_portrait(np.random.default_rng([self.seed, index]), self.size)
 
+    def _index(self, index) -> int:
+        index = V.integer(index, "index")
+        if not 0 <= index < self.n:
+            raise IndexError(f"index {index} out of range for {self.n} portraits")
+        return index
+
     def __getitem__(self, index: int):
+        index = self._index(index)
         if self._cache is not None:
             return self._cache[0][index], self._cache[1][index]
         img, alpha = self.render(index)
@@ -172,6 +187,7 @@ class Portraits(Dataset):
 
     def tensors(self, progress: bool = False):
         """All images ``(n, 3, H, W)`` and masks ``(n, H, W)``, rendered once and kept."""
+        progress = V.flag(progress, "progress")
         if self._cache is None:
             from ..train import progress_bar
 
@@ -182,7 +198,14 @@ class Portraits(Dataset):
 
 
 def portrait_split(split: str = "train", n: int | None = None, size: int = 96, seed: int = 0) -> Portraits:
-    """The train/val/test portraits: each split has its own seed derived from ``seed``."""
-    if split not in SPLIT_OFFSETS:
-        raise ValueError(f"split must be one of {tuple(SPLIT_OFFSETS)}, got {split!r}")
-    return Portraits(n or DEFAULT_COUNTS[split], size=size, seed=1000 * seed + SPLIT_OFFSETS[split])
+    """The train/val/test portraits: each split has its own seed derived from ``seed``.
+
+    ``n`` None means the split's default count (:data:`DEFAULT_COUNTS`); otherwise an int >= 1.
+
+    >>> len(portrait_split("val", n=3, size=16))
+    3
+    """
+    split = V.choice(split, "split", tuple(SPLIT_OFFSETS))
+    n = DEFAULT_COUNTS[split] if n is None else V.positive_int(n, "n")
+    seed = V.integer(seed, "seed", low=0)
+    return Portraits(n, size=size, seed=1000 * seed + SPLIT_OFFSETS[split])

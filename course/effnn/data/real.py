@@ -1,0 +1,135 @@
+"""Where each real dataset lives under ``EFFNN_DATA_DIR``, and the one error when it is not there.
+
+Nothing is downloaded and torchvision is not needed: the readers parse the files with numpy
+(:mod:`.real_mnist`, :mod:`.real_cifar`) and Pillow (:mod:`.real_matting`). Each dataset has one
+documented folder under :func:`effnn.config.data_dir` (the first name below); torchvision's own
+layout is read too, so a folder that torchvision once filled works as it is.
+
+- ``mnist``: ``mnist/`` (or ``MNIST/raw/``), the four IDX files, plain or ``.gz``;
+- ``fashion_mnist``: ``fashion_mnist/`` (or ``FashionMNIST/raw/``), the same four file names;
+- ``cifar10``: ``cifar10/`` (or ``cifar10/cifar-10-batches-py/``, ``cifar-10-batches-py/``),
+  ``data_batch_1`` ... ``data_batch_5`` and ``test_batch``;
+- ``matting``: ``matting/`` with ``images/`` and ``alpha/``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .. import config
+from .. import validate as V
+from . import real_cifar, real_matting, real_mnist
+
+SPLITS = ("train", "val", "test")
+#: Share of the official training part kept for training; the rest (a seeded draw) is validation.
+TRAIN_FRACTION = 0.9
+
+
+@dataclass(frozen=True)
+class RealDataset:
+    """A dataset's name in messages, its folders (documented one first) and what goes in them."""
+    title: str
+    folders: tuple[str, ...]
+    put: str
+    expected: Callable[[str], list]
+    missing: Callable[[Path, str], list]
+
+
+DATASETS = {
+    "mnist": RealDataset("MNIST", ("mnist", "MNIST/raw"), "Put the four IDX files there",
+                         real_mnist.expected_files, real_mnist.missing_files),
+    "fashion_mnist": RealDataset("Fashion-MNIST", ("fashion_mnist", "FashionMNIST/raw"),
+                                 "Put the four IDX files there",
+                                 real_mnist.expected_files, real_mnist.missing_files),
+    "cifar10": RealDataset("CIFAR-10", ("cifar10", "cifar10/cifar-10-batches-py", "cifar-10-batches-py"),
+                           "Put the six batch files of cifar-10-batches-py there",
+                           real_cifar.expected_files, real_cifar.missing_files),
+    "matting": RealDataset("Human Matting", ("matting",),
+                           "Put the photos in images/ and their mattes (same names) in alpha/",
+                           lambda part: ["images/", "alpha/"],
+                           lambda folder, part: real_matting.missing_parts(folder)),
+}
+#: The classification sets ``classification(name=...)`` reads.
+REAL_CLASSIFICATION = ("mnist", "fashion_mnist", "cifar10")
+
+
+def locate(name: str, part: str = "train", root=None) -> Path:
+    """The folder of dataset ``name`` that holds the files of ``part`` (``"train"`` or ``"test"``).
+
+    Args:
+        name: one of :data:`DATASETS`.
+        part: which official files must be there (ignored for ``matting``).
+        root: the data folder; default :func:`effnn.config.data_dir` (``EFFNN_DATA_DIR``).
+    Raises:
+        FileNotFoundError that names the expected files, the folder they belong in and the README
+        section, when no candidate folder holds them.
+    """
+    spec = DATASETS[V.choice(name, "name", tuple(DATASETS))]
+    part = V.choice(part, "part", ("train", "test"))
+    if root is None:
+        root = config.data_dir()
+    elif not isinstance(root, (str, Path)):
+        raise TypeError(f"root must be a path (str or pathlib.Path), got {type(root).__name__}")
+    root = Path(root).expanduser()
+    candidates = [root / sub for sub in spec.folders]
+    for folder in candidates:
+        if folder.is_dir() and not spec.missing(folder, part):
+            return folder
+    folder = next((c for c in candidates if c.is_dir()), candidates[0])
+    state = (f"missing: {', '.join(spec.missing(folder, part))}" if folder.is_dir()
+             else "the folder does not exist")
+    also = (f" (torchvision's layout, {', '.join(str(c) for c in candidates[1:])}, is read too)"
+            if len(candidates) > 1 else "")
+    raise FileNotFoundError(
+        f"{spec.title} not found: expected {', '.join(spec.expected(part))} in {folder} ({state}). "
+        f"{spec.put}{also} (see README, \"Real data\"). Nothing is downloaded: EFFNN_DATA_DIR "
+        f"sets the data folder (now {root}); EFFNN_DATA=embedded needs no files.")
+
+
+def holdout(count: int, split: str, seed: int) -> np.ndarray:
+    """Indices of ``train`` or ``val`` within the official training part: a seeded 90/10 draw."""
+    count = V.positive_int(count, "count")
+    split = V.choice(split, "split", ("train", "val"))
+    seed = V.integer(seed, "seed", low=0)
+    perm = np.random.default_rng(seed).permutation(count)
+    cut = int(TRAIN_FRACTION * count)
+    return perm[:cut] if split == "train" else perm[cut:]
+
+
+def real_classification(name: str = "mnist", split: str = "train", *, root=None, flatten: bool = False,
+                        seed: int = 0):
+    """``(x float32 (N, C, H, W) in [0, 1], y int64 (N,))`` of MNIST, Fashion-MNIST or CIFAR-10.
+
+    ``test`` is the official test part; ``train`` and ``val`` split the official training part
+    90/10 by a permutation seeded by ``seed`` (MNIST: 54,000 / 6,000; CIFAR-10: 45,000 / 5,000).
+    ``flatten`` returns ``(N, C*H*W)``. Nothing is downloaded (see :func:`locate`).
+    """
+    name = V.choice(name, "name", REAL_CLASSIFICATION)
+    split = V.choice(split, "split", SPLITS)
+    flatten = V.flag(flatten, "flatten")
+    seed = V.integer(seed, "seed", low=0)
+    part = "test" if split == "test" else "train"
+    folder = locate(name, part, root)
+    if name == "cifar10":
+        images, labels = real_cifar.read_cifar10(folder, part)
+    else:
+        images, labels = real_mnist.read_idx_pair(folder, part, title=DATASETS[name].title)
+        images = images[:, None]  # one channel
+    if split != "test":
+        idx = holdout(len(labels), split, seed)
+        images, labels = images[idx], labels[idx]
+    x = torch.from_numpy(images.astype(np.float32) / 255)
+    if flatten:
+        x = x.reshape(len(x), -1)
+    return x, torch.from_numpy(np.ascontiguousarray(labels))
+
+
+def real_segmentation(split: str = "train", n: int | None = None, size: int = 96, seed: int = 0, *,
+                      root=None):
+    """The Human Matting folder ``<root>/matting`` as portraits' tensors (see :mod:`.real_matting`)."""
+    split = V.choice(split, "split", SPLITS)
+    return real_matting.matting_folder(locate("matting", root=root), size=size, split=split, seed=seed, n=n)

@@ -1,0 +1,134 @@
+"""MNIST and Fashion-MNIST straight from their IDX files, with numpy only (no torchvision).
+
+The IDX format (LeCun et al., "Gradient-based learning applied to document recognition", 1998) is
+a 4-byte magic number ``00 00 <type> <ndim>``, then ``ndim`` big-endian uint32 sizes, then the
+values in C order. Both datasets ship the same four files, plain or gzipped:
+``train-images-idx3-ubyte`` (magic ``0x00000803``, shape ``(60000, 28, 28)``),
+``train-labels-idx1-ubyte`` (``0x00000801``, ``(60000,)``) and the ``t10k-*`` pair (10,000 each).
+A malformed file fails with a ``ValueError`` that names the file and what is wrong with it.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .. import validate as V
+
+PARTS = ("train", "test")
+#: The official files of each part: (images, labels).
+IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+IMAGE_SHAPE = (28, 28)
+NUM_CLASSES = 10
+# type byte of the magic number -> numpy dtype (IDX stores multi-byte values big-endian)
+_IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when the name ends in ``.gz`` (a broken gzip is a ``ValueError``)."""
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path} is not a readable gzip file (truncated or corrupt): {exc}") from None
+
+
+def read_idx(path) -> np.ndarray:
+    """Parse one IDX file (plain or ``.gz``) into a numpy array of the shape its header gives.
+
+    Args:
+        path: the file (``str`` or ``Path``).
+    Returns:
+        A new array in native byte order; ``uint8`` for the MNIST files.
+    Raises:
+        FileNotFoundError if it is missing; ``ValueError`` for a bad magic number, a truncated
+        file or bytes left over after the data.
+    """
+    path = V.existing_path(path, "path", what="IDX file")
+    raw = read_bytes(path)
+    if len(raw) < 4:
+        raise ValueError(f"{path} is truncated: {len(raw)} bytes, not even the 4-byte IDX magic number")
+    magic = int.from_bytes(raw[:4], "big")
+    ndim = raw[3]
+    if raw[:2] != b"\0\0" or raw[2] not in _IDX_TYPES or ndim == 0:
+        raise ValueError(f"{path} has a bad magic number 0x{magic:08x}: an IDX file starts with "
+                         "00 00 <type> <ndim> (MNIST images 0x00000803, labels 0x00000801)")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path} is truncated: the header needs {header} bytes for {ndim} "
+                         f"dimensions, the file has {len(raw)}")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = _IDX_TYPES[raw[2]]
+    want = math.prod(dims) * dtype.itemsize
+    have = len(raw) - header
+    if have < want:
+        raise ValueError(f"{path} is truncated: its header gives shape {dims} ({want} bytes of data), "
+                         f"the file holds {have}")
+    if have > want:
+        raise ValueError(f"{path} has {have - want} bytes after the {want} its header ({dims}) "
+                         "describes: not a valid IDX file")
+    return np.frombuffer(raw, dtype=dtype, count=math.prod(dims), offset=header) \
+        .astype(dtype.newbyteorder("="), copy=True).reshape(dims)
+
+
+def idx_file(folder: Path, name: str) -> Path | None:
+    """``folder/name``, else ``folder/name.gz``, else None (the plain file wins: no unzipping)."""
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def expected_files(part: str) -> list[str]:
+    """The file names one part needs, as the error messages spell them."""
+    return [f"{name}[.gz]" for name in IDX_FILES[V.choice(part, "part", PARTS)]]
+
+
+def missing_files(folder: Path, part: str) -> list[str]:
+    """Which of the part's files ``folder`` lacks (all of them when it is not a folder)."""
+    return [f"{name}[.gz]" for name in IDX_FILES[V.choice(part, "part", PARTS)]
+            if not Path(folder).is_dir() or idx_file(Path(folder), name) is None]
+
+
+def read_idx_pair(folder, part: str = "train", *, title: str = "MNIST"):
+    """One part of MNIST or Fashion-MNIST as arrays.
+
+    Args:
+        folder: the folder holding the IDX files.
+        part: ``"train"`` (60,000 official training images) or ``"test"`` (10,000).
+        title: the dataset's name in error messages.
+    Returns:
+        ``(images uint8 (N, 28, 28), labels int64 (N,))``.
+    Raises:
+        FileNotFoundError naming the missing files; ``ValueError`` for a malformed file, wrong
+        dimensions, different image and label counts or a label outside 0..9.
+    """
+    folder = V.existing_path(folder, "folder", what=f"{title} folder")
+    part = V.choice(part, "part", PARTS)
+    missing = missing_files(folder, part)
+    if missing:
+        raise FileNotFoundError(f"{title} {part} files missing in {folder}: {', '.join(missing)}")
+    image_path, label_path = (idx_file(folder, name) for name in IDX_FILES[part])
+    images, labels = read_idx(image_path), read_idx(label_path)
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(f"{image_path} has wrong dims: {title} images are unsigned bytes of shape "
+                         f"(N, 28, 28) (magic 0x00000803), got {images.dtype} {images.shape}")
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise ValueError(f"{label_path} has wrong dims: {title} labels are unsigned bytes of shape "
+                         f"(N,) (magic 0x00000801), got {labels.dtype} {labels.shape}")
+    if len(images) != len(labels):
+        raise ValueError(f"{image_path.name} holds {len(images)} images but {label_path.name} holds "
+                         f"{len(labels)} labels: the two files do not belong together")
+    if len(labels) == 0:
+        raise ValueError(f"{image_path} holds no images")
+    if labels.max() >= NUM_CLASSES:
+        raise ValueError(f"{label_path} has label {int(labels.max())}; {title} labels are 0..9")
+    return images, labels.astype(np.int64)
