@@ -15,12 +15,17 @@ import math
 import torch
 from torch import nn
 
+from . import validate as V
 from .validate import positive_int
 
 
 # ----------------------------------------------------------------------------------- formulas
 def conv_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int, groups: int = 1) -> int:
-    """MACs of a conv: every output value sums :math:`(c_{in}/g)\\,k^2` products."""
+    """MACs of a conv: every output value sums :math:`(c_{in}/g)\\,k^2` products.
+
+    >>> conv_macs(3, 8, 3, 10, 10)
+    21600
+    """
     for v, n in ((c_in, "c_in"), (c_out, "c_out"), (k, "k"), (h_out, "h_out"), (w_out, "w_out"), (groups, "groups")):
         positive_int(v, n)
     if c_in % groups or c_out % groups:
@@ -29,7 +34,16 @@ def conv_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int, groups: int
 
 
 def conv_params(c_in: int, c_out: int, k: int, groups: int = 1, bias: bool = False) -> int:
-    """Weights of a conv (plus ``c_out`` biases)."""
+    """Weights of a conv (plus ``c_out`` biases).
+
+    >>> conv_params(3, 8, 3, bias=True)
+    224
+    """
+    for v, n in ((c_in, "c_in"), (c_out, "c_out"), (k, "k"), (groups, "groups")):
+        positive_int(v, n)
+    V.flag(bias, "bias")
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"groups={groups} must divide c_in={c_in} and c_out={c_out}")
     return c_out * (c_in // groups) * k * k + (c_out if bias else 0)
 
 
@@ -39,6 +53,11 @@ def separable_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int) -> int
 
 
 def separable_params(c_in: int, c_out: int, k: int) -> int:
+    """:math:`c_{in}k^2` (depthwise) :math:`+\\,c_{in}c_{out}` (pointwise) weights.
+
+    >>> separable_params(3, 8, 3)
+    51
+    """
     return conv_params(c_in, c_in, k, groups=c_in) + conv_params(c_in, c_out, 1)
 
 
@@ -108,10 +127,9 @@ def compound_scaling(phi: float, alpha: float = 1.2, beta: float = 1.1, gamma: f
     FLOPs of a conv net grow like depth x width^2 x resolution^2, so the factor is
     :math:`(\\alpha\\beta^2\\gamma^2)^\\phi \\approx 2^\\phi`.
     """
-    if isinstance(phi, bool) or not isinstance(phi, (int, float)) or phi < 0:
-        raise ValueError(f"phi must be a number >= 0, got {phi!r}")
+    V.number(phi, "phi", low=0)
     for v, n in ((alpha, "alpha"), (beta, "beta"), (gamma, "gamma")):
-        if not isinstance(v, (int, float)) or v < 1:
+        if V.number(v, n) < 1:
             raise ValueError(f"{n} must be >= 1 (scaling never shrinks), got {v!r}")
     positive_int(base_resolution, "base_resolution")
     return {"phi": phi, "depth": alpha ** phi, "width": beta ** phi, "resolution_mult": gamma ** phi,
@@ -122,8 +140,12 @@ def compound_scaling(phi: float, alpha: float = 1.2, beta: float = 1.1, gamma: f
 def compound_grid(target: float = 2.0, step: float = 0.05, tol: float = 0.1, max_value: float = 2.0) -> list[tuple]:
     """All ``(alpha, beta, gamma)`` on a grid with :math:`|\\alpha\\beta^2\\gamma^2 - target| \\le tol`:
     the feasible set EfficientNet's small grid search chose from at :math:`\\phi = 1`."""
-    if step <= 0 or tol < 0 or target < 1:
-        raise ValueError("step must be > 0, tol >= 0 and target >= 1")
+    V.number(target, "target", low=1)
+    V.number(step, "step", low=0, low_open=True)
+    V.number(tol, "tol", low=0)
+    V.number(max_value, "max_value", low=1)
+    if (max_value - 1) / step > 1000:
+        raise ValueError(f"step={step} is too fine for max_value={max_value}: over 1000 grid values per axis")
     values = [round(1 + i * step, 6) for i in range(int(round((max_value - 1) / step)) + 1)]
     return [(a, b, g) for a in values for b in values for g in values
             if abs(a * b * b * g * g - target) <= tol]
@@ -205,6 +227,10 @@ def _build(name: str, source: str) -> tuple[nn.Module, str]:
 
 def build(name: str, source: str | None = None) -> nn.Module:
     """One architecture with random weights (eval mode), ``model(x) -> logits``; no download."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    if source is not None and not isinstance(source, str):
+        raise TypeError(f"source must be a str or None, got {type(source).__name__}")
     return _build(name, source or backend())[0]
 
 
@@ -216,8 +242,17 @@ def architecture_table(names=None, resolution: int = 224, *, source: str | None 
     from .train import progress_bar
 
     source = source or backend()
+    V.choice(source, "source", ("torchvision", "transformers"))
+    if names is not None and (isinstance(names, str) or not hasattr(names, "__iter__")):
+        raise TypeError(f"names must be a list of architecture names, got {type(names).__name__}")
     names = list(names or PAPER)
+    for n in names:
+        V.choice(n, "names", sorted(PAPER))
     positive_int(resolution, "resolution")
+    if resolution < 32:
+        raise ValueError(f"resolution must be >= 32 (the networks downsample 32x), got {resolution}")
+    V.number(min_run_time, "min_run_time", low=0, low_open=True)
+    V.flag(progress, "progress")
     x = torch.randn(1, 3, resolution, resolution)
     rows = []
     for name in progress_bar(names, desc="architectures", disable=not progress):
@@ -240,6 +275,14 @@ def efficientnet_scaling_macs(phis=(0, 1, 2), resolution_scale: float = 1.0) -> 
 
     from .measure import count_macs, count_params
 
+    if isinstance(phis, (str, bytes)) or not hasattr(phis, "__iter__"):
+        raise TypeError(f"phis must be a list of numbers, got {type(phis).__name__}")
+    phis = list(phis)
+    if not phis:
+        raise ValueError("phis is empty")
+    for i, phi in enumerate(phis):
+        V.number(phi, f"phis[{i}]", low=0)
+    V.number(resolution_scale, "resolution_scale", low=0, high=1, low_open=True)
     rows = []
     for phi in phis:
         s = compound_scaling(phi)
@@ -260,8 +303,11 @@ def efficientnet_scaling_macs(phis=(0, 1, 2), resolution_scale: float = 1.0) -> 
 def scaled_cnn(depth_mult: float = 1.0, width_mult: float = 1.0, base_depth: int = 2, base_width: int = 16,
                num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
     """A plain 2-stage CNN whose depth and width scale like EfficientNet's (ceil depth, round width)."""
-    if depth_mult <= 0 or width_mult <= 0:
-        raise ValueError("depth_mult and width_mult must be > 0")
+    V.number(depth_mult, "depth_mult", low=0, low_open=True)
+    V.number(width_mult, "width_mult", low=0, low_open=True)
+    for v, n in ((base_depth, "base_depth"), (base_width, "base_width"), (num_classes, "num_classes"),
+                 (in_channels, "in_channels")):
+        positive_int(v, n)
     depth = int(math.ceil(base_depth * depth_mult))
     width = max(1, int(round(base_width * width_mult)))
     layers, c = [], in_channels

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import validate as V
 from .validate import positive_int
 from torch.nn import functional as F
 
@@ -27,8 +28,11 @@ class EarlyExitCNN(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, widths=(8, 16, 32), pool: int = 4):
         super().__init__()
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, (list, tuple)):
+            raise TypeError(f"widths must be a list or tuple of ints, got {type(widths).__name__}")
         if len(widths) < 2:
             raise ValueError(f"widths must name at least two stages, got {widths!r}")
+        positive_int(num_classes, "num_classes")
         stages, heads, c = [], [], positive_int(in_channels, "in_channels")
         pool = positive_int(pool, "pool")
         for w in widths:
@@ -53,6 +57,15 @@ class EarlyExitCNN(nn.Module):
 
 def exits_loss(model: EarlyExitCNN, x, y, weights=None) -> torch.Tensor:
     """Joint training loss :math:`\\sum_i w_i\\,\\mathrm{CE}(z_i, y)` over all exits (``fit(loss_fn=...)``)."""
+    if not isinstance(model, EarlyExitCNN):
+        raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
+    V.tensor(x, "x", ndim=4, min_numel=1)
+    V.tensor(y, "y", ndim=1)
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
+    if weights is not None:
+        weights = V.sequence_of(weights, "weights", lambda v, n: V.number(v, n, low=0),
+                                length=len(model.stages))
     logits = model.exits(x)
     weights = weights or [1.0] * len(logits)
     return sum(w * F.cross_entropy(z, y) for w, z in zip(weights, logits))
@@ -78,6 +91,7 @@ def exit_macs(model: EarlyExitCNN, example_input) -> list[int]:
     """
     if not isinstance(model, EarlyExitCNN):
         raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
+    V.tensor(example_input, "example_input", ndim=4, min_numel=1)
     one = example_input[:1]
     return [count_macs(_Prefix(model, i), one) for i in range(len(model.stages))]
 
@@ -90,8 +104,8 @@ def cascade_predict(model: EarlyExitCNN, x: torch.Tensor, threshold: float):
     """
     if not isinstance(model, EarlyExitCNN):
         raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    V.tensor(x, "x", ndim=4, min_numel=1)
+    V.probability(threshold, "threshold")
     model.eval()
     n = len(x)
     preds = torch.empty(n, dtype=torch.long)
@@ -113,6 +127,17 @@ def cascade_predict(model: EarlyExitCNN, x: torch.Tensor, threshold: float):
 
 def threshold_sweep(model: EarlyExitCNN, data, thresholds) -> list[dict]:
     """Accuracy and mean MACs per sample of the cascade at each confidence threshold."""
+    if not isinstance(model, EarlyExitCNN):
+        raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
+    V.data(data, "data")
+    if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(torch.is_tensor(t) for t in data)):
+        raise TypeError("data must be an (x, y) pair of tensors")
+    if torch.is_tensor(thresholds):
+        thresholds = thresholds.tolist()
+    thresholds = V.sequence_of(list(thresholds) if hasattr(thresholds, "__iter__") and not isinstance(thresholds, str)
+                               else thresholds, "thresholds", V.probability)
+    if not thresholds:
+        raise ValueError("thresholds is empty")
     x, y = data
     costs = torch.tensor(exit_macs(model, x), dtype=torch.float64)
     rows = []

@@ -14,13 +14,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import validate as V
+
 
 def _check_temperature(T) -> float:
-    if isinstance(T, bool) or not isinstance(T, (int, float)):
-        raise TypeError(f"T must be a number, got {type(T).__name__}")
-    if not T > 0:
-        raise ValueError(f"T must be > 0, got {T}")
-    return float(T)
+    return V.number(T, "T", low=0, low_open=True)
 
 
 def _check_logits(name: str, logits) -> torch.Tensor:
@@ -28,11 +26,21 @@ def _check_logits(name: str, logits) -> torch.Tensor:
         raise TypeError(f"{name} must be a tensor, got {type(logits).__name__}")
     if logits.dim() < 2:
         raise ValueError(f"{name} must have shape (N, C) or (N, C, ...), got {tuple(logits.shape)}")
+    if not logits.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {logits.dtype}")
+    if logits.numel() == 0:
+        raise ValueError(f"{name} is empty: shape {tuple(logits.shape)}")
+    if not bool(torch.isfinite(logits.detach()).all()):
+        raise ValueError(f"{name} contains NaN or infinity")
     return logits
 
 
 def softmax_t(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
-    """``softmax(logits / T)`` over the class dim 1: larger ``T`` gives softer targets."""
+    """``softmax(logits / T)`` over the class dim 1: larger ``T`` gives softer targets.
+
+    >>> softmax_t(torch.tensor([[0.0, 0.0]]), T=2).tolist()
+    [[0.5, 0.5]]
+    """
     T = _check_temperature(T)
     logits = _check_logits("logits", logits)
     return F.softmax(logits / T, dim=1)
@@ -59,10 +67,7 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets=
     ``targets`` (class indices, shape ``(N,)`` or ``(N, H, W)``) may be ``None`` only when
     ``alpha == 1`` (pure distillation, e.g. on unlabelled data). The teacher is detached.
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    alpha = V.probability(alpha, "alpha")
     T = _check_temperature(T)
     loss = alpha * T * T * soft_kl(student_logits, teacher_logits, T)
     if alpha < 1.0:
@@ -84,7 +89,9 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets=
 
 def kd_loss_fn(teacher: nn.Module, *, T: float = 4.0, alpha: float = 0.9):
     """A ``loss_fn(model, x, y)`` for :func:`effnn.train.fit` that distils from ``teacher``."""
+    V.module(teacher, "teacher")
     _check_temperature(T)
+    V.probability(alpha, "alpha")
     teacher.eval()
 
     def loss_fn(model, x, y):
@@ -117,8 +124,10 @@ class HintStudent(nn.Module):
 
     def __init__(self, student: nn.Module, hint_layer: nn.Module, student_dim: int, teacher_dim: int):
         super().__init__()
-        if student_dim < 1 or teacher_dim < 1:
-            raise ValueError("student_dim and teacher_dim must be >= 1")
+        V.module(student, "student")
+        V.module(hint_layer, "hint_layer")
+        V.positive_int(student_dim, "student_dim")
+        V.positive_int(teacher_dim, "teacher_dim")
         self.student = student
         self.adapter = nn.Linear(student_dim, teacher_dim)
         self.tap = FeatureTap(hint_layer)
@@ -134,8 +143,11 @@ def hint_loss_fn(teacher: nn.Module, teacher_layer: nn.Module, *, beta: float = 
     ``teacher_layer`` is the teacher module whose output is the hint; the student side comes
     from the :class:`HintStudent` the loss is called with.
     """
-    if beta < 0:
-        raise ValueError(f"beta must be >= 0, got {beta}")
+    V.module(teacher, "teacher")
+    V.module(teacher_layer, "teacher_layer")
+    V.number(beta, "beta", low=0)
+    _check_temperature(T)
+    V.probability(alpha, "alpha")
     teacher.eval()
     tap = FeatureTap(teacher_layer)
 
@@ -157,8 +169,12 @@ def hint_loss_fn(teacher: nn.Module, teacher_layer: nn.Module, *, beta: float = 
 
 def class_balanced_subset(x: torch.Tensor, y: torch.Tensor, per_class: int, seed: int = 0):
     """``per_class`` random examples of every class (seeded): the small labelled set."""
-    if per_class < 1:
-        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    V.tensor(x, "x", min_numel=1)
+    V.tensor(y, "y", ndim=1)
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
+    V.positive_int(per_class, "per_class")
+    V.integer(seed, "seed")
     g = torch.Generator().manual_seed(seed)
     picks = []
     for c in torch.unique(y).tolist():
@@ -176,8 +192,16 @@ def train_student(make_student, data, cfg, *, teacher: nn.Module | None = None, 
     cross-entropy without a teacher, :func:`kd_loss` with one. Same init, same batches either way."""
     import dataclasses
 
-    from .train import fit, seed_everything
+    from .train import _config, fit, seed_everything
 
+    V.function(make_student, "make_student")
+    V.data(data, "data")
+    _config(cfg)
+    if teacher is not None:
+        V.module(teacher, "teacher")
+    _check_temperature(T)
+    V.probability(alpha, "alpha")
+    V.integer(seed, "seed")
     cfg = dataclasses.replace(cfg, seed=seed)
     seed_everything(seed)
     student = make_student()

@@ -19,15 +19,13 @@ import copy
 import torch
 from torch import nn
 
+from . import validate as V
+
 CONV_SCHEMES = ("spatial", "channel")
 
 
 def _check_rank(rank, max_rank: int) -> int:
-    if isinstance(rank, bool) or not isinstance(rank, int):
-        raise TypeError(f"rank must be an int, got {type(rank).__name__}")
-    if not 1 <= rank <= max_rank:
-        raise ValueError(f"rank must be in [1, {max_rank}], got {rank}")
-    return rank
+    return V.integer(rank, "rank", low=1, high=max_rank)
 
 
 def _split_svd(matrix: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,10 +37,16 @@ def _split_svd(matrix: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Ten
 
 
 def singular_values(layer: nn.Module) -> torch.Tensor:
-    """Singular values of a Linear weight (or of a conv kernel reshaped to ``out x in*k*k``)."""
+    """Singular values of a Linear weight (or of a conv kernel reshaped to ``out x in*k*k``).
+
+    >>> singular_values(nn.Linear(3, 2)).shape
+    torch.Size([2])
+    """
     if not isinstance(layer, (nn.Linear, nn.Conv2d)):
         raise TypeError(f"layer must be nn.Linear or nn.Conv2d, got {type(layer).__name__}")
     w = layer.weight.detach()
+    if not bool(torch.isfinite(w).all()):
+        raise ValueError("layer.weight contains NaN or infinity")
     return torch.linalg.svdvals(w.reshape(w.shape[0], -1).double()).float()
 
 
@@ -50,6 +54,8 @@ def relative_error(layer: nn.Module, rank: int) -> float:
     """:math:`\\|W - W_r\\|_F / \\|W\\|_F = \\sqrt{\\sum_{i>r} s_i^2 / \\sum_i s_i^2}` (Eckart-Young)."""
     s = singular_values(layer)
     _check_rank(rank, len(s))
+    if float(s.pow(2).sum()) == 0:
+        raise ValueError("layer.weight is all zeros: the relative error is undefined")
     return float((s[rank:].pow(2).sum() / s.pow(2).sum()).sqrt())
 
 
@@ -76,6 +82,9 @@ def _two_stage(first: nn.Module, first_w, second: nn.Module, second_w, bias) -> 
 
 def max_conv_rank(conv: nn.Conv2d, scheme: str = "spatial") -> int:
     """The rank at which :func:`factorize_conv` is exact."""
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"conv must be nn.Conv2d, got {type(conv).__name__}")
+    V.choice(scheme, "scheme", CONV_SCHEMES)
     d, c, kh, kw = conv.weight.shape
     return min(c * kh, d * kw) if scheme == "spatial" else min(d, c * kh * kw)
 
@@ -113,8 +122,14 @@ def factorize_linears(model: nn.Module, rank: int, *, skip=()) -> nn.Module:
     :func:`svd_linear` at ``min(rank, max rank)``; layers where that would not save parameters stay."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+    if isinstance(rank, (bool, float)) or not isinstance(rank, (int, __import__("numpy").integer)) or rank < 1:
         raise ValueError(f"rank must be a positive int, got {rank!r}")
+    if isinstance(skip, str) or not hasattr(skip, "__iter__"):
+        raise TypeError(f"skip must be a collection of layer names, got {type(skip).__name__}")
+    if not any(isinstance(m, nn.Linear) for m in model.modules()):
+        raise ValueError(f"model ({type(model).__name__}) has no nn.Linear layer: nothing to factorize")
+    if isinstance(model, nn.Linear):
+        raise ValueError("model is a bare nn.Linear: use svd_linear, or wrap it in nn.Sequential")
     model = copy.deepcopy(model)
     targets = [(name, m) for name, m in model.named_modules()
                if isinstance(m, nn.Linear) and name not in skip]
@@ -133,8 +148,19 @@ def rank_sweep(model: nn.Module, ranks, train_data, test_data, finetune=None, *,
     """For each rank: parameter ratio (factorized / dense), test accuracy right after the SVD and,
     if ``finetune`` (a ``TrainConfig``) is given, after fine-tuning the two factors."""
     from .measure import count_params
-    from .train import accuracy, fit, progress_bar
+    from .train import _config, accuracy, fit, progress_bar
 
+    V.module(model, "model")
+    if isinstance(ranks, (str, bytes)) or not hasattr(ranks, "__iter__"):
+        raise TypeError(f"ranks must be a list of ints, got {type(ranks).__name__}")
+    ranks = [V.positive_int(r, f"ranks[{i}]") for i, r in enumerate(ranks)]
+    if not ranks:
+        raise ValueError("ranks is empty")
+    V.data(test_data, "test_data")
+    if finetune is not None:
+        _config(finetune, "finetune")
+        V.data(train_data, "train_data")
+    V.flag(progress, "progress")
     dense = count_params(model)
     rows = []
     for rank in progress_bar(list(ranks), desc="ranks", disable=not progress):

@@ -10,6 +10,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import validate as V
+
+
+def _hidden(hidden, name: str = "hidden") -> list[int]:
+    return V.sequence_of(hidden, name, V.positive_int)
+
 
 class LeNet300100(nn.Module):
     """LeNet-300-100 (the MLP of "Learning both Weights and Connections", Han et al. 2015).
@@ -19,8 +25,11 @@ class LeNet300100(nn.Module):
 
     def __init__(self, in_features: int = 64, num_classes: int = 10, hidden=(300, 100)):
         super().__init__()
+        V.integer(in_features, "in_features")
+        V.integer(num_classes, "num_classes")
         if in_features < 1 or num_classes < 2:
             raise ValueError("in_features must be >= 1 and num_classes >= 2")
+        hidden = _hidden(hidden)
         sizes = [in_features, *hidden]
         layers: list[nn.Module] = [nn.Flatten()]
         for a, b in zip(sizes[:-1], sizes[1:]):
@@ -44,8 +53,15 @@ class LeNet5(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 10, input_size: int = 8,
                  channels=(6, 16), hidden=(120, 84)):
         super().__init__()
+        V.positive_int(in_channels, "in_channels")
+        V.integer(num_classes, "num_classes", low=2)
+        V.integer(input_size, "input_size")
         if input_size < 8:
             raise ValueError(f"input_size must be >= 8, got {input_size}")
+        channels = _hidden(channels, "channels")
+        hidden = _hidden(hidden)
+        if len(channels) != 2 or len(hidden) != 2:
+            raise ValueError(f"channels and hidden must have 2 entries each, got {channels} and {hidden}")
         k, pad = (3, 1) if input_size < 16 else (5, 2)
         c1, c2 = channels
         self.features = nn.Sequential(
@@ -68,6 +84,7 @@ class ResidualBlock(nn.Module):
     """conv-BN-ReLU-conv-BN plus the identity: its two convs' outputs are coupled channels."""
 
     def __init__(self, channels: int):
+        V.positive_int(channels, "channels")
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
@@ -84,8 +101,10 @@ class ResCNN(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32, blocks: int = 1):
         super().__init__()
-        if width < 1 or blocks < 0:
-            raise ValueError("width must be >= 1 and blocks >= 0")
+        V.positive_int(in_channels, "in_channels")
+        V.integer(num_classes, "num_classes", low=2)
+        V.positive_int(width, "width")
+        V.integer(blocks, "blocks", low=0)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(width), nn.ReLU())
         self.stage1 = nn.Sequential(*[ResidualBlock(width) for _ in range(blocks)])
@@ -112,6 +131,7 @@ def segformer_config(num_labels: int = 2, **overrides):
     """A ``SegformerConfig``: MiT-b0 by default; any field can be overridden."""
     from transformers import SegformerConfig
 
+    V.integer(num_labels, "num_labels", low=1)
     fields = {**MIT_B0, **overrides}
     heads, hidden = fields["num_attention_heads"], fields["hidden_sizes"]
     for h, d in zip(heads, hidden):
@@ -127,7 +147,11 @@ def build_segformer(num_labels: int = 2, pretrained: str | Path | None = None, s
     """
     from transformers import SegformerForSemanticSegmentation
 
+    V.integer(num_labels, "num_labels", low=1)
+    V.integer(seed, "seed")
     if pretrained is not None:
+        if not isinstance(pretrained, (str, Path)):
+            raise TypeError(f"pretrained must be a path (str or pathlib.Path), got {type(pretrained).__name__}")
         path = Path(pretrained).expanduser()
         if not path.is_dir():
             raise FileNotFoundError(f"pretrained Segformer folder not found: {path} (no download is attempted)")
@@ -139,5 +163,15 @@ def build_segformer(num_labels: int = 2, pretrained: str | Path | None = None, s
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    """Spatial output size of a convolution: floor((size + 2p - k) / s) + 1."""
+    """Spatial output size of a convolution: floor((size + 2p - k) / s) + 1.
+
+    >>> conv_output_size(28, 5, stride=1, padding=2)
+    28
+    """
+    V.positive_int(size, "size")
+    V.positive_int(kernel, "kernel")
+    V.positive_int(stride, "stride")
+    V.integer(padding, "padding", low=0)
+    if size + 2 * padding < kernel:
+        raise ValueError(f"kernel={kernel} is larger than the padded input ({size} + 2*{padding})")
     return math.floor((size + 2 * padding - kernel) / stride) + 1

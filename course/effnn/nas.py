@@ -16,7 +16,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .train import TrainConfig, accuracy, make_optimizer, progress_bar, seed_everything, as_loader
+from . import validate as V
+from .train import TrainConfig, _config, accuracy, make_optimizer, progress_bar, seed_everything, as_loader
+
+
+def _iterable(v) -> bool:
+    return hasattr(v, "__iter__") and not isinstance(v, (str, bytes, dict))
 
 
 def kendall_tau(a, b) -> float:
@@ -24,8 +29,12 @@ def kendall_tau(a, b) -> float:
 
     :math:`\\tau_b = (n_c - n_d) / \\sqrt{(n_0 - n_1)(n_0 - n_2)}` with :math:`n_0 = n(n-1)/2` and
     :math:`n_1, n_2` the pairs tied in ``a`` or in ``b``; equals ``scipy.stats.kendalltau``.
+
+    >>> kendall_tau([1, 2, 3], [1, 3, 2])
+    0.3333333333333333
     """
-    a, b = list(map(float, a)), list(map(float, b))
+    a = V.sequence_of(list(a) if _iterable(a) else a, "a", V.number)
+    b = V.sequence_of(list(b) if _iterable(b) else b, "b", V.number)
     if len(a) != len(b):
         raise ValueError(f"a and b must have the same length, got {len(a)} and {len(b)}")
     if len(a) < 2:
@@ -60,10 +69,14 @@ class SuperNet(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 10, layers: int = 3,
                  widths=(4, 8, 16), kernels=(1, 3, 5), input_size: int = 8):
         super().__init__()
-        if layers < 1:
-            raise ValueError(f"layers must be >= 1, got {layers}")
+        V.positive_int(in_channels, "in_channels")
+        V.positive_int(num_classes, "num_classes")
+        V.positive_int(layers, "layers")
+        widths = V.sequence_of(widths, "widths", V.positive_int)
+        kernels = V.sequence_of(kernels, "kernels", V.positive_int)
         if not widths or not kernels or any(k % 2 == 0 or k < 1 for k in kernels) or min(widths) < 1:
             raise ValueError("widths must be positive and kernels odd positive integers")
+        V.integer(input_size, "input_size")
         self.widths, self.kernels = tuple(sorted(widths)), tuple(sorted(kernels))
         wmax, kmax = self.widths[-1], self.kernels[-1]
         self.weights = nn.ParameterList()
@@ -87,9 +100,14 @@ class SuperNet(nn.Module):
         return list(itertools.product(choices, repeat=len(self.weights)))
 
     def sample(self, rng: random.Random) -> tuple:
+        """A uniformly random architecture drawn with ``rng`` (a ``random.Random``)."""
+        if not isinstance(rng, random.Random):
+            raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
         return tuple((rng.choice(self.widths), rng.choice(self.kernels)) for _ in self.weights)
 
     def _check(self, arch):
+        if not isinstance(arch, (tuple, list)) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in arch):
+            raise TypeError("arch must be a tuple of (width, kernel) pairs")
         if len(arch) != len(self.weights):
             raise ValueError(f"arch must have {len(self.weights)} (width, kernel) pairs, got {len(arch)}")
         for w, k in arch:
@@ -134,6 +152,10 @@ class SuperNet(nn.Module):
 
 def fresh_subnet(supernet: SuperNet, arch, seed: int = 0) -> nn.Sequential:
     """The same architecture with fresh random weights, for stand-alone training."""
+    if not isinstance(supernet, SuperNet):
+        raise TypeError(f"supernet must be a SuperNet, got {type(supernet).__name__}")
+    supernet._check(arch)
+    V.integer(seed, "seed")
     torch.manual_seed(seed)
     net = SuperNet(supernet.in_channels, supernet.head.out_features, len(supernet.weights),
                    supernet.widths, supernet.kernels, supernet.input_size)
@@ -142,7 +164,10 @@ def fresh_subnet(supernet: SuperNet, arch, seed: int = 0) -> nn.Sequential:
 
 def train_supernet(supernet: SuperNet, train_data, cfg: TrainConfig | None = None, desc: str = "supernet") -> list[float]:
     """Single-path uniform sampling: one random sub-net per step, trained with cross-entropy."""
-    cfg = cfg or TrainConfig()
+    if not isinstance(supernet, SuperNet):
+        raise TypeError(f"supernet must be a SuperNet, got {type(supernet).__name__}")
+    V.data(train_data, "train_data")
+    cfg = TrainConfig() if cfg is None else _config(cfg)
     seed_everything(cfg.seed)
     rng = random.Random(cfg.seed)
     loader = as_loader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed)
@@ -164,14 +189,21 @@ def train_supernet(supernet: SuperNet, train_data, cfg: TrainConfig | None = Non
 
 def supernet_accuracy(supernet: SuperNet, arch, data) -> float:
     """Accuracy of one sub-net with inherited weights (the supernet's proxy score)."""
+    if not isinstance(supernet, SuperNet):
+        raise TypeError(f"supernet must be a SuperNet, got {type(supernet).__name__}")
+    V.data(data, "data")
     return accuracy(supernet.extract(arch), data)
 
 
 def spread_archs(supernet: SuperNet, n: int, seed: int = 0) -> list[tuple]:
     """``n`` distinct architectures spread over the cost range (sorted by parameter count, then
     evenly spaced with a seeded jitter), so the ranking spans small and large sub-nets."""
+    if not isinstance(supernet, SuperNet):
+        raise TypeError(f"supernet must be a SuperNet, got {type(supernet).__name__}")
+    n = V.integer(n, "n")
     if n < 2:
         raise ValueError(f"n must be >= 2, got {n}")
+    V.integer(seed, "seed")
     space = supernet.search_space()
     if n > len(space):
         raise ValueError(f"n must be <= {len(space)} (the size of the search space), got {n}")

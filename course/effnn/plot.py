@@ -4,19 +4,50 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import validate as V
+
 
 def _axes(ax):
     import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
 
+    if ax is not None and not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     return ax if ax is not None else plt.subplots(figsize=(5, 3.5))[1]
+
+
+def _label(label):
+    if label is not None and not isinstance(label, str):
+        raise TypeError(f"label must be a str or None, got {type(label).__name__}")
+
+
+def _numbers(values, name: str) -> np.ndarray:
+    """``values`` as a float array of finite numbers (lists, arrays or tensors)."""
+    if torch.is_tensor(values):
+        values = values.detach().cpu().numpy()
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be numbers, got str")
+    try:
+        out = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numbers (a list, array or tensor), got {type(values).__name__}") from None
+    if out.size == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return out
 
 
 def curve_with_band(x, ys, label: str | None = None, ax=None, **kwargs):
     """Mean curve with a +-1 standard deviation band; ``ys`` is (runs, points)."""
-    ax = _axes(ax)
-    ys = np.asarray(ys, dtype=float)
+    _label(label)
+    xs = _numbers(x, "x")
+    ys = _numbers(ys, "ys")
     if ys.ndim == 1:
         ys = ys[None]
+    if ys.ndim != 2 or xs.ndim != 1 or ys.shape[1] != len(xs):
+        raise ValueError(f"ys must be (runs, points) with points = len(x) = {xs.size}, got shape {ys.shape}")
+    ax = _axes(ax)
     mean, std = ys.mean(0), ys.std(0)
     line, = ax.plot(x, mean, label=label, marker="o", ms=3, **kwargs)
     if len(ys) > 1:
@@ -28,8 +59,11 @@ def curve_with_band(x, ys, label: str | None = None, ax=None, **kwargs):
 
 def weight_histogram(weights, bins: int = 80, ax=None, label: str | None = None, log: bool = False):
     """Histogram of a tensor's values (zeros included, so pruning shows as a spike)."""
+    _label(label)
+    V.positive_int(bins, "bins")
+    V.flag(log, "log")
+    values = _numbers(weights, "weights").ravel()
     ax = _axes(ax)
-    values = weights.detach().flatten().cpu().numpy() if torch.is_tensor(weights) else np.ravel(weights)
     ax.hist(values, bins=bins, alpha=0.7, label=label, log=log)
     ax.set_xlabel("value")
     ax.set_ylabel("count")
@@ -40,8 +74,14 @@ def weight_histogram(weights, bins: int = 80, ax=None, label: str | None = None,
 
 def mask_image(mask, ax=None, title: str | None = None):
     """Show a 2-D (or reshaped) pruning mask: black = removed, white = kept."""
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str or None, got {type(title).__name__}")
+    m = _numbers(mask.float() if torch.is_tensor(mask) else mask, "mask")
+    if m.ndim == 0:
+        raise ValueError("mask must have at least one dimension")
+    if m.ndim == 1:
+        m = m[None]
     ax = _axes(ax)
-    m = mask.detach().cpu().float().numpy() if torch.is_tensor(mask) else np.asarray(mask, float)
     if m.ndim > 2:
         m = m.reshape(m.shape[0], -1)
     ax.imshow(m, cmap="gray", vmin=0, vmax=1, interpolation="nearest", aspect="auto")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import validate as V
 from .measure import latency
 
 
@@ -23,9 +24,15 @@ class SparseTiming:
 
 
 def random_sparse(rows: int, cols: int, sparsity: float, seed: int = 0) -> torch.Tensor:
-    """A dense matrix whose ``round(sparsity * numel)`` smallest-magnitude entries are zero."""
-    if not 0.0 <= sparsity < 1.0:
-        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    """A dense matrix whose ``round(sparsity * numel)`` smallest-magnitude entries are zero.
+
+    >>> int((random_sparse(4, 5, 0.5) == 0).sum())
+    10
+    """
+    V.positive_int(rows, "rows")
+    V.positive_int(cols, "cols")
+    sparsity = V.fraction(sparsity, "sparsity")
+    V.integer(seed, "seed")
     w = torch.randn(rows, cols, generator=torch.Generator().manual_seed(seed))
     k = int(round(sparsity * w.numel()))
     if k:
@@ -36,6 +43,19 @@ def random_sparse(rows: int, cols: int, sparsity: float, seed: int = 0) -> torch
 def time_sparse_vs_dense(sparsities, rows: int = 1024, cols: int = 1024, batch: int = 64,
                          min_run_time: float = 0.2, seed: int = 0, progress=None) -> list[SparseTiming]:
     """Median ms of ``W @ X`` for dense W, CSR W, and a dense W with only the kept fraction of rows."""
+    if torch.is_tensor(sparsities):
+        sparsities = sparsities.tolist()
+    if isinstance(sparsities, (str, bytes)) or not hasattr(sparsities, "__iter__"):
+        raise TypeError(f"sparsities must be a list of fractions, got {type(sparsities).__name__}")
+    sparsities = [V.fraction(s, f"sparsities[{i}]") for i, s in enumerate(sparsities)]
+    if not sparsities:
+        raise ValueError("sparsities is empty")
+    for v, n in ((rows, "rows"), (cols, "cols"), (batch, "batch")):
+        V.positive_int(v, n)
+    V.number(min_run_time, "min_run_time", low=0, low_open=True)
+    V.integer(seed, "seed")
+    if progress is not None:
+        V.function(progress, "progress")
     x = torch.randn(cols, batch, generator=torch.Generator().manual_seed(seed + 1))
     out = []
     for s in (progress(sparsities) if progress else sparsities):
@@ -53,8 +73,15 @@ def time_sparse_vs_dense(sparsities, rows: int = 1024, cols: int = 1024, batch: 
     return out
 
 
+def _timing(value, name):
+    if not isinstance(value, SparseTiming):
+        raise TypeError(f"{name} must be a SparseTiming, got {type(value).__name__}")
+    return value
+
+
 def crossover(timings: list[SparseTiming]) -> float | None:
     """The lowest measured sparsity at which CSR beats dense, or None if it never does."""
+    V.sequence_of(timings, "timings", _timing)
     for t in sorted(timings, key=lambda t: t.sparsity):
         if t.csr_ms < t.dense_ms:
             return t.sparsity
