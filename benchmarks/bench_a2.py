@@ -7,6 +7,14 @@ Exercise 5 (``autograder.reference.xnor``), the compiled kernel is ``effnn.xnor`
 on the held-out ``digits("test")`` split (training uses ``train`` only). GEMM timings: all candidates
 in one process, alternating, best median of each (``effnn.xnor.time_gemms``), 2 threads. ``no_avx512`` re-times the compiled kernel
 in a subprocess whose numba targets a Haswell CPU (AVX2, no AVX-512 popcount), on this machine.
+
+``e2e``: the trained fully binary MLP run end to end on bits (``effnn.xnor_infer``, BatchNorm folded into
+integer thresholds by the reference ``fold_threshold``; first and last layers real) against the trained
+fp32 MLP of the same architecture, same process, alternating, 2 threads, batch 1 and 256. ``speedup``
+is the ratio of best medians, ``speedup_min`` that of the fastest single runs (the least distorted
+on a loaded machine); ``exact``: the packed model's predictions on the test split equal the simulated
+binary model's. ``binary_conv_exact``: ``effnn.xnor_conv.binary_conv2d`` (packed im2col, XNOR kernel)
+equals the float convolution of the signs on the trained CNN's binary layers and on odd geometries.
 """
 from __future__ import annotations
 
@@ -69,6 +77,47 @@ def _no_avx512(rounds: int) -> dict | None:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
+def _e2e(models: dict, rounds: int) -> dict:
+    import torch
+
+    from autograder.reference import binary
+    from effnn import xnor_infer
+    from effnn.data import digits
+
+    simulated, fp32 = models["mlp_binary_full"].eval(), models["mlp_fp32"].eval()
+    packed = xnor_infer.from_sequential(simulated, binary.fold_threshold)
+    x, _ = digits("test")
+    with torch.no_grad():
+        exact = bool(torch.equal(packed(x).argmax(1), simulated(x).argmax(1)))
+    times = xnor_infer.time_models({"fp32": fp32, "packed": packed}, (1, 256), threads=2, rounds=rounds,
+                                   min_run_time=0.3)
+    out = {"exact": exact}
+    for batch, t in times.items():
+        out[str(batch)] = {"speedup": round(t["fp32"]["median_ms"] / t["packed"]["median_ms"], 2),
+                           "speedup_min": round(t["fp32"]["min_ms"] / t["packed"]["min_ms"], 2),
+                           "fp32_ms": round(t["fp32"]["median_ms"], 4), "packed_ms": round(t["packed"]["median_ms"], 4)}
+    return out
+
+
+def _binary_conv_exact(models: dict) -> bool:
+    import torch
+
+    from autograder.reference import binary
+    from effnn import xnor_conv
+
+    gen = torch.Generator().manual_seed(0)
+    cases = [(m.weight.detach(), m.padding[0], 1, (8, m.in_channels, 4, 4))
+             for _, m in binary.binary_layers(models["cnn_binary_full"])]
+    cases += [(torch.randn(5, 3, 3, 3, generator=gen), 1, 2, (2, 3, 9, 7)),
+              (torch.randn(4, 70, 3, 3, generator=gen), 2, 1, (2, 70, 5, 5))]
+    ok = True
+    for weight, padding, stride, shape in cases:
+        x = torch.randn(*shape, generator=gen)
+        got = xnor_conv.binary_conv2d(x, weight, stride=stride, padding=padding)
+        ok &= bool(torch.equal(got, xnor_conv.float_reference(x, weight, stride=stride, padding=padding)))
+    return ok
+
+
 def a2(fast: bool) -> dict:
     from autograder.reference import binary
     from autograder.reference.xnor import numpy_candidate
@@ -104,6 +153,8 @@ def a2(fast: bool) -> dict:
                             "fast_vs_fp32": round(single["fast_vs_fp32"], 3),
                             "numpy_vs_fp32": round(single["numpy_vs_fp32"], 3), "exact": all(single["exact"].values())},
         "no_avx512_1024": _no_avx512(rounds),
+        "e2e": _e2e(models, rounds),
+        "binary_conv_exact": _binary_conv_exact(models),
     }
 
 

@@ -10,7 +10,7 @@ is graded for real, and every auto-graded cell scores 0.
 import pytest
 
 from autograder import jail
-from effnn import binary, xnor
+from effnn import binary, xnor, xnor_conv, xnor_infer
 
 NAME = "a2_binarized_nn"
 MANUAL = {"written_58x"}
@@ -20,8 +20,13 @@ GIVEN_BINARY = {"MODES", "SignIdentitySTE", "sign_identity", "ApproxSign", "appr
                 "BinaryConnectLinear", "clip_binaryconnect", "binarized_mlp"}
 GIVEN_XNOR = {"WORD_BITS", "HAVE_NUMBA", "PARALLEL_MIN_WORK", "pack_rows", "transpose_packed", "xnor_matmul_fast",
               "warmup", "backend", "random_signs", "time_gemms", "popcount64"}
+#: the packed MLP runner takes thresholds from the caller (fold_threshold is Exercise 10), the packed
+#: convolution reads effnn.xnor's layout only (no exercise packs or multiplies through it)
+GIVEN_XNOR_INFER = {"PARALLEL_MIN_WORK", "PackedLayer", "packed_layer", "PackedBinaryMLP", "bn_affine",
+                    "from_sequential", "time_models", "dataclass", "popcount64"}
+GIVEN_XNOR_CONV = {"pack_filters", "float_reference", "binary_conv2d"}
 NOT_NAMES = {"annotations", "F", "nn", "torch", "np", "math", "os", "Path", "numba", "njit", "prange", "types",
-             "intrinsic"}
+             "intrinsic", "V", "xnor"}
 
 ANSWERS = {
     "sign_ste": '''
@@ -119,11 +124,35 @@ except ImportError:
 def time_gemm(m, k, n, rounds=1, min_run_time=0.01):
     return {}
 ''',
+    "xnor_k_stochastic": '''
+try:
+    from autograder.reference.binary import StochasticSignSTE, activation_scale
+except ImportError:
+    from effnn.binary import ApproxSign as StochasticSignSTE
+
+    def activation_scale(x, kernel_size, stride=1, padding=0):
+        return F.avg_pool2d(x.abs().mean(1, keepdim=True), kernel_size, stride, padding)
+''',
+    "binary_regularizer": '''
+try:
+    from autograder.reference.binary import binary_regularizer
+except ImportError:
+    def binary_regularizer(model):
+        return torch.zeros(())
+''',
+    "fold_threshold": '''
+try:
+    from autograder.reference.binary import fold_threshold
+except ImportError:
+    def fold_threshold(alpha, a, b):
+        return torch.sign(a).long(), torch.ceil(-b / (alpha * a)).long()
+''',
 }
 
 
 def test_effnn_gives_no_answers():
-    for module, given in ((binary, GIVEN_BINARY), (xnor, GIVEN_XNOR)):
+    for module, given in ((binary, GIVEN_BINARY), (xnor, GIVEN_XNOR), (xnor_infer, GIVEN_XNOR_INFER),
+                          (xnor_conv, GIVEN_XNOR_CONV)):
         public = {n for n in vars(module) if not n.startswith("_")} - NOT_NAMES
         assert public == given, public ^ given  # a new name must be checked by hand, then listed here
 
@@ -184,6 +213,37 @@ def test_checks_pass_the_reference():
                   clip_latent_weights=rb.clip_latent_weights) == (True, "passed")
     assert _judge("check_packing", pack_signs=rx.pack_signs, unpack_signs=rx.unpack_signs) == (True, "passed")
     assert _judge("check_xnor_matmul", xnor_matmul=rx.xnor_matmul_numpy) == (True, "passed")
+    assert _judge("check_activation_scale", activation_scale=rb.activation_scale) == (True, "passed")
+    assert _judge("check_stochastic_sign", StochasticSignSTE=rb.StochasticSignSTE) == (True, "passed")
+    assert _judge("check_binary_regularizer", binary_regularizer=rb.binary_regularizer, BinaryLinear=rb.BinaryLinear,
+                  BinaryConv2d=rb.BinaryConv2d) == (True, "passed")
+    assert _judge("check_fold_threshold", fold_threshold=rb.fold_threshold) == (True, "passed")
+
+
+def test_new_checks_catch_the_usual_mistakes():
+    import torch
+    from torch.nn import functional as F
+
+    from autograder.reference import binary as rb
+
+    passed, message = _judge("check_stochastic_sign", StochasticSignSTE=rb.SignSTE)  # deterministic
+    assert not passed and "frequency" in message, message
+    passed, message = _judge("check_activation_scale", activation_scale=lambda x, k, s=1, p=0: F.avg_pool2d(
+        x.abs().mean(1, keepdim=True), k, s, p, count_include_pad=False))
+    assert not passed and "padding" in message, message
+
+    def positive_only(alpha, a, b):  # forgets that a negative BatchNorm scale flips the comparison
+        return torch.ones_like(a).long(), torch.ceil(-b / (alpha * a)).clamp(-1e6, 1e6).long()
+
+    passed, message = _judge("check_fold_threshold", fold_threshold=positive_only)
+    assert not passed and "<= 0" in message, message
+
+    def detached(model):
+        return sum((1 - m.weight.detach() ** 2).sum() for _, m in rb.binary_layers(model))
+
+    passed, message = _judge("check_binary_regularizer", binary_regularizer=detached, BinaryLinear=rb.BinaryLinear,
+                             BinaryConv2d=rb.BinaryConv2d)
+    assert not passed and "binary_regularizer" in message, message
 
 
 @pytest.mark.parametrize("estimator", ["SignIdentitySTE", "ApproxSign"])

@@ -158,3 +158,47 @@ def test_effnn_offers_no_exercise_answer():
     for name in ("SignSTE", "sign_ste", "BinaryLinear", "BinaryConv2d", "clip_latent_weights", "channel_scale",
                  "binarized_cnn", "packed_weight_bytes", "packed_model_bytes"):
         assert not hasattr(lecture, name), name
+
+
+# ----------------------------------------------------------------------------- A2 sections 8-10 (reference)
+def test_fold_threshold_reproduces_sign_of_batchnorm_for_every_integer():
+    gen = torch.Generator().manual_seed(0)
+    alpha = torch.randint(1, 65, (200,), generator=gen).double() / 64
+    a = torch.randint(-128, 129, (200,), generator=gen).double() / 64  # zeros and negatives included
+    b = torch.randint(-2560, 2561, (200,), generator=gen).double() / 64
+    b[:4] = -(alpha[:4] * a[:4]) * torch.tensor([3.0, -5.0, 0.0, 7.0])  # exact ties
+    s, t = binary.fold_threshold(alpha, a, b)
+    z = torch.arange(-400, 401, dtype=torch.float64)[:, None]
+    assert not s.is_floating_point() and set(s.unique().tolist()) <= {-1, 0, 1}
+    assert torch.equal((s * z) >= t, (a * alpha * z + b) >= 0)
+
+
+def test_activation_scale_is_a_box_filter_of_the_channel_mean():
+    x = torch.zeros(1, 2, 3, 3)
+    x[0, 0] = 2.0
+    k = binary.activation_scale(x, 3, padding=1)
+    assert k.shape == (1, 1, 3, 3) and float(k[0, 0, 1, 1]) == 1.0 and abs(float(k[0, 0, 0, 0]) - 4 / 9) < 1e-7
+    assert binary.activation_scale(torch.ones(2, 3, 7, 7), 3, stride=2).shape == (2, 1, 3, 3)
+
+
+def test_stochastic_sign_frequencies_and_gradient():
+    torch.manual_seed(0)
+    x = torch.tensor([-2.0, -0.5, 0.0, 0.5, 2.0]).repeat(20_000, 1).requires_grad_(True)
+    y = binary.StochasticSignSTE.apply(x)
+    freq = (y == 1).float().mean(0)
+    assert freq[0] == 0 and freq[-1] == 1
+    assert torch.allclose(freq[1:4], torch.tensor([0.25, 0.5, 0.75]), atol=0.02)
+    y.sum().backward()
+    assert x.grad[0].tolist() == [0, 1, 1, 1, 0]
+
+
+def test_binary_regularizer_counts_only_binary_layers():
+    model = nn.Sequential(nn.Linear(2, 3), binary.BinaryLinear(3, 2, bias=False))
+    with torch.no_grad():
+        model[0].weight.fill_(0.5)
+        model[1].weight.copy_(torch.tensor([[0.0, 1.0, -0.5], [0.5, -1.0, 0.0]]))
+    r = binary.binary_regularizer(model)
+    assert float(r.detach()) == 3.5
+    r.backward()
+    assert torch.equal(model[1].weight.grad, -2 * model[1].weight.detach()) and model[0].weight.grad is None
+    assert float(binary.binary_regularizer(nn.Linear(2, 2))) == 0.0

@@ -90,3 +90,138 @@ def test_time_gemms_reports_exact_results():
 def test_effnn_offers_no_exercise_answer():
     for name in ("pack_signs", "unpack_signs", "xnor_matmul_numpy", "sign_matrix"):
         assert not hasattr(fast, name), name
+
+
+# ----------------------------------------------------------------------------- argument checks (effnn.validate)
+def test_bad_arguments_are_clear_errors():
+    a = xnor.pack_signs(np.ones((2, 70)))
+    with pytest.raises(ValueError, match="block_rows"):
+        xnor.xnor_matmul_numpy(a, a, 70, block_rows=-1)
+    with pytest.raises(TypeError, match="block_rows"):
+        xnor.xnor_matmul_numpy(a, a, 70, block_rows=1.5)
+    with pytest.raises(TypeError, match="n must be an int"):  # the type before the range
+        xnor.xnor_matmul_numpy(a, a, "70")
+    assert np.array_equal(xnor.xnor_matmul_numpy(a, a, np.int64(70)), np.full((2, 2), 70))  # numpy ints are ints
+    for pack in (xnor.pack_signs, fast.pack_rows, xnor.sign_matrix):
+        with pytest.raises(ValueError, match="NaN"):
+            pack(np.array([[1.0, np.nan]]))
+    f = fast.pack_rows(np.ones((2, 70)))
+    with pytest.raises(ValueError, match="threads"):
+        fast.xnor_matmul_fast(f, f, 70, threads=0)
+    with pytest.raises(TypeError, match="b_transposed"):
+        fast.xnor_matmul_fast(f, f, 70, b_transposed=1)
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="min_run_time"):
+            fast.time_gemms(4, 4, 4, min_run_time=bad)
+    with pytest.raises(TypeError, match="rows"):
+        fast.random_signs("3", 3)
+
+
+# ----------------------------------------------------------------------------- effnn.xnor_infer: a whole MLP on bits
+def _trained_like(hidden, seed=0):
+    """A reference binary MLP with random latent weights and BatchNorm statistics (some scales <= 0)."""
+    from autograder.reference import binary
+
+    gen = torch.Generator().manual_seed(seed)
+    model = binary.binarized_mlp("binary_full", hidden=hidden)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 3)
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) * 20 + 0.5)
+                m.weight.copy_(torch.randn(m.num_features, generator=gen))
+                m.weight[:3] = 0.0  # a constant channel
+                m.bias.copy_(torch.randn(m.num_features, generator=gen))
+            elif isinstance(m, torch.nn.Linear):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) * 2 - 1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("hidden", [(256, 256, 256), (128, 128, 128, 128), (70, 130, 65), (64, 200)])
+def test_packed_mlp_predicts_as_the_simulated_model(hidden):
+    from autograder.reference import binary
+    from effnn import xnor_infer
+
+    model = _trained_like(hidden)
+    packed = xnor_infer.from_sequential(model, binary.fold_threshold)
+    x = torch.rand(300, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want, got = model(x), packed(x)
+    assert torch.equal(got.argmax(1), want.argmax(1))
+    assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
+    assert torch.equal(packed(x[:1]).argmax(1), want[:1].argmax(1))  # batch 1 takes the serial path
+    assert packed.packed_bytes() == sum(8 * b * -(-a // 64) for a, b in zip(hidden[:-1], hidden[1:]))
+
+
+def test_packed_mlp_refuses_what_it_cannot_run():
+    from autograder.reference import binary
+    from effnn import xnor_infer
+
+    model = _trained_like((64, 64, 64))
+    with pytest.raises(TypeError, match="fold"):
+        xnor_infer.from_sequential(model, "fold")
+    with pytest.raises(ValueError, match="model must be a flat nn.Sequential"):
+        xnor_infer.from_sequential(binary.binarized_mlp("fp32"), binary.fold_threshold)
+    with pytest.raises(ValueError, match="model must be a flat nn.Sequential"):
+        xnor_infer.from_sequential(binary.binarized_mlp("binary_weights"), binary.fold_threshold)  # real inputs
+    w = torch.randn(4, 8)
+    with pytest.raises(ValueError, match="either thresholds"):
+        xnor_infer.packed_layer(w, s=np.ones(4), t=np.zeros(4), a=np.ones(4), b=np.zeros(4))
+    with pytest.raises(ValueError, match="s must hold"):
+        xnor_infer.packed_layer(w, s=np.full(4, 2), t=np.zeros(4, np.int64))
+    with pytest.raises(TypeError, match="t must hold integers"):
+        xnor_infer.packed_layer(w, s=np.ones(4, np.int64), t=np.zeros(4))
+    with pytest.raises(ValueError, match="shape"):
+        xnor_infer.packed_layer(w, a=np.ones(3), b=np.zeros(4))
+    with pytest.raises(ValueError, match="NaN"):
+        xnor_infer.packed_layer(w, a=np.full(4, np.nan), b=np.zeros(4))
+    packed = xnor_infer.from_sequential(model, binary.fold_threshold)
+    with pytest.raises(TypeError, match="x"):
+        packed(np.ones((2, 64), np.float32))
+    with pytest.raises(ValueError, match="models"):
+        xnor_infer.time_models({})
+    with pytest.raises(ValueError, match="min_run_time"):
+        xnor_infer.time_models({"m": packed}, min_run_time=float("nan"))
+
+
+def test_time_models_reports_each_batch_and_model():
+    from autograder.reference import binary
+    from effnn import xnor_infer
+
+    model = _trained_like((64, 64, 64))
+    packed = xnor_infer.from_sequential(model, binary.fold_threshold)
+    t = xnor_infer.time_models({"sim": model, "packed": packed}, (1, 3), threads=1, rounds=1, min_run_time=0.01)
+    assert set(t) == {1, 3} and all(set(v) == {"sim", "packed"} for v in t.values())
+    assert all(r["min_ms"] <= r["median_ms"] for v in t.values() for r in v.values())
+
+
+# ----------------------------------------------------------------------------- effnn.xnor_conv: packed im2col
+@pytest.mark.parametrize("shape,out,k,stride,padding", [
+    ((2, 3, 5, 5), 4, 3, 1, 1), ((1, 32, 8, 8), 64, 3, 1, 1), ((3, 5, 9, 7), 6, 3, 2, 1), ((2, 2, 6, 6), 3, 1, 1, 0),
+    ((2, 4, 7, 7), 5, 5, 2, 2), ((1, 70, 4, 4), 3, 3, 1, 1), ((1, 1, 3, 3), 1, 3, 1, 0)])
+def test_binary_conv_is_exact(shape, out, k, stride, padding):
+    from effnn import xnor_conv
+
+    gen = torch.Generator().manual_seed(sum(shape) + out)
+    x, w = torch.randn(*shape, generator=gen), torch.randn(out, shape[1], k, k, generator=gen)
+    x[0, 0, 0, 0] = 0.0
+    want = xnor_conv.float_reference(x, w, stride=stride, padding=padding)
+    assert torch.equal(xnor_conv.binary_conv2d(x, w, stride=stride, padding=padding), want)
+    packed = xnor_conv.pack_filters(w)
+    assert torch.equal(xnor_conv.binary_conv2d(x, w, stride=stride, padding=padding, packed=packed), want)
+
+
+def test_binary_conv_refuses_bad_input():
+    from effnn import xnor_conv
+
+    x, w = torch.randn(1, 3, 5, 5), torch.randn(2, 3, 3, 3)
+    with pytest.raises(ValueError, match="channels"):
+        xnor_conv.binary_conv2d(torch.randn(1, 4, 5, 5), w)
+    with pytest.raises(ValueError, match="stride"):
+        xnor_conv.binary_conv2d(x, w, stride=0)
+    with pytest.raises(TypeError, match="padding"):
+        xnor_conv.binary_conv2d(x, w, padding=1.0)
+    with pytest.raises(ValueError, match="smaller"):
+        xnor_conv.binary_conv2d(torch.randn(1, 3, 2, 2), w)
+    with pytest.raises(ValueError, match="NaN"):
+        xnor_conv.binary_conv2d(torch.full((1, 3, 5, 5), float("nan")), w)

@@ -380,3 +380,133 @@ def check_xnor_matmul(k):
             raise AssertionError("xnor_matmul must return integers (it counts bits)")
         if not np.array_equal(got, expected):
             raise AssertionError("xnor_matmul differs from the float product of the ±1 matrices for some shapes")
+
+
+# ----------------------------------------------------------------------------- 8. XNOR-Net's K, stochastic sign
+def check_activation_scale(k):
+    """activation_scale(x, kernel_size, stride, padding) is XNOR-Net's K: mean_c |x| through a k x k box
+    of 1/k² (zero padding counted as 0), shaped (B, 1, H', W'), for several sizes, strides and paddings."""
+    activation_scale = k.arg("activation_scale")
+    gen = torch.Generator().manual_seed(5_772)
+    for shape, ksize, stride, padding in (((2, 3, 6, 6), 3, 1, 1), ((1, 5, 7, 5), 3, 2, 0), ((3, 1, 4, 4), 1, 1, 0),
+                                          ((2, 4, 9, 8), 5, 2, 2)):
+        x = torch.randn(*shape, generator=gen) * 2
+        want = ref.activation_scale(x, ksize, stride, padding)
+        got = _call(activation_scale, x, ksize, stride, padding, what="activation_scale")
+        if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+            raise AssertionError("activation_scale must return a (B, 1, H', W') tensor, H' and W' as the "
+                                 "convolution's output")
+        if not torch.allclose(got, want, atol=1e-5, rtol=1e-4):
+            raise AssertionError("activation_scale is not mean_c |x| averaged over each k x k window "
+                                 "(zero padding counts as 0) for some sizes, strides or paddings")
+
+
+def check_stochastic_sign(k):
+    """StochasticSignSTE.apply is -1/+1 with P(+1) = clip((x+1)/2, 0, 1) (frequencies within 5 sigma
+    on 40,000 draws per value; deterministic outside [-1, 1]) and passes the gradient where |x| <= 1."""
+    StochasticSignSTE = k.arg("StochasticSignSTE")
+    _is_subclass(k, StochasticSignSTE, "torch.autograd.Function", "StochasticSignSTE")
+    values = torch.tensor([-3.0, -1.0, -0.6, 0.0, 0.3, 0.9, 1.0, 2.5])
+    draws = 40_000
+    k.call(Lib("torch.manual_seed"), 2_024)
+    x = values.repeat(draws, 1)
+    x_remote = _tensor_with_grad(k, x)
+    y_remote = _keep(k, StochasticSignSTE.apply, x_remote, what="StochasticSignSTE.apply")
+    y = k.value(y_remote)
+    if not isinstance(y, torch.Tensor) or y.shape != x.shape or y.dtype != x.dtype:
+        raise AssertionError("StochasticSignSTE.apply must return a tensor with the input's shape and dtype")
+    if not bool(((y == 1) | (y == -1)).all()):
+        raise AssertionError("StochasticSignSTE must return only -1 and +1")
+    p = ((values + 1) / 2).clamp(0, 1)
+    freq = (y == 1).double().mean(0)
+    sigma = (p * (1 - p) / draws).sqrt().double()
+    for v, f, want, sd in zip(values.tolist(), freq.tolist(), p.tolist(), sigma.tolist()):
+        if sd == 0 and f != want:
+            raise AssertionError("StochasticSignSTE must be deterministic where the probability is 0 or 1 "
+                                 "(|x| >= 1)")
+        if abs(f - want) > 5 * sd + 1e-12:
+            raise AssertionError("StochasticSignSTE's frequency of +1 is not clip((x + 1) / 2, 0, 1) for some x")
+    upstream = torch.randn(x.shape, generator=torch.Generator().manual_seed(7))
+    (g,) = _grads(k, y_remote, [x_remote], upstream, "StochasticSignSTE")
+    if not isinstance(g, torch.Tensor) or g.shape != x.shape or not torch.allclose(
+            g, upstream * (x.abs() <= 1).to(x.dtype)):
+        raise AssertionError("StochasticSignSTE's backward must pass the upstream gradient where |x| <= 1 and "
+                             "zero it elsewhere (as SignSTE)")
+
+
+# ----------------------------------------------------------------------------- 9. training tricks
+def check_binary_regularizer(k):
+    """binary_regularizer(model) is sum(1 - W²) over the binary layers' latent weights only, a scalar
+    tensor whose gradient reaches those weights (-2 W), on a seeded model with real layers around them."""
+    binary_regularizer = k.arg("binary_regularizer")
+    BinaryLinear, BinaryConv2d = k.arg("BinaryLinear"), k.arg("BinaryConv2d")
+    gen = torch.Generator().manual_seed(1_618)
+    model = k.build("torch.nn.Sequential", k.build("torch.nn.Linear", 5, 7),
+                    _call(BinaryLinear, 7, 4, bias=False, what="BinaryLinear(...)"),
+                    _call(BinaryConv2d, 3, 2, 3, bias=False, what="BinaryConv2d(...)"))
+    weights = {"0.weight": torch.rand(7, 5, generator=gen) * 2 - 1, "1.weight": torch.rand(4, 7, generator=gen) * 2 - 1,
+               "2.weight": torch.rand(2, 3, 3, 3, generator=gen) * 2 - 1}
+    _call(model.load_state_dict, weights, strict=False, what="load_state_dict")
+    value_remote = _keep(k, binary_regularizer, model, what="binary_regularizer")
+    value = k.value(value_remote)
+    want = (1 - weights["1.weight"] ** 2).sum() + (1 - weights["2.weight"] ** 2).sum()
+    if not isinstance(value, torch.Tensor) or value.numel() != 1:
+        raise AssertionError("binary_regularizer must return a one-element tensor (so that it can be added "
+                             "to the loss)")
+    if not torch.allclose(value.reshape(()), want, atol=1e-4, rtol=1e-5):
+        raise AssertionError("binary_regularizer is not sum(1 - W²) over the binary layers' latent weights "
+                             "(and nothing else)")
+    params = [_keep(k, Lib("builtins.getattr"), _keep(k, Lib("builtins.getattr"), model, name, what="layer"),
+                    "weight", what="weight") for name in ("1", "2")]
+    total = _keep(k, Lib("torch.sum"), value_remote, what="binary_regularizer(...).sum()")
+    grads = _grads(k, total, params, torch.tensor(1.0), "binary_regularizer")
+    for g, name in zip(grads, ("1.weight", "2.weight")):
+        if not isinstance(g, torch.Tensor) or not torch.allclose(g, -2 * weights[name], atol=1e-5):
+            raise AssertionError("binary_regularizer's gradient does not reach the latent weights as "
+                                 "d(1 - W²)/dW = -2W (compute it from the weights, not from a detached copy)")
+
+
+# ----------------------------------------------------------------------------- 10. thresholds
+def _dyadic(gen, n, scale):
+    """Numbers that float32 and float64 hold exactly (multiples of 1/64), so every comparison is exact."""
+    return torch.randint(-scale * 64, scale * 64 + 1, (n,), generator=gen).double() / 64
+
+
+def check_fold_threshold(k):
+    """fold_threshold(alpha, a, b) -> (s, t): for every integer z in [-300, 300] and every channel,
+    (s * z >= t) == (a * alpha * z + b >= 0); negative, zero and positive a, exact ties included."""
+    fold_threshold = k.arg("fold_threshold")
+    gen = torch.Generator().manual_seed(14_142)
+    channels = 64
+    alpha = (torch.randint(1, 65, (channels,), generator=gen).double() / 64)
+    a = _dyadic(gen, channels, 4)
+    a[:4] = 0.0
+    a[4:8] = -a[4:8].abs() - 1 / 64
+    b = _dyadic(gen, channels, 40)
+    b[8:12] = -(alpha[8:12] * a[8:12]) * torch.tensor([3.0, -5.0, 7.0, 0.0])  # exact ties at z = 3, -5, 7, 0
+    b[0], b[1] = 0.0, -1 / 64
+    for dtype in (torch.float32, torch.float64):
+        got = _call(fold_threshold, alpha.to(dtype), a.to(dtype), b.to(dtype), what="fold_threshold")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise AssertionError("fold_threshold must return a pair (s, t)")
+        s, t = (torch.as_tensor(v) if isinstance(v, (np.ndarray, torch.Tensor)) else None for v in got)
+        if not all(isinstance(v, torch.Tensor) and v.shape == (channels,) for v in (s, t)):
+            raise AssertionError("fold_threshold must return two tensors with one entry per channel")
+        if s.is_floating_point() or t.is_floating_point():
+            raise AssertionError("fold_threshold must return integer tensors (the comparison is on integers)")
+        if not bool(((s == -1) | (s == 0) | (s == 1)).all()):
+            raise AssertionError("fold_threshold's s must hold only -1, 0 and +1")
+        z = torch.arange(-300, 301, dtype=torch.float64)[:, None]
+        want = (a * (alpha * z) + b) >= 0
+        have = (s.double() * z) >= t.double()
+        if not torch.equal(want, have):
+            wrong = (want != have).any(0)
+            tie = torch.zeros(channels, dtype=torch.bool)
+            tie[8:12] = True
+            flat_or_flipped = a <= 0
+            if bool(wrong[flat_or_flipped].any()) and not bool(wrong[~flat_or_flipped].any()):
+                raise AssertionError("fold_threshold is wrong where alpha * a <= 0 (a negative scale flips the "
+                                     "comparison; a zero one makes the output constant)")
+            if bool(wrong[tie].any()) and not bool(wrong[~tie & ~flat_or_flipped].any()):
+                raise AssertionError("fold_threshold is wrong at exact ties (BN output exactly 0 gives sign +1)")
+            raise AssertionError("fold_threshold's (s, t) do not reproduce sign(BN(alpha * z)) for some z")

@@ -213,3 +213,59 @@ def packed_model_bytes(model: nn.Module, word_bits: int = 64) -> int:
 
     fp32, packed = packed_weight_bytes(model, word_bits)
     return dense_bytes(model) - fp32 + packed
+
+
+# ----------------------------------------------------------------------------- XNOR-Net's K, stochastic sign
+def activation_scale(x: torch.Tensor, kernel_size: int, stride: int = 1, padding: int = 0) -> torch.Tensor:
+    """XNOR-Net's K for a convolution: ``A = mean_c |x|`` convolved with a k x k box of 1/k².
+
+    ``x`` is (B, C, H, W); the result is (B, 1, H', W'), the output size of the convolution. Zero
+    padding counts as 0 in the mean (the box filter's weights are 1/k² everywhere, as in the paper).
+    """
+    if not torch.is_tensor(x) or x.dim() != 4:
+        raise ValueError("x must be a (B, C, H, W) tensor")
+    a = x.abs().mean(dim=1, keepdim=True)
+    return F.avg_pool2d(a, kernel_size, stride=stride, padding=padding, count_include_pad=True)
+
+
+class StochasticSignSTE(torch.autograd.Function):
+    """BinaryConnect's stochastic binarization: +1 with probability clip((x + 1) / 2, 0, 1), else -1.
+
+    Backward: the same straight-through gradient as :class:`SignSTE` (passed where |x| <= 1).
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        p = ((x + 1) / 2).clamp(0, 1)
+        return torch.where(torch.rand_like(x) < p, torch.ones_like(x), -torch.ones_like(x))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * (x.abs() <= 1).to(grad_output.dtype)
+
+
+def binary_regularizer(model: nn.Module) -> torch.Tensor:
+    """Tang et al. (2017)'s ``sum (1 - W²)`` over the latent weights of every binary layer (0-dim tensor).
+
+    Minimizing it pushes latent weights towards ±1, away from 0 where signs flip back and forth.
+    """
+    terms = [(1 - layer.weight ** 2).sum() for _, layer in binary_layers(model)]
+    return torch.stack(terms).sum() if terms else torch.zeros(())
+
+
+def fold_threshold(alpha, a, b):
+    """Integer thresholds ``(s, t)`` with ``s * z >= t`` exactly when ``a * (alpha * z) + b >= 0``.
+
+    ``z`` is a binary layer's integer XNOR product, ``alpha`` its scale and ``v * a + b`` the BatchNorm
+    after it (all per output channel); ``sign(hardtanh(.))`` of that is then a comparison of integers.
+    ``s`` is the sign of ``alpha * a`` (-1, 0 or +1), ``t = ceil(-b / |alpha * a|)``; where ``alpha * a``
+    is 0, the output is ``b >= 0`` for every ``z``: ``s = 0`` and ``t = 0`` (always) or ``1`` (never).
+    """
+    g = torch.as_tensor(alpha, dtype=torch.float64) * torch.as_tensor(a, dtype=torch.float64)
+    b = torch.as_tensor(b, dtype=torch.float64)
+    s = torch.sign(g).long()
+    t = torch.ceil(-b / g.abs().clamp_min(1e-300)).clamp(-2 ** 40, 2 ** 40).long()
+    t = torch.where(s == 0, (b < 0).long(), t)
+    return s, t

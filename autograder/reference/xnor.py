@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 
+from effnn import validate as V
 from effnn.xnor import _as_numpy  # the given kernel's input check, shared
 
 WORD_BITS = 64
@@ -28,10 +29,12 @@ def pack_signs(x) -> np.ndarray:
     ``x`` is (..., K); the result is (..., ceil(K / 64)) uint64, padding bits 0.
     """
     x = _as_numpy(x, "x")
-    if x.ndim < 1 or x.shape[-1] == 0:
-        raise ValueError(f"x must have a non-empty last axis, got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
         raise TypeError(f"x must be numeric, got dtype {x.dtype}")
+    if x.ndim < 1 or x.shape[-1] == 0:
+        raise ValueError(f"x must have a non-empty last axis, got shape {x.shape}")
+    if np.issubdtype(x.dtype, np.floating) and np.isnan(x).any():
+        raise ValueError("x contains NaN, which has no sign")
     k = x.shape[-1]
     bits = np.zeros(x.shape[:-1] + (n_words(k) * WORD_BITS,), dtype=bool)
     bits[..., :k] = x >= 0
@@ -44,8 +47,7 @@ def unpack_signs(packed, n: int) -> np.ndarray:
     packed = _as_numpy(packed, "packed")
     if packed.dtype != np.uint64:
         raise TypeError(f"packed must be uint64 words, got dtype {packed.dtype}")
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = V.positive_int(n, "n")
     if packed.ndim < 1 or packed.shape[-1] != n_words(n):
         raise ValueError(f"packed has {packed.shape[-1] if packed.ndim else 0} words per row; "
                          f"n={n} needs {n_words(n)}")
@@ -57,6 +59,8 @@ def unpack_signs(packed, n: int) -> np.ndarray:
 def sign_matrix(x) -> np.ndarray:
     """``sign(x)`` as float32 ±1 (sign(0) = +1): the matrix the packed bits stand for."""
     x = _as_numpy(x, "x")
+    if np.issubdtype(x.dtype, np.floating) and np.isnan(x).any():
+        raise ValueError("x contains NaN, which has no sign")
     return np.where(x >= 0, np.float32(1), np.float32(-1))
 
 
@@ -66,8 +70,7 @@ def _check_operands(a_bits, b_bits, n):
     for name, arr in (("a_bits", a_bits), ("b_bits", b_bits)):
         if arr.dtype != np.uint64 or arr.ndim != 2:
             raise TypeError(f"{name} must be a 2-D uint64 array from pack_signs, got {arr.dtype} {arr.shape}")
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int (the inner dimension K), got {n!r}")
+    n = V.positive_int(n, "n")  # the inner dimension K
     if a_bits.shape[1] != b_bits.shape[1]:
         raise ValueError(f"a_bits and b_bits differ in words per row: {a_bits.shape[1]} vs {b_bits.shape[1]}")
     if a_bits.shape[1] != n_words(n):
@@ -78,6 +81,7 @@ def _check_operands(a_bits, b_bits, n):
 def xnor_matmul_numpy(a_bits, b_bits, n: int, block_rows: int = 64) -> np.ndarray:
     """``A @ B`` (int32, M x N) from ``a_bits`` = pack_signs(A) (M, W) and ``b_bits`` = pack_signs(B.T) (N, W)."""
     a_bits, b_bits, n = _check_operands(a_bits, b_bits, n)
+    block_rows = V.positive_int(block_rows, "block_rows")
     out = np.empty((a_bits.shape[0], b_bits.shape[0]), dtype=np.int32)
     for i in range(0, a_bits.shape[0], block_rows):
         mismatches = np.bitwise_count(a_bits[i:i + block_rows, None, :] ^ b_bits[None, :, :]).sum(

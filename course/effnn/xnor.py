@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import validate as V
+
 WORD_BITS = 64
 
 try:  # numba is optional: numpy is the fallback
@@ -61,10 +63,12 @@ def pack_rows(x) -> np.ndarray:
     padding bits 1. Only :func:`xnor_matmul_fast` reads this layout.
     """
     x = _as_numpy(x, "x")
-    if x.ndim != 2 or x.shape[1] == 0:
-        raise ValueError(f"x must be a 2-D matrix with a non-empty second axis, got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
         raise TypeError(f"x must be numeric, got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[1] == 0:
+        raise ValueError(f"x must be a 2-D matrix with a non-empty second axis, got shape {x.shape}")
+    if np.issubdtype(x.dtype, np.floating) and np.isnan(x).any():
+        raise ValueError("x contains NaN, which has no sign")
     k = x.shape[1]
     bits = np.ones((x.shape[0], _words(k) * WORD_BITS), dtype=bool)
     bits[:, :k] = x >= 0
@@ -88,8 +92,7 @@ def _check_operands(a_bits, b_bits, n):
     for name, arr in (("a_bits", a_bits), ("b_bits", b_bits)):
         if arr.dtype != np.uint64 or arr.ndim != 2:
             raise TypeError(f"{name} must be a 2-D uint64 array from pack_rows, got {arr.dtype} {arr.shape}")
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int (the inner dimension K), got {n!r}")
+    n = V.positive_int(n, "n")  # the inner dimension K
     if a_bits.shape[1] != b_bits.shape[1]:
         raise ValueError(f"a_bits and b_bits differ in words per row: {a_bits.shape[1]} vs {b_bits.shape[1]}")
     if a_bits.shape[1] != _words(n):
@@ -101,6 +104,7 @@ def _check_operands(a_bits, b_bits, n):
 
 def _numpy_product(a_bits, b_bits, n: int, block_rows: int = 64) -> np.ndarray:
     """The fallback without numba (same result, much slower)."""
+    block_rows = V.positive_int(block_rows, "block_rows")
     out = np.empty((a_bits.shape[0], b_bits.shape[0]), dtype=np.int32)
     for i in range(0, a_bits.shape[0], block_rows):
         d = np.bitwise_count(a_bits[i:i + block_rows, None, :] ^ b_bits[None, :, :]).sum(-1, dtype=np.int32)
@@ -167,13 +171,14 @@ def xnor_matmul_fast(a_bits, b_bits, n: int, *, b_transposed: bool = False,
     weights once, offline). ``threads`` sets numba's thread count for this call.
     """
     b = _as_numpy(b_bits, "b_bits")
+    b_transposed = V.flag(b_transposed, "b_transposed")
+    if threads is not None:
+        threads = V.positive_int(threads, "threads")
     a_bits, _, n = _check_operands(a_bits, b.T if b_transposed and b.ndim == 2 else b, n)
     if not HAVE_NUMBA:
         return _numpy_product(a_bits, b.T if b_transposed else b, n)
     bt = np.ascontiguousarray(b) if b_transposed else transpose_packed(b)
     out = np.empty((a_bits.shape[0], bt.shape[1]), dtype=np.int32)
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
     if threads == 1 or out.size * bt.shape[0] < PARALLEL_MIN_WORK:
         _xnor_gemm_serial(a_bits, bt, n, out)
     elif threads is not None:
@@ -199,6 +204,7 @@ def warmup() -> None:
 # ----------------------------------------------------------------------------- timing
 def random_signs(rows: int, cols: int, seed: int = 0) -> np.ndarray:
     """A seeded float32 ±1 matrix."""
+    rows, cols = V.positive_int(rows, "rows"), V.positive_int(cols, "cols")
     rng = np.random.default_rng(seed)
     return np.where(rng.random((rows, cols)) < 0.5, np.float32(-1), np.float32(1))
 
@@ -216,6 +222,12 @@ def time_gemms(m: int, k: int, n: int, *, threads: int = 2, rounds: int = 3, min
     """
     from .measure import latency
 
+    m, k, n = (V.positive_int(v, name) for v, name in ((m, "m"), (k, "k"), (n, "n")))
+    threads, rounds = V.positive_int(threads, "threads"), V.positive_int(rounds, "rounds")
+    min_run_time = V.number(min_run_time, "min_run_time", low=0, low_open=True)
+    seed = V.integer(seed, "seed")
+    if extra is not None and not callable(extra):
+        raise TypeError(f"extra must be a function extra(A, B) -> {{name: callable}}, got {type(extra).__name__}")
     a, b = random_signs(m, k, seed), random_signs(k, n, seed + 1)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     a_bits = pack_rows(a)
