@@ -212,7 +212,7 @@ def huffman_encode(symbols, code: dict) -> str:
     try:
         return "".join(code[s] for s in seq)
     except KeyError as err:
-        raise ValueError(f"symbol {err.args[0]!r} has no codeword") from None
+        raise ValueError(f"symbols: symbol {err.args[0]!r} has no codeword in code") from None
 
 
 def huffman_decode(bits: str, code: dict) -> list:

@@ -84,7 +84,12 @@ def apply_masks(model: nn.Module, mask_dict: dict[str, torch.Tensor]) -> nn.Modu
     if unknown:
         raise ValueError(f"mask_dict names modules the model does not have: {unknown}")
     for name, mask in mask_dict.items():
-        install_mask(modules[name], mask)
+        V.tensor(mask, f"mask_dict[{name!r}]")
+        layer = modules[name]
+        if mask.shape != getattr(layer, "weight", torch.empty(0)).shape:
+            raise ValueError(f"mask_dict[{name!r}] has shape {tuple(mask.shape)}, the layer's weight "
+                             f"{tuple(getattr(layer, 'weight', torch.empty(0)).shape)}")
+        install_mask(layer, mask)
     return model
 
 
@@ -192,7 +197,10 @@ class LTHConfig:
 def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None) -> dict:
     """SNIP connection sensitivity :math:`|\\partial L/\\partial w \\odot w|` at the current weights."""
     V.module(model, "model")
-    V.data((x, y), "(x, y)")
+    V.tensor(x, "x", min_numel=1)
+    V.tensor(y, "y", ndim=1)
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
     layers = _layers_of(model, layers)
     model.zero_grad(set_to_none=True)
     nn.functional.cross_entropy(model(x), y).backward()

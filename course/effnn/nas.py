@@ -53,7 +53,7 @@ def kendall_tau(a, b) -> float:
     n0 = len(a) * (len(a) - 1) // 2
     denom = ((n0 - ties_a) * (n0 - ties_b)) ** 0.5
     if denom == 0:
-        raise ValueError("kendall_tau is undefined when one ranking is constant")
+        raise ValueError("kendall_tau is undefined when a or b is constant (all ties)")
     return (concordant - discordant) / denom
 
 

@@ -270,6 +270,7 @@ class QuantWrapper(nn.Module):
         self.w_bits = _check_bits(w_bits, "w_bits")
         self.a_bits = None if a_bits is None else _check_bits(a_bits, "a_bits")
         self.per_channel = V.flag(per_channel, "per_channel")
+        V.choice(observer, "observer", ("minmax", "percentile"))
         self.observer = RangeObserver(observer, percentile)
         self.mode = "float"
 
@@ -365,6 +366,7 @@ def ptq(model: nn.Module, calib_data, w_bits: int, a_bits: int | None = None, *,
     """Post-training quantization: wrap, calibrate, and return the fake-quantized copy."""
     V.data(calib_data, "calib_data")
     V.positive_int(batches, "batches")
+    V.choice(observer, "observer", ("minmax", "percentile"))
     qmodel = wrap_for_quant(model, w_bits, a_bits, per_channel=per_channel, observer=observer)
     return calibrate(qmodel, calib_data, batches=batches)
 
