@@ -122,7 +122,7 @@ def real_classification(name: str = "mnist", split: str = "train", *, root=None,
     if split != "test":
         idx = holdout(len(labels), split, seed)
         images, labels = images[idx], labels[idx]
-    x = torch.from_numpy(images.astype(np.float32) / 255)
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(255)  # one float copy
     if flatten:
         x = x.reshape(len(x), -1)
     return x, torch.from_numpy(np.ascontiguousarray(labels))
