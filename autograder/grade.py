@@ -2,6 +2,7 @@
 
     python -m autograder.grade ASSIGNMENT SUBMISSIONS [--out DIR] [--jobs N] [--force]
                                 [--cell-timeout S] [--timeout S] [--memory-mb M]
+                                [--cores-per-job N] [--scheduler tcp://HOST:8786]
 
 SUBMISSIONS is nbgrader's ``submitted/`` folder (``<student>/<assignment>/<assignment>.ipynb``) or a
 flat LMS export (``<student>.ipynb`` or ``<student>.zip``). Results go to ``DIR`` (default
@@ -10,12 +11,18 @@ every regraded submission, the previous result under ``history/``.
 
 Every submission ends in one status: graded, timed_out, crashed, malformed or missing. A run is
 idempotent: an unchanged submission keeps its recorded result unless ``--force`` is given.
+
+Where submissions are graded: by default in this process's threads; with ``cores_per_job`` (A1's
+default, ``--cores-per-job``) in one local process per CPU slot, each submission pinned to its own
+cores; with ``--scheduler`` on the workers of a Dask cluster (:mod:`autograder.cluster`). The
+results, notes and files are the same in all three.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -28,6 +35,7 @@ from pathlib import Path
 import nbformat
 
 from .release import REPO, SOLUTIONS
+from . import pinning
 from .sandbox import RunResult, privilege_note, run_autograde_and_feedback, sandbox_problem
 from .settings import Limits, limits_for
 from .submissions import Submission, discover, safe_student_id
@@ -165,7 +173,8 @@ def _zero_cells(db: Path, assignment: str, student: str, ids) -> None:
         gb.db.commit()
 
 
-def _attempt(sub: Submission, assignment: str, master_db: Path, root: Path, limits: Limits, unsafe: bool):
+def _attempt(sub: Submission, assignment: str, master_db: Path, root: Path, limits: Limits, unsafe: bool,
+             cpus: tuple[int, ...] | None = None):
     """One try in a fresh course root: the findings of the pre-check and nbgrader's run."""
     if root.exists():
         shutil.rmtree(root)
@@ -179,15 +188,16 @@ def _attempt(sub: Submission, assignment: str, master_db: Path, root: Path, limi
         if extra.suffix != ".ipynb" and extra.is_file():
             shutil.copy2(extra, target / extra.name)
     findings = inspect_cells(target / f"{assignment}.ipynb", release / f"{assignment}.ipynb")
-    return findings, run_autograde_and_feedback(assignment, sub.student, root, limits, unsafe=unsafe)
+    return findings, run_autograde_and_feedback(assignment, sub.student, root, limits, unsafe=unsafe, cpus=cpus)
 
 
 def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Path, limits: Limits,
-                     ids: list[str], maxes: dict, unsafe: bool = False) -> dict:
+                     ids: list[str], maxes: dict, unsafe: bool = False, cpus: tuple[int, ...] | None = None) -> dict:
     """Autograde and generate feedback for one submission in its own course root.
 
     A crash with no cause in the submission (the kernel died or did not start) is retried once in
-    a fresh sandbox; a second crash keeps ``crashed`` with both attempts noted.
+    a fresh sandbox; a second crash keeps ``crashed`` with both attempts noted. With ``cpus`` the
+    kernel runs pinned to them; the caller pins its own thread (the judge's) to the same CPUs.
     """
     if sub.notebook is None:
         return _empty_result(sub, assignment, "missing", sub.problem, ids, maxes)
@@ -196,11 +206,11 @@ def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Pa
         return _empty_result(sub, assignment, "malformed", problem, ids, maxes)
 
     root = work / sub.student
-    findings, run = _attempt(sub, assignment, master_db, root, limits, unsafe)
+    findings, run = _attempt(sub, assignment, master_db, root, limits, unsafe, cpus)
     retried = ""
     if _infrastructure_crash(run):
         first = _crash_reason(run, limits)
-        findings, run = _attempt(sub, assignment, master_db, root, limits, unsafe)
+        findings, run = _attempt(sub, assignment, master_db, root, limits, unsafe, cpus)
         retried = f"first attempt: {first}; retried in a fresh sandbox"
     cells = _read_scores(root / "gradebook.db", assignment, sub.student)
     if run.timed_out:
@@ -298,11 +308,42 @@ def write_csv(path: Path, results: list[dict], ids: list[str]) -> None:
 
 
 def parallel_jobs(limits: Limits, jobs: int | None = None) -> int:
-    """Submissions graded at once: ``jobs`` when given, else one per core up to the assignment's max_jobs."""
-    if jobs is None:
+    """Submissions graded at once: ``jobs`` when given, else one per core up to the assignment's max_jobs.
+
+    A pinned assignment (``cores_per_job``) grades at most one submission per CPU slot, whatever
+    ``jobs`` says: more would wait for a free slot anyway.
+    """
+    if limits.cores_per_job:
+        count = len(pinning.slots(limits.cores_per_job))
+        jobs = min(count, jobs or count, limits.max_jobs or count)
+    elif jobs is None:
         cores = os.cpu_count() or 1
         jobs = min(cores, limits.max_jobs or cores)
     return max(1, jobs)
+
+
+def where_graded(limits: Limits, jobs: int, scheduler: str | None = None) -> str:
+    """One line for the grading summary: where and how many at once."""
+    if scheduler:
+        return f"on the Dask cluster at {scheduler}" + (
+            f", each submission pinned to {limits.cores_per_job} core(s) of its worker's machine"
+            if limits.cores_per_job else "")
+    if limits.cores_per_job:
+        return (f"{jobs} at once, each pinned to its own core(s): "
+                f"{pinning.describe(pinning.slots(limits.cores_per_job)[:jobs])}")
+    return f"{jobs} at once in this process"
+
+
+def _thread_results(todo, assignment, db, work, limits, ids, maxes, unsafe, jobs):
+    """Grade ``todo`` in this process's threads; yield ``(sub, result or exception)`` as they finish."""
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(grade_submission, s, assignment, db, work, limits, ids, maxes, unsafe): s
+                   for s in todo}
+        for fut in as_completed(futures):
+            try:
+                yield futures[fut], fut.result()
+            except Exception as exc:  # noqa: BLE001 - recorded as the submission's "error" status
+                yield futures[fut], exc
 
 
 def _with_course_scores(res: dict, assignment: str, course_root: Path) -> dict:
@@ -320,11 +361,12 @@ def _with_course_scores(res: dict, assignment: str, course_root: Path) -> dict:
 
 def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None = None, force: bool = False,
                  limits: Limits | None = None, unsafe: bool = False, progress: bool = True,
-                 course_root: Path | None = None) -> list[dict]:
+                 course_root: Path | None = None, scheduler: str | None = None) -> list[dict]:
     """Grade every submission under ``source``; write CSV, JSON and feedback under ``out``.
 
     With ``course_root`` (the CLI passes ``course/``) every graded submission is also merged into
-    that nbgrader course root, for Formgrader and manual grading (:mod:`autograder.course`).
+    that nbgrader course root, for Formgrader and manual grading (:mod:`autograder.course`). With
+    ``scheduler`` (``tcp://HOST:8786``) the submissions are graded on that Dask cluster's workers.
     """
     from effnn.train import progress_bar
 
@@ -355,34 +397,39 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
         work.mkdir()
         os.chmod(work, 0o755)
         bar = progress_bar(total=len(todo), desc=f"grading {assignment}", disable=not progress)
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(grade_submission, s, assignment, db, work, limits, ids, maxes, unsafe): s
-                       for s in todo}
-            for fut in as_completed(futures):
-                sub = futures[fut]
-                try:
-                    res = fut.result()
-                except Exception as exc:  # a bug of ours must not cost the other students their grade
-                    res = _empty_result(sub, assignment, "error", f"grader error: {type(exc).__name__}: {exc}", ids, maxes)
-                old = previous.get(sub.student)
-                if old:
-                    kept = _archive_previous(out, sub.student, old)
-                    res["note"] = _join_notes(res.get("note"), f"regraded; previous result kept in {kept.relative_to(out)}")
-                if course_root is not None and res["status"] == "graded":
-                    unchanged = bool(old) and old.get("digest") == res["digest"]
-                    if course.merge(assignment, sub.student, work / sub.student, keep_manual=unchanged,
-                                    root=course_root):
-                        res["note"] = _join_notes(res["note"], "changed since it was graded by hand: the manual "
-                                                  "grades are in history/, flagged for review")
-                    res = _with_course_scores(res, assignment, course_root)
-                fb_src = res.pop("_feedback", "")
-                fb_dst = out / "feedback" / f"{sub.student}.html"
-                if fb_src:
-                    shutil.copy2(fb_src, fb_dst)
-                else:  # replaces stale feedback of an older version (archived above)
-                    fb_dst.write_text(status_page(res))
-                results[sub.student] = res
-                bar.update(1)
+        if scheduler or limits.cores_per_job:
+            from . import cluster
+
+            # nothing to send for a missing notebook: its record is made here
+            here = [s for s in todo if s.notebook is None]
+            there = [s for s in todo if s.notebook is not None]
+            graded = (cluster.dask_results(there, assignment, db, work, limits, unsafe, scheduler) if scheduler
+                      else cluster.pool_results(there, assignment, db, work, limits, unsafe, jobs))
+            stream = itertools.chain(_thread_results(here, assignment, db, work, limits, ids, maxes, unsafe, 1), graded)
+        else:
+            stream = _thread_results(todo, assignment, db, work, limits, ids, maxes, unsafe, jobs)
+        for sub, res in stream:
+            if isinstance(res, Exception):  # a bug of ours must not cost the other students their grade
+                res = _empty_result(sub, assignment, "error", f"grader error: {type(res).__name__}: {res}", ids, maxes)
+            old = previous.get(sub.student)
+            if old:
+                kept = _archive_previous(out, sub.student, old)
+                res["note"] = _join_notes(res.get("note"), f"regraded; previous result kept in {kept.relative_to(out)}")
+            if course_root is not None and res["status"] == "graded":
+                unchanged = bool(old) and old.get("digest") == res["digest"]
+                if course.merge(assignment, sub.student, work / sub.student, keep_manual=unchanged,
+                                root=course_root):
+                    res["note"] = _join_notes(res["note"], "changed since it was graded by hand: the manual "
+                                              "grades are in history/, flagged for review")
+                res = _with_course_scores(res, assignment, course_root)
+            fb_src = res.pop("_feedback", "")
+            fb_dst = out / "feedback" / f"{sub.student}.html"
+            if fb_src:
+                shutil.copy2(fb_src, fb_dst)
+            else:  # replaces stale feedback of an older version (archived above)
+                fb_dst.write_text(status_page(res))
+            results[sub.student] = res
+            bar.update(1)
         bar.close()
     # students graded before but absent now keep their record
     for student, old in previous.items():
@@ -446,6 +493,12 @@ def main(argv=None) -> int:
     parser.add_argument("--cell-timeout", type=int, default=None)
     parser.add_argument("--timeout", type=int, default=None, help="wall-clock seconds per submission")
     parser.add_argument("--memory-mb", type=int, default=None)
+    parser.add_argument("--cores-per-job", type=int, default=None,
+                        help="pin each submission to its own N physical cores and grade one per slot "
+                             "(default: the assignment's setting; A1 pins 1; 0 turns pinning off)")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                        help="grade on the workers of this Dask cluster (started with `dask scheduler` and "
+                             "`dask worker`; see the README) instead of on this machine")
     parser.add_argument("--unsafe-no-sandbox", action="store_true",
                         help="grade even where submissions cannot be sealed: a notebook can then read the "
                              "solutions and hidden checks")
@@ -463,11 +516,21 @@ def main(argv=None) -> int:
               "Without the sandbox a notebook can read the solutions and the hidden checks. Pass "
               "--unsafe-no-sandbox to grade anyway, accepting that risk.", file=sys.stderr)
         return 2
+    if args.cores_per_job is not None and args.cores_per_job < 0:
+        parser.error(f"--cores-per-job must be >= 0, got {args.cores_per_job}")
     limits = limits_for(args.assignment, cell_timeout=args.cell_timeout, submission_timeout=args.timeout,
-                        memory_mb=args.memory_mb)
+                        memory_mb=args.memory_mb, cores_per_job=args.cores_per_job)
     print(f"{privilege_note(args.unsafe_no_sandbox)}; limits: {limits}")
-    results = grade_folder(args.assignment, args.submissions, out, jobs=args.jobs, force=args.force,
-                           limits=limits, unsafe=args.unsafe_no_sandbox, course_root=course_root)
+    print(f"grading {where_graded(limits, parallel_jobs(limits, args.jobs), args.scheduler)}")
+    from .cluster import WorkerMismatch
+
+    try:
+        results = grade_folder(args.assignment, args.submissions, out, jobs=args.jobs, force=args.force,
+                               limits=limits, unsafe=args.unsafe_no_sandbox, course_root=course_root,
+                               scheduler=args.scheduler)
+    except WorkerMismatch as exc:
+        print(f"refusing to grade on the cluster: {exc}", file=sys.stderr)
+        return 2
     print_table(results, out)
     print(f"course:   {course_root} (Formgrader: make formgrader; after grading by hand: "
           f"python -m autograder.grade {args.assignment} --refresh)")

@@ -13,7 +13,10 @@ Two layers:
 
 Resource limits apply to both: ``RLIMIT_DATA`` (memory actually used; unlike ``RLIMIT_AS`` it does
 not count the address space that thread pools and allocators merely reserve, which killed
-kernels with many threads), ``RLIMIT_FSIZE`` and no core dumps.
+kernels with many threads), ``RLIMIT_FSIZE`` and no core dumps. A pinned job (``cpus``, see
+:mod:`autograder.pinning`) runs nbrun, and so the kernel and all its threads, on those CPUs only,
+with as many OMP threads as it has CPUs. The grading process dying (a Dask worker killed mid-grade)
+kills the whole submission too (``PR_SET_PDEATHSIG``), so nothing keeps running unobserved.
 """
 from __future__ import annotations
 
@@ -68,8 +71,19 @@ def privilege_note(unsafe: bool = False) -> str:
     return "; ".join(parts)
 
 
-def _spawn(cmd: list[str], root: Path, limits: Limits, unsafe: bool, judge=None) -> subprocess.Popen:
-    """Start ``cmd`` in ``root`` under the limits (PID namespace, rlimits, clean env)."""
+def _die_with_parent() -> None:
+    """In a child before exec: SIGKILL when the thread that started it dies (Linux prctl)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _spawn(cmd: list[str], root: Path, limits: Limits, unsafe: bool, judge=None,
+           cpus: tuple[int, ...] | None = None) -> subprocess.Popen:
+    """Start ``cmd`` in ``root`` under the limits (PID namespace, rlimits, clean env, pinned to ``cpus``)."""
     env = {
         "PATH": tool_path(os.environ.get("PATH", "/usr/bin:/bin")),
         "HOME": str(root),
@@ -87,6 +101,8 @@ def _spawn(cmd: list[str], root: Path, limits: Limits, unsafe: bool, judge=None)
             env[key] = os.environ[key]
     if limits.kernel_threads:
         env["OMP_NUM_THREADS"] = str(limits.kernel_threads)
+    elif cpus:
+        env["OMP_NUM_THREADS"] = str(len(cpus))
     env[SANDBOX_ENV] = "off" if unsafe else ("verified" if not jail.available() else "")
     if judge is not None:
         env[EXTERNAL_JUDGE] = f"{judge.socket_path}{os.pathsep}{judge.record_path}"
@@ -95,6 +111,9 @@ def _spawn(cmd: list[str], root: Path, limits: Limits, unsafe: bool, judge=None)
         import resource
 
         os.setsid()
+        _die_with_parent()
+        if cpus:
+            os.sched_setaffinity(0, set(cpus))
         mem = limits.memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
         size = limits.output_mb * 2**20
@@ -117,12 +136,15 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def run_autograde_and_feedback(assignment: str, student: str, root: Path, limits: Limits,
-                               feedback_timeout: float = 120, unsafe: bool = False) -> RunResult:
+                               feedback_timeout: float = 120, unsafe: bool = False,
+                               cpus: tuple[int, ...] | None = None) -> RunResult:
     """Autograde, then feedback, in one limited process (:mod:`autograder.nbrun`).
 
     The submission's wall-clock limit covers autograde only (until nbrun's marker line); feedback
     gets its own limit, so a slow HTML export is never reported as a slow notebook. The exit
-    status is autograde's. Never raises on failure.
+    status is autograde's. Never raises on failure. With ``cpus`` the caller's thread should be
+    pinned to them already (:func:`autograder.pinning.pinned`), so that the judge's thread, started
+    here, times on the same cores.
     """
     from .nbrun import MARK
 
@@ -132,7 +154,7 @@ def run_autograde_and_feedback(assignment: str, student: str, root: Path, limits
     # the judge runs here, in the grading process (torch and the checks already loaded), for this
     # submission only; its record file lies outside the submission's sandbox
     with JudgeServer(assignment, record=root / ".judge-record.json") as judge:
-        return _supervise(_spawn(cmd, root, limits, unsafe, judge), limits, feedback_timeout)
+        return _supervise(_spawn(cmd, root, limits, unsafe, judge, cpus), limits, feedback_timeout)
 
 
 def _supervise(proc: subprocess.Popen, limits: Limits, feedback_timeout: float) -> RunResult:

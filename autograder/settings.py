@@ -5,8 +5,15 @@
 ``memory_mb``: address-space limit of the grading process and its kernel.
 ``kernel_threads``: OMP/torch threads of the kernel (``None``: the library default). Light
 notebooks graded several at a time run faster with one thread each than with cores oversubscribed.
-``max_jobs``: the most submissions graded at once (``None``: one per core). A1 re-times the
-student's model against the baseline, which is only honest when no other kernel shares the cores.
+``max_jobs``: the most submissions graded at once (``None``: one per core, or one per slot).
+``cores_per_job``: pin each submission to its own physical cores (:mod:`autograder.pinning`): its
+kernel, the kernel's threads and the judge then run on that slot only, and the number of
+submissions graded at once is the number of slots. ``None``: no pinning.
+
+A1 re-times the student's model against the baseline, at one thread (``S.DEPLOY_THREADS``). That is
+honest when no other job shares the core it is timed on, so A1 is pinned one core per submission:
+a 2-core machine grades two A1 submissions at once, each timed on its own core (a machine with
+2-way SMT: one per physical core, both of its hyper-threads in the slot).
 """
 from __future__ import annotations
 
@@ -21,12 +28,13 @@ class Limits:
     output_mb: int = 64  # the largest file a kernel may write (huge outputs, runaway logs)
     kernel_threads: int | None = None
     max_jobs: int | None = None
+    cores_per_job: int | None = None
 
     def __post_init__(self):
         for field in ("cell_timeout", "submission_timeout", "memory_mb", "output_mb"):
             if getattr(self, field) <= 0:
                 raise ValueError(f"{field} must be > 0")
-        for field in ("kernel_threads", "max_jobs"):
+        for field in ("kernel_threads", "max_jobs", "cores_per_job"):
             if getattr(self, field) is not None and getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1 or None")
         if self.cell_timeout > self.submission_timeout:
@@ -35,12 +43,15 @@ class Limits:
 
 LIMITS = {
     "a0_warmup": Limits(cell_timeout=60, submission_timeout=180, kernel_threads=1),
-    "a1_segformer_pruning": Limits(cell_timeout=300, submission_timeout=600, max_jobs=1),
+    "a1_segformer_pruning": Limits(cell_timeout=300, submission_timeout=600, cores_per_job=1),
     "a2_binarized_nn": Limits(cell_timeout=120, submission_timeout=300),
 }
 
 
 def limits_for(assignment: str, **overrides) -> Limits:
-    """The assignment's limits, with any non-None override applied."""
+    """The assignment's limits, with any non-None override applied (``cores_per_job=0``: no pinning)."""
     base = LIMITS.get(assignment, Limits())
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if changes.get("cores_per_job") == 0:
+        changes["cores_per_job"] = None
+    return replace(base, **changes)
