@@ -202,3 +202,21 @@ def test_binary_regularizer_counts_only_binary_layers():
     r.backward()
     assert torch.equal(model[1].weight.grad, -2 * model[1].weight.detach()) and model[0].weight.grad is None
     assert float(binary.binary_regularizer(nn.Linear(2, 2))) == 0.0
+
+
+def test_lecture_module_arguments_are_clear_errors():
+    with pytest.raises(TypeError, match="bound"):
+        lecture.clip_binaryconnect(nn.Linear(2, 2), bound="1")
+    with pytest.raises(ValueError, match="bound"):
+        lecture.clip_binaryconnect(nn.Linear(2, 2), bound=float("nan"))
+    with pytest.raises(TypeError, match="model"):
+        lecture.clip_binaryconnect("model")
+    with pytest.raises(TypeError, match="scale"):
+        lecture.BinaryConnectLinear(3, 2, scale=1)
+    with pytest.raises(ValueError, match="hidden"):
+        lecture.binarized_mlp(hidden=(256, 0))
+    with pytest.raises(ValueError, match="mode"):
+        lecture.binarized_mlp(mode=3)
+    import numpy as np
+    assert lecture.binarized_mlp(hidden=(np.int64(8), 8), in_features=np.int32(64))(torch.rand(2, 64)).shape == (2, 10)
+    lecture.clip_binaryconnect(nn.Linear(2, 2), bound=np.float32(0.5))  # numpy scalars are numbers

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import validate as V
+
 MODES = ("fp32", "binary_weights", "binary_full")
 
 
@@ -31,11 +33,7 @@ def _sign(x: torch.Tensor) -> torch.Tensor:
 
 
 def _float_tensor(x, name: str = "x") -> torch.Tensor:
-    if not torch.is_tensor(x):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
-    return x
+    return V.tensor(x, name, floating=True)
 
 
 class SignIdentitySTE(torch.autograd.Function):
@@ -86,10 +84,9 @@ class BinaryConnectLinear(nn.Linear):
     row when ``scale`` (BWN), through the identity STE. Inputs stay as they are."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, scale: bool = False):
-        super().__init__(in_features, out_features, bias=bias)
-        if not isinstance(scale, bool):
-            raise TypeError("scale must be a bool")
-        self.scale = scale
+        super().__init__(V.positive_int(in_features, "in_features"), V.positive_int(out_features, "out_features"),
+                         bias=V.flag(bias, "bias"))
+        self.scale = V.flag(scale, "scale")
         with torch.no_grad():  # latent weights start inside the clipping range
             self.weight.clamp_(-1.0, 1.0)
 
@@ -109,10 +106,8 @@ def clip_binaryconnect(model: nn.Module, bound: float = 1.0) -> None:
     Use as ``fit(after_step=...)``. Only this module's layer is clipped (not subclasses, not other
     binary layers): it is the lecture's hook, not a general one.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not bound > 0:
-        raise ValueError(f"bound must be > 0, got {bound}")
+    V.module(model, "model")
+    bound = V.number(bound, "bound", low=0, low_open=True)
     with torch.no_grad():
         for m in model.modules():
             if type(m) is BinaryConnectLinear:
@@ -127,8 +122,10 @@ def binarized_mlp(mode: str = "binary_full", *, in_features: int = 64, hidden=(2
     :class:`BinaryConnectLinear` (or ``nn.Linear`` for ``fp32``); the sign in front is there only in
     ``binary_full``. ``mode="fp32"`` builds the same architecture with real layers.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    V.choice(mode, "mode", MODES)
+    hidden = V.sequence_of(list(hidden) if isinstance(hidden, tuple) else hidden, "hidden", V.positive_int)
+    in_features, num_classes = V.positive_int(in_features, "in_features"), V.positive_int(num_classes, "num_classes")
+    scale = V.flag(scale, "scale")
     if len(hidden) < 2:
         raise ValueError("hidden needs at least two sizes (a real first layer, then binary layers)")
     layers: list[nn.Module] = [nn.Flatten(), nn.Linear(in_features, hidden[0], bias=False),
