@@ -112,16 +112,22 @@ def running_hub(tmp: Path):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        _kill_leftovers(state)
+        _kill_leftovers(state.resolve())
 
 
 def _kill_leftovers(state: Path) -> None:
-    """Processes of this hub that outlived it (a server or proxy after a hard kill): found by pid file."""
-    for pidfile in state.glob("*.pid"):
+    """Processes of this hub that outlived it (proxy, a student's server, a kernel): the ones working
+    in its state folder, which only this test's hub uses."""
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
-        except (ValueError, OSError):
-            pass
+            cwd = Path(os.readlink(proc / "cwd"))
+        except OSError:
+            continue
+        if cwd == state or state in cwd.parents:
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 @contextmanager

@@ -9,6 +9,9 @@ course/nbgrader_config.py; the grading command (`python -m autograder.grade`) wo
 c = get_config()  # noqa: F821
 
 c.CourseDirectory.course_id = "effnn"
-c.Exchange.root = "/srv/nbgrader/exchange"   # create it world-writable with the sticky bit: chmod 1777
+# A folder every account reaches: local, or a shared filesystem (NFS, CephFS) mounted at the same path on
+# every machine of the hub. Create it world-writable with the sticky bit: chmod 1777. (Kubernetes pods
+# share no folder: use ngshare there, see course/jupyterhub/z2jh-values.yaml.)
+c.Exchange.root = "/srv/nbgrader/exchange"
 c.Exchange.path_includes_course = True
 c.Exchange.timezone = "UTC"
