@@ -1,13 +1,16 @@
 """Build the student bundle: lectures, the release notebooks, the effnn library and the lab settings.
 
-    python -m autograder.bundle --out out/effnn-student.zip
+    python -m autograder.bundle --out out/effnn-student.zip [--book out/book]
 
 Solutions, hidden checks, the grading command and the nbgrader course config stay out. The bundle
-installs with the same two steps as the course (pinned torch first, then the package).
+installs with the same two steps as the course (pinned torch first, then the package). ``--book``
+(or ``make student-bundle BOOK=out/book``) adds the course book built by ``make book`` as ``book/``,
+for reading without installing anything.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import zipfile
@@ -55,7 +58,26 @@ def tracked_files() -> list[Path]:
     return [f for f in files if f.is_file() and not (EXCLUDED_PARTS & set(f.parts))]
 
 
-def build(dest: Path) -> Path:
+BOOK_README = """
+The course book is in `book/`: open `book/index.html` in a browser (every lecture executed, with its
+figures, and the assignments' statements); nothing needs installing to read it.
+"""
+
+
+def book_files(book: Path) -> list[Path]:
+    """The built site's files; a clear error when ``book`` is not a site built by ``make book``."""
+    from tools.book import MARKER
+
+    book = Path(book)
+    if not (book / "index.html").is_file() or not (book / MARKER).is_file():
+        raise FileNotFoundError(f"book={str(book)!r} is not a course book built by `make book` "
+                                f"(no index.html and {MARKER} there); run `make book` first")
+    return sorted(p for p in book.rglob("*") if p.is_file() and p.name != MARKER)
+
+
+def build(dest: Path, book: Path | None = None) -> Path:
+    """Write the bundle to ``dest``; with ``book``, the built course book goes in as ``book/``."""
+    extra = book_files(book) if book is not None else []
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
         for f in tracked_files():
@@ -63,15 +85,23 @@ def build(dest: Path) -> Path:
             if rel.is_relative_to(STUDENT_CONFIG):
                 rel = STUDENT_CONFIG_DEST / rel.relative_to(STUDENT_CONFIG)
             zf.write(f, Path("effnn-course") / rel)
-        zf.writestr("effnn-course/README.md", STUDENT_README)
+        for f in extra:
+            zf.write(f, Path("effnn-course") / "book" / f.relative_to(book))
+        zf.writestr("effnn-course/README.md", STUDENT_README + (BOOK_README if extra else ""))
     return dest
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO / "out" / "effnn-student.zip")
+    parser.add_argument("--book", type=Path, default=os.environ.get("BOOK") or None,
+                        help="include this built course book (make book: out/book) as book/; "
+                             "default: $BOOK, which `make student-bundle BOOK=out/book` sets")
     args = parser.parse_args(argv)
-    path = build(args.out)
+    try:
+        path = build(args.out, book=args.book)
+    except FileNotFoundError as exc:
+        parser.error(str(exc))
     with zipfile.ZipFile(path) as zf:
         n = len(zf.namelist())
     print(f"wrote {path} ({n} files, {path.stat().st_size / 2**20:.1f} MB)")

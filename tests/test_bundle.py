@@ -83,3 +83,39 @@ def test_hub_students_keep_the_assignment_list(monkeypatch):
     assert set(INSTRUCTOR_SERVER) <= server and "nbgrader.server_extensions.assignment_list" not in server
     hub = (REPO / "course" / "jupyterhub" / "jupyterhub_config.py").read_text()
     assert "JUPYTER_CONFIG_PATH" in hub
+
+
+def _fake_book(folder):
+    from tools.book import MARKER
+
+    (folder / "lectures").mkdir(parents=True)
+    (folder / MARKER).write_text("built\n")
+    (folder / "index.html").write_text("<html>the course book</html>")
+    (folder / "lectures" / "00_motivation.html").write_text("<html>lecture 00</html>")
+    return folder
+
+
+def test_bundle_can_include_the_built_book(tmp_path):
+    book = _fake_book(tmp_path / "book")
+    zf = zipfile.ZipFile(build(tmp_path / "with-book.zip", book=book))
+    names = zf.namelist()
+    assert "effnn-course/book/index.html" in names and "effnn-course/book/lectures/00_motivation.html" in names
+    assert not any(n.endswith(".effnn-book") for n in names)
+    assert "book/index.html" in zf.read("effnn-course/README.md").decode()
+    plain = zipfile.ZipFile(build(tmp_path / "plain.zip"))
+    assert not any(n.startswith("effnn-course/book/") for n in plain.namelist())
+    assert "book/index.html" not in plain.read("effnn-course/README.md").decode()
+
+
+def test_bundle_refuses_a_folder_that_is_not_a_built_book(tmp_path, monkeypatch, capsys):
+    from autograder.bundle import main
+
+    (tmp_path / "notabook").mkdir()
+    (tmp_path / "notabook" / "index.html").write_text("<html>something else</html>")
+    with pytest.raises(FileNotFoundError, match="make book"):
+        build(tmp_path / "x.zip", book=tmp_path / "notabook")
+    monkeypatch.setenv("BOOK", str(tmp_path / "missing"))  # what `make student-bundle BOOK=...` passes
+    with pytest.raises(SystemExit) as exc:
+        main(["--out", str(tmp_path / "y.zip")])
+    assert exc.value.code == 2 and "missing" in capsys.readouterr().err
+    assert not (tmp_path / "x.zip").exists() and not (tmp_path / "y.zip").exists()
