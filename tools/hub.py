@@ -21,7 +21,6 @@ import argparse
 import os
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 from pathlib import Path
