@@ -317,3 +317,17 @@ def test_bisection_finds_the_largest_ratio_within_budget():
     assert best is None and len(records) == 1  # even the lower end misses: stop
     with pytest.raises(ValueError, match="low"):
         R.bisect_ratio(trial, 0.95, low=0.9, high=0.5)
+
+
+def test_run_config_records_one_pruned_fine_tuned_measured_model():
+    base = tiny(6)
+    x, y = images(8, 64, 6)
+    val = images(4, 64, 7)
+    teacher = S.teacher_logits(base, x)
+    calibration = R.make_calibration((x, y), n_batches=2, batch_size=4)
+    assert len(calibration) == 2 and calibration[0][0].shape == (4, 3, 64, 64)
+    rec = R.run_config(base, "taylor", 0.5, train=(x, y), val=val, teacher=teacher, calibration=calibration,
+                       steps=2, round_to=None, iterative_steps=2, deploy_size=64)
+    assert rec["kind"] == "taylor" and rec["iterative_steps"] == 2 and 0.0 <= rec["miou"] <= 1.0
+    assert rec["macs_ratio"] > 1.0 and rec["params"] < count_params(base)
+    assert count_params(rec["model"]) == rec["params"] and not rec["model"].training
