@@ -139,6 +139,20 @@ spec("validate.fraction", lambda: dict(value=0.5, name="value"), value=FRAC)
 spec("validate.integer", lambda: dict(value=3, name="value", low=0), value=[-1, 1.5, "2", None, True])
 spec("validate.data", lambda: dict(value=DATA8, name="value"), value=DATA())
 
+spec("validate.number", lambda: dict(value=0.5, name="value", low=0), value=[NAN, INF, -1.0, "1", None, True])
+spec("validate.positive_int", lambda: dict(value=3, name="value"), value=POSINT)
+spec("validate.probability", lambda: dict(value=0.5, name="value"), value=PROB)
+spec("validate.choice", lambda: dict(value="a", name="value", options=("a", "b")), value=["c", 3, None, ["a"]])
+spec("validate.flag", lambda: dict(value=True, name="value"), value=FLAG + [1, 0])
+spec("validate.module", lambda: dict(value=nn.Linear(1, 1), name="value"), value=MODEL)
+spec("validate.tensor", lambda: dict(value=torch.ones(2, 2), name="value", ndim=2), value=TENSOR(torch.ones(2)))
+spec("validate.nonempty", lambda: dict(value=[1], name="value"), value=[[], 3, None])
+spec("validate.sequence_of", lambda: dict(value=[1, 2], name="value", check=lambda v, n: v), value=["ab", 3, None])
+spec("validate.existing_path", lambda: dict(value=".", name="value"), value=["/nonexistent/effnn", 3, None])
+spec("validate.bits", lambda: dict(value=8, name="value"), value=BITS)
+spec("validate.function", lambda: dict(value=len, name="value"), value=[None, 3, "f"])
+spec("validate.mapping", lambda: dict(value={}, name="value"), value=[None, [], "d"])
+
 # train ---------------------------------------------------------------------------------------
 spec("train.TrainConfig", lambda: dict(), epochs=NONNEGINT, fast_epochs=NONNEGINT, lr=POSF, batch_size=POSINT,
      weight_decay=NONNEGF, optimizer=STR(), momentum=[NAN, -0.5, 1.5, "0.9"], seed=INT)
@@ -169,6 +183,10 @@ spec("measure.latency", lambda: dict(fn_or_model=mlp(), example_input=X8, min_ru
 spec("measure.compare", lambda: dict(baseline=mlp(), candidate=mlp(), example_input=X8, rounds=1, min_run_time=0.01),
      baseline=MODEL, candidate=MODEL, example_input=TENSOR(torch.randn(2, 5)), threads=POSINT, rounds=POSINT,
      min_run_time=POSF)
+
+spec("measure.effective_parameters", lambda: dict(model=mlp()), model=MODEL)
+spec("measure.summary", lambda: dict(model=mlp(), example_input=X8), model=MODEL,
+     example_input=TENSOR(torch.randn(2, 5)))
 
 # prune ---------------------------------------------------------------------------------------
 spec("prune.check_amount", lambda: dict(amount=np.float32(0.5)), amount=FRAC)
@@ -230,6 +248,8 @@ spec("criteria.obs_saliency", lambda: dict(w=torch.ones(3), h_inv=torch.eye(3)),
      h_inv=TENSOR(torch.eye(2)) + [-torch.eye(3), torch.zeros(3, 3)])
 spec("criteria.obs_update", lambda: dict(w=torch.ones(3), h_inv=torch.eye(3), q=1), w=TENSOR(),
      h_inv=TENSOR(torch.eye(2)), q=[3, -1, 1.5, "1", None])
+spec("criteria.obs_path", lambda: dict(w=torch.ones(3), h_inv=torch.eye(3)), w=TENSOR(),
+     h_inv=TENSOR(torch.eye(2)) + [torch.zeros(3, 3)], candidates=[torch.ones(2, dtype=torch.bool), "c"])
 spec("criteria.obs_prune", lambda: dict(w=torch.ones(3), h_inv=torch.eye(3), n_prune=1), w=TENSOR(),
      h_inv=TENSOR(torch.eye(2)) + [torch.zeros(3, 3)], n_prune=[1.5, 4, -1, "1", None, NAN],
      candidates=[torch.ones(2, dtype=torch.bool), "c", torch.full((3,), 2.0)])
@@ -448,6 +468,8 @@ spec("models.LeNet5", lambda: dict(), in_channels=POSINT, num_classes=[1, 1.5], 
 spec("models.ResidualBlock", lambda: dict(channels=4), channels=POSINT)
 spec("models.ResCNN", lambda: dict(width=4), in_channels=POSINT, num_classes=[1, 1.5], width=POSINT,
      blocks=NONNEGINT)
+spec("models.segformer_config", lambda: dict(num_labels=2), num_labels=[0, 1.5, "2", None],
+     hidden_sizes=[[32, 64, 160, 250]])
 spec("models.conv_output_size", lambda: dict(size=28, kernel=5), size=POSINT, kernel=POSINT + [100], stride=POSINT,
      padding=NONNEGINT)
 spec("models.build_segformer", lambda: dict(num_labels=2, hidden_sizes=[8, 8, 8, 8], num_attention_heads=[1, 1, 1, 1],
@@ -575,6 +597,14 @@ spec("xnor.random_signs", lambda: dict(rows=2, cols=8), rows=POSINT, cols=POSINT
 spec("data.classification", lambda: dict(split="test"), split=STR(), name=["nope", 3])
 spec("data.portrait_split", lambda: dict(split="val", n=2, size=32), split=STR(), n=POSINT[:4] + POSINT[5:], size=[0, -1, 1.5])
 spec("config.pick", lambda: dict(full=1, fast=0))
+spec("segformer.upsample", lambda: dict(logits=torch.randn(1, 2, 4, 4), size=(8, 8)), logits=TENSOR(torch.randn(2, 4)),
+     size=[(0, 8), "s", (8,), None])
+spec("binary.binarized_mlp", lambda: dict(hidden=(8, 8)), mode=STR(), in_features=POSINT, hidden=[(0,), "h", None],
+     num_classes=POSINT, scale=FLAG)
+spec("data.digits", lambda: dict(split="test"), split=STR(), flatten=FLAG, seed=[-1, 1.5, "0"])
+spec("xnor.xnor_matmul_fast", lambda: (lambda xn: dict(a_bits=xn.pack_rows(np.ones((2, 64))),
+                                                       b_bits=xn.pack_rows(np.ones((3, 64))), n=64))(
+    __import__("effnn.xnor").xnor), a_bits=[None, "a", np.ones(3)], b_bits=[None, "b"], n=[0, -1, 1.5, 65, "64"])
 
 
 # ------------------------------------------------------------------------------------ running
@@ -638,7 +668,7 @@ def run(specs, timeout: float, verbose: bool = False):
         rows.append({"name": s.name, "arg": "(valid call)", "value": "",
                      "outcome": "valid_ok" if outcome == "ok" else "valid_fails",
                      "detail": "" if outcome == "ok" else f"{outcome}: {value!r}"[:300]})
-        for arg, values in s.bad.items():
+        for arg, values in _with_generic(s, fn).items():
             for bad in values:
                 try:
                     kwargs = s.valid()
@@ -655,6 +685,33 @@ def run(specs, timeout: float, verbose: bool = False):
         if verbose:
             print(f"  {s.name}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     return rows
+
+
+class Opaque:
+    """A value of no kind any effnn argument accepts (the generic wrong type)."""
+
+    def __repr__(self):
+        return "Opaque()"
+
+
+def _with_generic(s: Spec, fn) -> dict:
+    """The spec's bad values plus, for *every* parameter of the signature (listed or not), an
+    :class:`Opaque` instance: arguments the catalogue forgot are fuzzed too."""
+    bad = {arg: list(values) + [Opaque()] for arg, values in s.bad.items()}
+    internal = s.name.startswith("validate.") or s.name == "prune.check_amount"  # name/low/high: the caller's code
+    if GENERIC and fn is not None and s.bad and not internal:
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            params = []
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "self":
+                continue
+            bad.setdefault(p.name, [Opaque()])
+    return bad
+
+
+GENERIC = True
 
 
 def _short(v) -> str:

@@ -212,6 +212,11 @@ def obs_path(w: torch.Tensor, h_inv: torch.Tensor, *, candidates: torch.Tensor |
     d = w.numel()
     _check_h_inv(h_inv, d)
     alive = torch.ones(d, dtype=torch.bool) if candidates is None else _candidates(candidates, d).clone()
+    return _greedy_obs(w, h_inv, alive)  # checked now, not at the first next()
+
+
+def _greedy_obs(w: torch.Tensor, h_inv: torch.Tensor, alive: torch.Tensor):
+    d = w.numel()
     removed = torch.zeros(d, dtype=torch.bool)
     inf = torch.tensor(float("inf"), dtype=w.dtype)
     while bool(alive.any()):

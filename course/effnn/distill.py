@@ -202,6 +202,8 @@ def train_student(make_student, data, cfg, *, teacher: nn.Module | None = None, 
     _check_temperature(T)
     V.probability(alpha, "alpha")
     V.integer(seed, "seed")
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a str, got {type(desc).__name__}")
     cfg = dataclasses.replace(cfg, seed=seed)
     seed_everything(seed)
     student = make_student()

@@ -157,9 +157,10 @@ def rank_sweep(model: nn.Module, ranks, train_data, test_data, finetune=None, *,
     if not ranks:
         raise ValueError("ranks is empty")
     V.data(test_data, "test_data")
+    if finetune is not None or train_data is not None:
+        V.data(train_data, "train_data")
     if finetune is not None:
         _config(finetune, "finetune")
-        V.data(train_data, "train_data")
     V.flag(progress, "progress")
     dense = count_params(model)
     rows = []

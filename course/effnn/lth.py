@@ -440,6 +440,8 @@ def summarize(runs: list[list[dict]], keys=("acc_ticket", "acc_reinit", "acc_sni
     for i, rows in enumerate(runs):
         if not isinstance(rows, (list, tuple)) or not rows or not all(isinstance(r, dict) for r in rows):
             raise ValueError(f"runs[{i}] must be a non-empty list of record dicts")
+    if not isinstance(keys, tuple) or not all(isinstance(k, str) for k in keys):
+        raise TypeError(f"keys must be a tuple of record keys (str), got {keys!r}")
     out = []
     for rows in zip(*runs):
         row = {"round": rows[0]["round"], "remaining": float(np.mean([r["remaining"] for r in rows]))}

@@ -49,6 +49,10 @@ def effective_parameters(model: nn.Module):
     not the dense ``weight_orig``.
     """
     _check_module(model)
+    return _effective(model)  # checked now, not at the first next()
+
+
+def _effective(model: nn.Module):
     for mod_name, module in model.named_modules():
         for name, p in module.named_parameters(recurse=False):
             full = f"{mod_name}.{name}" if mod_name else name

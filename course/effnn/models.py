@@ -133,10 +133,14 @@ def segformer_config(num_labels: int = 2, **overrides):
 
     V.integer(num_labels, "num_labels", low=1)
     fields = {**MIT_B0, **overrides}
+    blocks = V.positive_int(fields["num_encoder_blocks"], "num_encoder_blocks")
+    for key in ("depths", "sr_ratios", "hidden_sizes", "patch_sizes", "strides", "num_attention_heads", "mlp_ratios"):
+        V.sequence_of(fields[key], key, V.positive_int, length=blocks)
     heads, hidden = fields["num_attention_heads"], fields["hidden_sizes"]
     for h, d in zip(heads, hidden):
         if d % h:
-            raise ValueError(f"hidden size {d} is not divisible by {h} attention heads")
+            raise ValueError(f"hidden_sizes: hidden size {d} is not divisible by {h} attention heads "
+                             f"(num_attention_heads)")
     return SegformerConfig(num_labels=num_labels, **fields)
 
 

@@ -168,6 +168,8 @@ def train_supernet(supernet: SuperNet, train_data, cfg: TrainConfig | None = Non
         raise TypeError(f"supernet must be a SuperNet, got {type(supernet).__name__}")
     V.data(train_data, "train_data")
     cfg = TrainConfig() if cfg is None else _config(cfg)
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a str, got {type(desc).__name__}")
     seed_everything(cfg.seed)
     rng = random.Random(cfg.seed)
     loader = as_loader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed)

@@ -506,7 +506,7 @@ def clip_latent(model: nn.Module, bound: float = 1.0) -> None:
 
     >>> m = ternarize_model(nn.Sequential(nn.Linear(2, 2)))
     >>> with torch.no_grad(): _ = m[0].weight.fill_(3.0)
-    >>> clip_latent(m); float(m[0].weight.max())
+    >>> clip_latent(m); float(m[0].weight.detach().max())
     1.0
     """
     V.module(model, "model")

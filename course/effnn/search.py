@@ -265,6 +265,8 @@ def search_ratios(model: nn.Module, example_input, budget: float, score: Callabl
     make_importance(importance)
     mac_model = MacModel(model, example_input)
     names = mac_model.names
+    if storage is not None and not isinstance(storage, optuna.storages.BaseStorage):
+        raise TypeError(f"storage must be an optuna storage (e.g. journal_storage()), got {type(storage).__name__}")
     storage = storage if storage is not None else optuna.storages.InMemoryStorage()
     if not isinstance(storage, optuna.storages.InMemoryStorage):
         try:

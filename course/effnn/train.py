@@ -84,6 +84,8 @@ def _config(cfg, name: str = "cfg") -> "TrainConfig":
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer ``cfg.optimizer`` names, over ``params``, with ``cfg``'s lr / weight decay / momentum."""
     _config(cfg)
+    if torch.is_tensor(params) or not hasattr(params, "__iter__"):
+        raise TypeError(f"params must be an iterable of parameters (model.parameters()), got {type(params).__name__}")
     params = list(params)
     if not params:
         raise ValueError("params is empty: the model has no trainable parameters")
@@ -103,6 +105,7 @@ def as_loader(data, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader
     V.data(data, "data")
     V.positive_int(batch_size, "batch_size")
     V.flag(shuffle, "shuffle")
+    V.integer(seed, "seed")
     if isinstance(data, DataLoader):
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(torch.is_tensor(t) for t in data):
@@ -141,6 +144,8 @@ def fit(model: nn.Module, train_data, cfg: TrainConfig | None = None, *,
         V.function(after_step, "after_step")
     if val_data is not None:
         V.data(val_data, "val_data")
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a str, got {type(desc).__name__}")
     seed_everything(cfg.seed)
     loader = as_loader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed)
     opt = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
