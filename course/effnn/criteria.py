@@ -89,6 +89,9 @@ def taylor_weight(weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     """First-order Taylor: :math:`|\\Delta L| \\approx |w\\, \\partial L/\\partial w|` for setting ``w`` to 0.
 
     SNIP (Lee et al. 2019) uses the same score at initialization.
+
+    >>> taylor_weight(torch.tensor([2.0, -1.0]), torch.tensor([0.5, 3.0])).tolist()
+    [1.0, 3.0]
     """
     w, g = _tensor(weight, "weight"), _tensor(grad, "grad")
     if w.shape != g.shape:

@@ -66,6 +66,16 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets=
 
     ``targets`` (class indices, shape ``(N,)`` or ``(N, H, W)``) may be ``None`` only when
     ``alpha == 1`` (pure distillation, e.g. on unlabelled data). The teacher is detached.
+
+    Args:
+        student_logits, teacher_logits: float ``(N, C)`` or ``(N, C, H, W)``, same shape, finite.
+        T: temperature > 0; alpha: weight of the soft term, in [0, 1].
+    Returns:
+        the scalar loss (differentiable in ``student_logits``).
+
+    >>> z = torch.tensor([[2.0, 0.0]])
+    >>> float(kd_loss(z, z, None, alpha=1.0))
+    0.0
     """
     alpha = V.probability(alpha, "alpha")
     T = _check_temperature(T)

@@ -300,6 +300,9 @@ def nm_mask(weight: torch.Tensor, n: int = 2, m: int = 4) -> torch.Tensor:
 
     2:4 is what sparse tensor cores of NVIDIA Ampere GPUs run at 2x (Mishra et al. 2021). Requires
     the flattened input size to be divisible by ``m``.
+
+    >>> nm_mask(torch.tensor([[0.1, -3.0, 2.0, 0.2]])).tolist()
+    [[0.0, 1.0, 1.0, 0.0]]
     """
     V.tensor(weight, "weight", ndim=(2, 3, 4))
     n, m = V.positive_int(n, "n"), V.positive_int(m, "m")
@@ -379,6 +382,17 @@ def block_prune(model: nn.Module, amount: float, granularity: str = "weight", *,
 
     Blocks are ranked by their L2 norm; a block is removed whole, so the achieved sparsity can fall
     short of ``amount`` by less than one block.
+
+    Args:
+        model: pruned in place (masks multiply into existing ones); returned.
+        amount: fraction of each layer's weights to remove, in [0, 1).
+        granularity: ``"weight"``, ``"vector"``, ``"kernel"`` or ``"filter"``.
+    Returns:
+        ``model``.
+
+    >>> m = block_prune(nn.Sequential(nn.Conv2d(1, 4, 3)), 0.5, "filter")
+    >>> [int(r.sum()) for r in mask_of(m[0]).reshape(4, -1)].count(0)
+    2
     """
     _check_model(model)
     amount = check_amount(amount)
@@ -399,6 +413,15 @@ def iterative_schedule(final: float, steps: int) -> list[float]:
     """Sparsities of ``steps`` rounds that remove the same fraction of the *remaining* weights.
 
     Round ``t`` ends at sparsity :math:`1 - (1 - s_f)^{t/T}` (Han et al. 2015; Frankle & Carbin 2019).
+
+    Args:
+        final: the last round's sparsity, in [0, 1).
+        steps: number of rounds, an int >= 1.
+    Returns:
+        ``steps`` increasing sparsities ending at ``final``.
+
+    >>> [round(s, 2) for s in iterative_schedule(0.75, 2)]
+    [0.5, 0.75]
     """
     final = check_amount(final, "final")
     steps = V.positive_int(steps, "steps")

@@ -587,6 +587,13 @@ def static_int8(model: nn.Module, calib_data, *, backend: str = "x86", batches: 
 
     Works for models whose layers sit in ``nn.Sequential`` blocks with a plain forward (LeNet5,
     MLPs). ``backend`` is ``"x86"`` (fbgemm kernels; fast here) or ``"qnnpack"`` (ARM).
+
+    Args:
+        model: copied, not changed; it needs at least one Linear or Conv2d.
+        calib_data: ``(x, y)`` tensors, Dataset or DataLoader (not empty).
+        batches: calibration batches, an int >= 1 (0 would leave every range unset: all-zero outputs).
+    Returns:
+        the converted int8 model.
     """
     import torch.ao.quantization as tq
 

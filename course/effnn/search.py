@@ -193,6 +193,12 @@ def global_at_budget(model: nn.Module, example_input, budget: float, importance:
     found by bisection whose measured MACs stay within ``budget``.
 
     A budget that even the most pruned model (ratio 0.95) exceeds is refused with a ``ValueError``.
+
+    Args:
+        model: copied, not changed. example_input: one input tensor.
+        budget: MACs, a finite number > 0. steps: bisection steps, an int >= 1.
+    Returns:
+        ``(pruned_copy, ratio)``.
     """
     from .structured import make_importance
 
