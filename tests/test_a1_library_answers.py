@@ -50,7 +50,7 @@ def _alias(names: list[str]) -> str:
 
 def test_effnn_segformer_gives_no_answers():
     public = {n for n in vars(S) if not n.startswith("_")} - {"annotations", "Path", "config", "dataclass", "field",
-                                                               "json", "nn", "torch"}
+                                                               "json", "nn", "torch", "V"}  # V: effnn.validate
     assert public == GIVEN, public ^ GIVEN  # a new name must be checked by hand, then listed here
 
 
