@@ -367,6 +367,8 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
     With ``course_root`` (the CLI passes ``course/``) every graded submission is also merged into
     that nbgrader course root, for Formgrader and manual grading (:mod:`autograder.course`). With
     ``scheduler`` (``tcp://HOST:8786``) the submissions are graded on that Dask cluster's workers.
+    Pinned grading starts worker processes with multiprocessing's *spawn*: a script that calls this
+    needs the usual ``if __name__ == "__main__":`` guard.
     """
     from effnn.train import progress_bar
 
