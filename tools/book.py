@@ -569,7 +569,8 @@ def build(out: Path, work: Path, *, fast: bool = False, timeout: int = 1800, mat
     _replace_folder(out)
     shutil.copytree(html, out, dirs_exist_ok=True)
     (out / ".buildinfo").unlink(missing_ok=True)
-    pages = sorted(str(p.relative_to(out)) for p in out.rglob("*.html") if not p.name.startswith(("genindex", "search")))
+    pages = sorted(str(p.relative_to(out)) for p in out.rglob("*.html")  # _static/*.html: theme macros
+                   if not p.name.startswith(("genindex", "search")) and p.relative_to(out).parts[0] != "_static")
     figures = sum(len(re.findall(r"<img\b", (out / p).read_text(encoding="utf-8", errors="replace"))) for p in pages
                   if p.startswith("lectures/"))
     summary = {"out": str(out), "fast": fast, "machine": mach, "lectures": runs,
