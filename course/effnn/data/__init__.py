@@ -6,6 +6,8 @@
 - Real data, read from files under ``EFFNN_DATA_DIR`` without torchvision and never downloaded:
   :func:`read_idx` (MNIST / Fashion-MNIST), :func:`read_cifar_batch` (CIFAR-10),
   :func:`matting_folder` (Human Matting), :func:`real_classification`, :func:`locate`.
+- :mod:`effnn.data.mnist1d` (a submodule, imported on use): MNIST-1D generated locally by the
+  ``mnist1d`` package, harder than digits and of any size, with the paper's published baselines.
 """
 from .digits import DIGITS_SPLIT_SIZES, digits, digits_loaders
 from .portraits import Portraits, portrait_split, render_portrait
