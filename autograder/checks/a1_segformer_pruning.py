@@ -143,7 +143,9 @@ def _pruned_in_kernel(k, seed: int, ratio: float):
 
 # -------------------------------------------------------------------------------------- mIoU
 def check_mean_iou(k):
-    """mean_iou matches the reference on seeded logits/labels (upsampling, absent classes, ignore_index)."""
+    """mean_iou matches the reference on seeded logits/labels (upsampling, absent classes, ignore_index,
+    a custom ignore_index), leaves its inputs unchanged, and raises ValueError for 3-D logits and for a
+    label outside [0, C) that is not the ignore index."""
     R = _ref()
     mean_iou = k.arg("mean_iou")
     gen = torch.Generator().manual_seed(9127)
@@ -194,6 +196,10 @@ def check_mean_iou(k):
         raise AssertionError("mean_iou does not honour a custom ignore_index")
     _expects_error(mean_iou, (torch.randn(2, 4, 4), torch.zeros(2, 4, 4, dtype=torch.long)), ("ValueError",),
                    "mean_iou with 3-D logits")
+    # a label outside [0, C) that is not the ignore index must be refused, not clamped into a class
+    outside = cases[0][1].clone()
+    outside[0, 0, 0] = cases[0][0].shape[1] + 3
+    _expects_error(mean_iou, (cases[0][0], outside), ("ValueError",), "mean_iou with a label outside [0, C)")
 
 
 # -------------------------------------------------------------------------------- prunability
