@@ -91,6 +91,7 @@ def _measured_grade(student: str, notebook: bytes, master_db: bytes) -> dict:
     res = payload["result"]
     first = calls[0]["ratio"] if calls else None
     return {"student": student, "cpus": payload["cpus"], "total": res["total"], "status": res["status"],
+            "note": res.get("note", ""),
             "final_cell": res["cells"].get(FINAL, {}).get("score"), "final_max": res["cells"].get(FINAL, {}).get("max"),
             "speedup_first": max(first["latency_ms"], first["latency_min_ms"]) if first else None,
             "speedups": [round(max(c["ratio"]["latency_ms"], c["ratio"]["latency_min_ms"]), 3) for c in calls],
@@ -111,8 +112,8 @@ def _notebooks() -> tuple[bytes, bytes]:
         ref = reference_submission(A1, Path(tmp) / "ref.ipynb").read_bytes()
     nb = json.loads(ref)
     at = next(i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == FINAL)
-    nb["cells"].insert(at, {"cell_type": "code", "metadata": {}, "source": CHEAT, "outputs": [],
-                            "execution_count": None})
+    nb["cells"].insert(at, {"cell_type": "code", "id": "inflated-claim", "metadata": {}, "source": CHEAT,
+                            "outputs": [], "execution_count": None})
     return ref, json.dumps(nb).encode()
 
 
