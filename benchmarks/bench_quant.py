@@ -44,7 +44,7 @@ def _data():
 
 @lru_cache(maxsize=2)
 def _lenet(fast: bool):
-    """Lecture 04's fp32 LeNet-300-100 (``fast`` only keys the cache: the config picks the epochs)."""
+    """Lecture 04a's fp32 LeNet-300-100 (``fast`` only keys the cache: the config picks the epochs)."""
     train, test = _data()
     seed_everything(0)
     model = LeNet300100()

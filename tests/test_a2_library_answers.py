@@ -1,7 +1,7 @@
 """A2's reference answers are not the student's library: aliasing them, or what effnn offers, earns nothing.
 
 The answers live in ``autograder.reference.binary`` / ``autograder.reference.xnor``, which the
-grading jail cannot import. ``effnn.binary`` keeps lecture 04's models (other gradient estimators,
+grading jail cannot import. ``effnn.binary`` keeps lecture 04b's models (other gradient estimators,
 its own clipping, a nested layout) and ``effnn.xnor`` a compiled kernel that reads only its own bit
 layout. A submission that answers every exercise from them (with the little glue an alias needs)
 is graded for real, and every auto-graded cell scores 0.

@@ -1,4 +1,4 @@
-"""A2's reference binary layers (autograder.reference.binary), and lecture 04's effnn.binary, which
+"""A2's reference binary layers (autograder.reference.binary), and lecture 04b's effnn.binary, which
 must differ from them in substance (other estimators, its own clipping and architecture)."""
 import pytest
 import torch
@@ -103,7 +103,7 @@ def test_binarized_mlp_learns_digits_quickly():
     assert all(m.weight.abs().max() <= 1 for _, m in binary.binary_layers(model))
 
 
-# ----------------------------------------------------------------------------- effnn.binary (lecture 04)
+# ----------------------------------------------------------------------------- effnn.binary (lecture 04b)
 def test_lecture_estimators_differ_from_the_exercise():
     x = torch.tensor([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], requires_grad=True)
     y = lecture.sign_identity(x)

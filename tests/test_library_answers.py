@@ -223,7 +223,7 @@ SHARED_NAMES = {
     ("lth", "apply_masks"): "replaces masks where A0's apply_masks accumulates (test_apply_masks_from_effnn_fails)",
 }
 #: effnn names that autograder/reference also defines: constants of the exercise's statement, checks of
-#: input, and lecture 04's binarized_mlp (other estimators and layout: tests/test_a2_library_answers.py)
+#: input, and lecture 04b's binarized_mlp (other estimators and layout: tests/test_a2_library_answers.py)
 SHARED_REFERENCE_NAMES = {"MODES", "IMPORTANCES", "WORD_BITS", "_as_numpy", "_check_operands", "binarized_mlp"}
 #: reference helpers whose body effnn may share: argument checks, no exercise's answer
 SHARED_HELPER_BODIES = {"_as_numpy"}  # tensor or array -> numpy array, else TypeError

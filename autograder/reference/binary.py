@@ -1,7 +1,7 @@
 """Reference answers of A2, sections 1-4 (instructors only; the grading jail cannot import this).
 
 These are the answers to A2's exercises: they used to live in ``effnn.binary`` and were moved here
-so that a student cannot alias or copy them. ``effnn.binary`` keeps only what lecture 04 needs, with
+so that a student cannot alias or copy them. ``effnn.binary`` keeps only what lecture 04b needs, with
 other estimators (BinaryConnect's identity STE, Bi-Real Net's ApproxSign).
 
 - :class:`SignSTE` / :func:`sign_ste`: forward ``sign`` with sign(0) = +1; backward passes the

@@ -1,4 +1,4 @@
-"""Binary networks for lecture 04: BinaryConnect, BWN and XNOR-Net-style MLPs on digits.
+"""Binary networks for lecture 04b: BinaryConnect, BWN and XNOR-Net-style MLPs on digits.
 
 This module is what the lecture trains; A2 asks you to build your own binary layers, and this code
 is deliberately *not* their answer: it uses other straight-through estimators.

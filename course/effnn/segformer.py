@@ -149,7 +149,9 @@ def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def upsample(logits: torch.Tensor, size) -> torch.Tensor:
     """Bilinear upsampling of logits to the label size, as Segformer's own loss does."""
     V.tensor(logits, "logits", ndim=4)
-    size = tuple(V.sequence_of(list(size), "size", lambda v, n: V.positive_int(v, n), length=2))
+    if isinstance(size, torch.Size):
+        size = tuple(size)
+    size = tuple(V.sequence_of(size, "size", lambda v, n: V.positive_int(v, n), length=2))
     if tuple(logits.shape[-2:]) == tuple(size):
         return logits
     return nn.functional.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)

@@ -58,7 +58,13 @@ def make_importance(importance="l2"):
 
 
 def _as_tuple(example_inputs):
-    return example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    """The model's positional inputs: a tensor, or a tuple of tensors."""
+    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    if not inputs:
+        raise ValueError("example_inputs is an empty tuple: pass the tensor(s) the model is called with")
+    for i, x in enumerate(inputs):
+        V.tensor(x, "example_inputs" if len(inputs) == 1 else f"example_inputs[{i}]")
+    return inputs
 
 
 @torch.no_grad()
@@ -68,13 +74,15 @@ def output_layers(model: nn.Module, example_inputs) -> list[nn.Module]:
     Their output channels are the classes, so they must never be pruned. Found by running the model
     once and keeping the last conv/linear called whose output has the model output's shape.
     """
+    V.module(model)
+    inputs = _as_tuple(example_inputs)
     calls: list[tuple[nn.Module, torch.Size]] = []
     hooks = [m.register_forward_hook(lambda mod, _i, out: calls.append((mod, out.shape)))
              for m in model.modules() if isinstance(m, _ROOT_TYPES)]
     was_training = model.training
     model.eval()
     try:
-        out = model(*_as_tuple(example_inputs))
+        out = model(*inputs)
     finally:
         for h in hooks:
             h.remove()
@@ -123,7 +131,16 @@ def prune_channels(model: nn.Module, example_inputs, ratio: float = 0.5, *, impo
     if isinstance(imp, tp.importance.GroupTaylorImportance) and not any(
             p.grad is not None for p in model.parameters()):
         raise ValueError("importance='taylor' needs gradients: run loss.backward() on calibration data first")
-    ignored = output_layers(model, example_inputs) if ignored_layers is None else list(ignored_layers)
+    _as_tuple(example_inputs)
+    if ignored_layers is None:
+        ignored = output_layers(model, example_inputs)
+    else:
+        if isinstance(ignored_layers, nn.Module) or not hasattr(ignored_layers, "__iter__"):
+            raise TypeError("ignored_layers must be a list of layers of the model, "
+                            f"got {type(ignored_layers).__name__}")
+        ignored = list(ignored_layers)
+        if not all(isinstance(m, nn.Module) and m in own for m in ignored):
+            raise ValueError("ignored_layers must contain only layers (nn.Module) of this model")
     if ratio == 0.0 and not ratios:
         return model
     pruner = tp.pruner.BasePruner(
@@ -163,7 +180,16 @@ def dependency_groups(model: nn.Module, example_inputs, ignored_layers=None) -> 
     """
     V.module(model)
     tp = _tp()
-    ignored = output_layers(model, example_inputs) if ignored_layers is None else list(ignored_layers)
+    _as_tuple(example_inputs)
+    if ignored_layers is None:
+        ignored = output_layers(model, example_inputs)
+    else:
+        if isinstance(ignored_layers, nn.Module) or not hasattr(ignored_layers, "__iter__"):
+            raise TypeError("ignored_layers must be a list of layers of the model, "
+                            f"got {type(ignored_layers).__name__}")
+        ignored = list(ignored_layers)
+        if not all(isinstance(m, nn.Module) and m in own for m in ignored):
+            raise ValueError("ignored_layers must contain only layers (nn.Module) of this model")
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs)
     names = {m: n for n, m in model.named_modules()}
     groups = []

@@ -205,7 +205,7 @@ def warmup() -> None:
 def random_signs(rows: int, cols: int, seed: int = 0) -> np.ndarray:
     """A seeded float32 ±1 matrix."""
     rows, cols = V.positive_int(rows, "rows"), V.positive_int(cols, "cols")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(V.integer(seed, "seed", low=0))
     return np.where(rng.random((rows, cols)) < 0.5, np.float32(-1), np.float32(1))
 
 
