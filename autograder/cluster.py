@@ -144,7 +144,7 @@ def _archive(root: Path) -> bytes:
 
 
 def grade_task(assignment: str, student: str, notebook: bytes, problem: str, master_db: bytes,
-               limits: Limits, unsafe: bool, expected: dict | None) -> dict:
+               limits: Limits, unsafe: bool, expected: dict | None, records: dict | None = None) -> dict:
     """Grade one submission here; return ``{"result", "feedback", "archive", "cpus", "host"}``.
 
     ``feedback`` is the feedback page (HTML, '' when none), ``archive`` the graded course root
@@ -166,6 +166,8 @@ def grade_task(assignment: str, student: str, notebook: bytes, problem: str, mas
         (tmp / "in").mkdir()
         path = tmp / "in" / f"{assignment}.ipynb"
         path.write_bytes(notebook)
+        for name, data in (records or {}).items():  # nbgrader's timestamp.txt, submission_secret.txt
+            (tmp / "in" / name).write_bytes(data)
         work = tmp / "work"
         work.mkdir()
         os.chmod(work, 0o755)
@@ -205,7 +207,15 @@ def _unpack(payload: dict, student: str, assignment: str, work: Path) -> dict:
 def _task_args(sub, assignment: str, master_db, limits: Limits, unsafe: bool, expected: dict | None) -> dict:
     return {"assignment": assignment, "student": sub.student, "notebook": sub.notebook.read_bytes(),
             "problem": sub.problem, "master_db": master_db, "limits": limits, "unsafe": unsafe,
-            "expected": expected}
+            "expected": expected, "records": _records(sub)}
+
+
+def _records(sub) -> dict:
+    """nbgrader's files beside the submitted notebook (``collect``'s timestamp and secret)."""
+    from .grade import NBGRADER_RECORDS
+
+    folder = sub.notebook.parent
+    return {name: (folder / name).read_bytes() for name in NBGRADER_RECORDS if (folder / name).is_file()}
 
 
 def _expected(assignment: str) -> dict:

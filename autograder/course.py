@@ -91,6 +91,7 @@ def merge(assignment: str, student: str, graded_root: Path, *, keep_manual: bool
         for nb in sub.notebooks:
             target = gb.find_submission_notebook(nb.name, assignment, student)
             target.flagged = nb.flagged
+            target.late_submission_penalty = nb.late_submission_penalty
             grades = {g.name: g for g in target.grades}
             for g in nb.grades:
                 t = grades[g.name]
@@ -106,6 +107,17 @@ def merge(assignment: str, student: str, graded_root: Path, *, keep_manual: bool
                 target.flagged = flagged = True
         gb.db.commit()
     return flagged
+
+
+def copy_duedate(assignment: str, root: Path, master_db: Path) -> None:
+    """Give the per-submission gradebook the course's due date (nbgrader's late penalty needs it)."""
+    from nbgrader.api import Gradebook
+
+    with _gradebook(root) as gb:
+        due = gb.find_assignment(assignment).duedate
+    if due is not None:
+        with Gradebook(f"sqlite:///{master_db}") as master:
+            master.update_or_create_assignment(assignment, duedate=due)
 
 
 def scores(assignment: str, student: str, root: Path = COURSE) -> dict | None:

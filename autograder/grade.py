@@ -42,6 +42,9 @@ from .submissions import Submission, discover, safe_student_id
 from .tamper import inspect as inspect_cells
 
 STATUSES = ("graded", "timed_out", "crashed", "malformed", "missing", "error")
+#: what nbgrader's ``collect`` puts beside a submitted notebook, kept through grading: the late
+#: penalty needs the timestamp, and ``release_feedback`` finds the student's copy by the secret
+NBGRADER_RECORDS = ("timestamp.txt", "submission_secret.txt")
 
 
 # ----------------------------------------------------------------------------- master gradebook
@@ -181,6 +184,9 @@ def _attempt(sub: Submission, assignment: str, master_db: Path, root: Path, limi
     target = root / "submitted" / sub.student / assignment
     target.mkdir(parents=True)
     shutil.copy2(sub.notebook, target / f"{assignment}.ipynb")
+    for record in NBGRADER_RECORDS:
+        if (sub.notebook.parent / record).is_file():
+            shutil.copy2(sub.notebook.parent / record, target / record)
     shutil.copy2(master_db, root / "gradebook.db")
     # the release's other files (data, helpers) sit beside the notebook, as for the student
     release = REPO / "assignments" / assignment
@@ -394,6 +400,7 @@ def grade_folder(assignment: str, source: Path, out: Path, *, jobs: int | None =
                 todo.append(sub)
         if course_root is not None and todo:
             course.register(assignment, course_root)
+            course.copy_duedate(assignment, course_root, db)  # nbgrader's late penalty needs it
         jobs = parallel_jobs(limits, jobs)
         work = tmp / "work"
         work.mkdir()
