@@ -79,3 +79,16 @@ def test_taylor_importance_runs_after_backward():
     nn.functional.cross_entropy(model(torch.randn(8, 64)), torch.arange(8)).backward()
     prune_channels(model, torch.randn(1, 64), 0.5, importance="taylor")
     assert model.net[1].out_features == 150
+
+
+def test_ignored_layers_are_checked_to_be_layers_of_the_model():
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3))
+    x = torch.randn(1, 1, 8, 8)
+    kept = dependency_groups(model, x, ignored_layers=[model[2]])
+    assert all(g.root != "2" for g in kept)
+    with pytest.raises(ValueError, match="ignored_layers"):
+        dependency_groups(model, x, ignored_layers=[nn.Linear(2, 2)])
+    with pytest.raises(TypeError, match="ignored_layers"):
+        prune_channels(model, x, 0.5, ignored_layers=model[2])
+    with pytest.raises(TypeError, match="example_inputs"):
+        prune_channels(model, [x], 0.5)

@@ -67,6 +67,19 @@ def _as_tuple(example_inputs):
     return inputs
 
 
+def _ignored(model: nn.Module, example_inputs, ignored_layers) -> list[nn.Module]:
+    """The layers to leave whole: as given (checked to be layers of ``model``), else the output layers."""
+    _as_tuple(example_inputs)
+    if ignored_layers is None:
+        return output_layers(model, example_inputs)
+    if isinstance(ignored_layers, nn.Module) or not hasattr(ignored_layers, "__iter__"):
+        raise TypeError(f"ignored_layers must be a list of layers of the model, got {type(ignored_layers).__name__}")
+    ignored, own = list(ignored_layers), set(model.modules())
+    if not all(isinstance(m, nn.Module) and m in own for m in ignored):
+        raise ValueError("ignored_layers must contain only layers (nn.Module) of this model")
+    return ignored
+
+
 @torch.no_grad()
 def output_layers(model: nn.Module, example_inputs) -> list[nn.Module]:
     """The conv/linear layers whose output is the model's output (e.g. the classifier).
@@ -131,16 +144,7 @@ def prune_channels(model: nn.Module, example_inputs, ratio: float = 0.5, *, impo
     if isinstance(imp, tp.importance.GroupTaylorImportance) and not any(
             p.grad is not None for p in model.parameters()):
         raise ValueError("importance='taylor' needs gradients: run loss.backward() on calibration data first")
-    _as_tuple(example_inputs)
-    if ignored_layers is None:
-        ignored = output_layers(model, example_inputs)
-    else:
-        if isinstance(ignored_layers, nn.Module) or not hasattr(ignored_layers, "__iter__"):
-            raise TypeError("ignored_layers must be a list of layers of the model, "
-                            f"got {type(ignored_layers).__name__}")
-        ignored = list(ignored_layers)
-        if not all(isinstance(m, nn.Module) and m in own for m in ignored):
-            raise ValueError("ignored_layers must contain only layers (nn.Module) of this model")
+    ignored = _ignored(model, example_inputs, ignored_layers)
     if ratio == 0.0 and not ratios:
         return model
     pruner = tp.pruner.BasePruner(
@@ -180,16 +184,7 @@ def dependency_groups(model: nn.Module, example_inputs, ignored_layers=None) -> 
     """
     V.module(model)
     tp = _tp()
-    _as_tuple(example_inputs)
-    if ignored_layers is None:
-        ignored = output_layers(model, example_inputs)
-    else:
-        if isinstance(ignored_layers, nn.Module) or not hasattr(ignored_layers, "__iter__"):
-            raise TypeError("ignored_layers must be a list of layers of the model, "
-                            f"got {type(ignored_layers).__name__}")
-        ignored = list(ignored_layers)
-        if not all(isinstance(m, nn.Module) and m in own for m in ignored):
-            raise ValueError("ignored_layers must contain only layers (nn.Module) of this model")
+    ignored = _ignored(model, example_inputs, ignored_layers)
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs)
     names = {m: n for n, m in model.named_modules()}
     groups = []
