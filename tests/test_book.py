@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -24,14 +23,10 @@ from urllib.parse import urldefrag, urlparse
 import nbformat
 import pytest
 
+from browser import CHROMIUM, NEEDS_CHROMIUM, NEEDS_PLAYWRIGHT, sync_playwright
 from tools import book
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover
-    sync_playwright = None
 
 
 # ----------------------------------------------------------------------------- navigation
@@ -252,10 +247,8 @@ PAGE_FACTS = """async () => {
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: `make browser` installs it "
-                                             "(apt-get install chromium) with Playwright")
-@pytest.mark.skipif(sync_playwright is None, reason="Playwright is not installed: `make browser` "
-                                                    "(pip install -e '.[browser]')")
+@NEEDS_CHROMIUM
+@NEEDS_PLAYWRIGHT
 def test_every_page_loads_every_figure_renders_and_every_internal_link_resolves(served):
     base, site, summary = served
     # _static/*.html are the theme's template macros, not pages

@@ -22,25 +22,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, browser_marks, sync_playwright
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LECTURES = ["00_motivation.ipynb", "01_pruning_axes.ipynb"]
 RUN_ALL = "Restart Kernel and Run All Cells…"  # JupyterLab 4's Kernel menu, as the README says
 START_S, RUN_S, ACTION_S = 240, 900, 180  # generous: a busy 2-core machine
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover
-    sync_playwright = None
 
 pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(2400),
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: `make browser` installs it "
-                                                "(apt-get install chromium) with Playwright"),
-    pytest.mark.skipif(sync_playwright is None, reason="Playwright is not installed: `make browser` "
-                                                       "(pip install -e '.[browser]')"),
+    *browser_marks(2400),
     pytest.mark.skipif(shutil.which("make") is None, reason="the test starts the lab with `make`"),
 ]
 

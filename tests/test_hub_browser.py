@@ -22,28 +22,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, browser_marks, sync_playwright
 
 from tools.hub import free_port, proxy_command
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LECTURE = "01_pruning_axes.ipynb"
 STUDENT = "student1"
 RUN_ALL = "Restart Kernel and Run All Cells…"
 START_S, SPAWN_S, RUN_S, ACTION_S = 300, 420, 900, 180  # generous: a busy 2-core machine
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover
-    sync_playwright = None
 
 pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(2700),
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: `make browser` installs it "
-                                                "(apt-get install chromium) with Playwright"),
-    pytest.mark.skipif(sync_playwright is None, reason="Playwright is not installed: `make browser` "
-                                                       "(pip install -e '.[browser]')"),
+    *browser_marks(2700),
     pytest.mark.skipif(shutil.which("make") is None, reason="the test starts the hub with `make hub`"),
 ]
 
