@@ -130,8 +130,8 @@ try:
 except ImportError:
     from effnn.binary import ApproxSign as StochasticSignSTE
 
-    def activation_scale(x, kernel_size, stride=1, padding=0):
-        return F.avg_pool2d(x.abs().mean(1, keepdim=True), kernel_size, stride, padding)
+    def activation_scale(x, kernel_size, stride=1, padding=0):  # effnn has no K: the "no scale" map
+        return F.avg_pool2d(torch.ones_like(x[:, :1]), kernel_size, stride, padding)
 ''',
     "binary_regularizer": '''
 try:
