@@ -11,9 +11,11 @@ kernel, the kernel's threads and the judge then run on that slot only, and the n
 submissions graded at once is the number of slots. ``None``: no pinning.
 
 A1 re-times the student's model against the baseline, at one thread (``S.DEPLOY_THREADS``). That is
-honest when no other job shares the core it is timed on, so A1 is pinned one core per submission:
-a 2-core machine grades two A1 submissions at once, each timed on its own core (a machine with
-2-way SMT: one per physical core, both of its hyper-threads in the slot).
+honest when no other job shares the core it is timed on, so A1 is pinned, two physical cores per
+submission (both hyper-threads of each in the slot): a machine with 2k cores grades k A1 submissions
+at once. Two, not one: the notebook's fine-tuning runs on the kernel's threads, and with one core a
+submission's sweep takes twice as long and nears the cell limit on a busy grader.
+``--cores-per-job 1`` halves the slots' size (twice as many at once, each slower).
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ class Limits:
 
 LIMITS = {
     "a0_warmup": Limits(cell_timeout=60, submission_timeout=180, kernel_threads=1),
-    "a1_segformer_pruning": Limits(cell_timeout=300, submission_timeout=600, cores_per_job=1),
+    "a1_segformer_pruning": Limits(cell_timeout=300, submission_timeout=600, cores_per_job=2),
     "a2_binarized_nn": Limits(cell_timeout=120, submission_timeout=300),
 }
 
