@@ -45,7 +45,7 @@ class Limits:
 
 LIMITS = {
     "a0_warmup": Limits(cell_timeout=60, submission_timeout=180, kernel_threads=1),
-    "a1_segformer_pruning": Limits(cell_timeout=300, submission_timeout=600, cores_per_job=2),
+    "a1_segformer_pruning": Limits(cell_timeout=600, submission_timeout=1200, cores_per_job=2),
     "a2_binarized_nn": Limits(cell_timeout=120, submission_timeout=300),
 }
 
