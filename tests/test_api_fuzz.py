@@ -298,7 +298,7 @@ def test_configs_are_validated():
 
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=float("nan"))
-    with pytest.raises(ValueError, match="sparsity"):
-        prune.HanConfig(sparsity=1.5)
+    with pytest.raises(ValueError, match="amount"):
+        prune.HanConfig(amount=1.5)
     with pytest.raises(ValueError, match="eval_every"):
         LTHConfig(eval_every=0)

@@ -176,7 +176,7 @@ def test_loss_increase_table_orders_criteria():
     x, y = torch.randn(120, 8), torch.randint(0, 3, (120,))
     from effnn.train import TrainConfig, fit
     fit(model, (x, y), TrainConfig(epochs=40, fast_epochs=40, lr=1e-2, batch_size=120))
-    table = C.loss_increase(model, x, y, sparsities=(0.5,), seeds=3)
+    table = C.loss_increase(model, x, y, amounts=(0.5,), seeds=3)
     row = table[0.5]
     assert set(row) == set(C.CRITERIA)
     assert row["obs"] < row["magnitude"] < row["random"]
@@ -193,5 +193,5 @@ def test_bad_inputs():
         C.woodfisher_inverse(torch.ones(3, 2), damp=0)
     with pytest.raises(ValueError, match="n_prune"):
         C.obs_prune(torch.ones(3), torch.eye(3), 4)
-    with pytest.raises(ValueError, match="sparsities"):
+    with pytest.raises(ValueError, match="amounts"):
         C.criterion_weights(C.TinyMLP(4, 2, 2), torch.ones(2, 4), torch.zeros(2, dtype=torch.long), (1.0,))

@@ -46,9 +46,9 @@ def test_probe_saves_the_rewind_point_and_early_stop():
     assert torch.allclose(snapshot(model)["net.1.weight"], snapshot(ref)["net.1.weight"])
 
 
-def test_imp_layer_rates_and_output_layer_rate():
+def test_imp_layer_amounts_and_output_layer_amount():
     model = _model()
-    cfg = LTHConfig(rate=0.4, output_rate=0.2)
+    cfg = LTHConfig(amount=0.4, output_amount=0.2)
     imp_prune(model, cfg, 2)
     layers = prunable_layers(model)
     for layer, s in zip(layers, [1 - 0.6 ** 2, 1 - 0.6 ** 2, 1 - 0.8 ** 2]):
@@ -57,7 +57,7 @@ def test_imp_layer_rates_and_output_layer_rate():
 
 def test_find_tickets_bookkeeping():
     recs = find_tickets(_model, _data(), _data(32, 1), _data(32, 2),
-                        LTHConfig(rounds=2, rate=0.5, train=TrainConfig(epochs=1, lr=1e-2)))
+                        LTHConfig(rounds=2, amount=0.5, train=TrainConfig(epochs=1, lr=1e-2)))
     assert [r["round"] for r in recs] == [0, 1, 2]
     assert recs[0]["remaining"] == 1.0 and recs[2]["remaining"] < recs[1]["remaining"] < 1
     assert all(0 <= r[k] <= 1 for r in recs for k in ("acc_ticket", "acc_reinit", "acc_snip"))
@@ -109,8 +109,8 @@ def test_deep_r_keeps_the_connection_budget_and_rewires():
 
 
 def test_bad_config_raises():
-    with pytest.raises(ValueError, match="rate"):
-        LTHConfig(rate=1.0)
+    with pytest.raises(ValueError, match="amount"):
+        LTHConfig(amount=1.0)
     with pytest.raises(ValueError, match="controls"):
         LTHConfig(controls=("magic",))
     with pytest.raises(ValueError, match="density"):
@@ -131,3 +131,16 @@ def test_instability_of_a_masked_net():
     res = instability(_model, _data(), _data(32, 1), TrainConfig(epochs=1, lr=1e-2), rewind_step=1, mask=mask,
                       alphas=[0, 0.5, 1])
     assert len(res["errors"]) == 3 and 0 <= res["barrier"] <= 1
+
+
+def test_old_rate_names_still_work_with_a_deprecation_warning():
+    """Lecture 03 and older code pass rate= / output_rate= and read cfg.rate: same config, one warning each."""
+    with pytest.warns(DeprecationWarning, match="'rate' is deprecated; use 'amount'"):
+        old = LTHConfig(rate=0.5, output_rate=0.25)
+    assert old == LTHConfig(amount=0.5, output_amount=0.25)
+    with pytest.warns(DeprecationWarning, match="'output_rate' is deprecated"):
+        assert old.output_rate == 0.25
+    with pytest.raises(ValueError, match="amount"):  # the check names the new argument
+        with pytest.warns(DeprecationWarning):
+            LTHConfig(rate=1.5)
+    assert LTHConfig.fast(seed=3).rounds == 2 and LTHConfig.fast(seed=3).seed == 3

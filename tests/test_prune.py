@@ -159,15 +159,28 @@ def test_bad_arguments_raise():
         block_prune(_model(), 0.5, "row")
     with pytest.raises(ValueError, match="steps"):
         iterative_schedule(0.5, 0)
-    with pytest.raises(ValueError, match="sparsity"):
-        PruneRetrainConfig(sparsity=1.0)
+    with pytest.raises(ValueError, match="amount"):
+        PruneRetrainConfig(amount=1.0)
 
 
 def test_prune_retrain_reaches_target_and_records_rounds():
     model = _model()
     x, y = torch.randn(64, 64), torch.randint(0, 10, (64,))
-    hist = prune_retrain(model, (x, y), PruneRetrainConfig(sparsity=0.8, steps=3, retrain=TrainConfig(epochs=1)),
+    hist = prune_retrain(model, (x, y), PruneRetrainConfig(amount=0.8, steps=3, retrain=TrainConfig(epochs=1)),
                          val_data=(x, y))
     assert [round(h["target"], 4) for h in hist] == [round(v, 4) for v in polynomial_schedule(0.8, 3)]
     assert weight_sparsity(model) == pytest.approx(0.8, abs=1e-3)
     assert all(0 <= h["acc_retrained"] <= 1 for h in hist)
+
+
+def test_old_sparsity_name_of_the_configs_still_works_with_a_deprecation_warning():
+    """Lecture 01 passes HanConfig(sparsity=...): same config as amount=, with a warning naming amount."""
+    from effnn.prune import HanConfig
+
+    with pytest.warns(DeprecationWarning, match="'sparsity' is deprecated; use 'amount'"):
+        old = HanConfig(sparsity=0.9, steps=2)
+    assert old == HanConfig(amount=0.9, steps=2)
+    with pytest.warns(DeprecationWarning, match="attribute 'sparsity'"):
+        assert PruneRetrainConfig(amount=0.7).sparsity == 0.7
+    with pytest.raises(TypeError, match="pass 'amount' only"):
+        HanConfig(amount=0.5, sparsity=0.5)

@@ -21,7 +21,7 @@ def test_speedups_are_ratios_of_the_fastest_blocks():
 def test_bad_arguments_name_the_argument():
     with pytest.raises((ValueError, TypeError), match="side"):
         time_structures(0, [0.5])
-    with pytest.raises((ValueError, TypeError), match="sparsities"):
+    with pytest.raises((ValueError, TypeError), match="amounts"):
         time_structures(8, [1.0])
-    with pytest.raises((ValueError, TypeError), match="sparsities"):
+    with pytest.raises((ValueError, TypeError), match="amounts"):
         time_structures(8, [])

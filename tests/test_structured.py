@@ -25,7 +25,7 @@ def test_uniform_ratio_halves_every_group_and_keeps_the_classifier():
 
 def test_per_layer_ratio_overrides_the_default():
     model = LeNet300100()
-    prune_channels(model, torch.randn(1, 64), 0.5, per_layer_ratios={model.net[1]: 0.2})
+    prune_channels(model, torch.randn(1, 64), 0.5, amounts={model.net[1]: 0.2})
     assert model.net[1].out_features == 240
     assert model.net[3].out_features == 50 and model.net[5].out_features == 10
 
@@ -55,16 +55,18 @@ def test_output_layer_is_found():
     assert output_layers(model, X[:1]) == [model.head[2]]
 
 
-@pytest.mark.parametrize("ratio", [-0.1, 1.0, 1.5])
-def test_bad_ratio_raises(ratio):
-    with pytest.raises(ValueError, match="ratio"):
-        prune_channels(LeNet300100(), torch.randn(1, 64), ratio)
+@pytest.mark.parametrize("amount", [-0.1, 1.0, 1.5])
+def test_bad_amount_raises(amount):
+    with pytest.raises(ValueError, match="amount"):
+        prune_channels(LeNet300100(), torch.randn(1, 64), amount)
 
 
 def test_bad_inputs_raise():
     model = LeNet300100()
-    with pytest.raises(ValueError, match="per_layer_ratios"):
-        prune_channels(model, torch.randn(1, 64), 0.5, per_layer_ratios={model.net[1]: 1.0})
+    with pytest.raises(ValueError, match="amounts"):
+        prune_channels(model, torch.randn(1, 64), 0.5, amounts={model.net[1]: 1.0})
+    with pytest.raises(ValueError, match="scope"):
+        prune_channels(model, torch.randn(1, 64), 0.5, scope="globally")
     with pytest.raises(ValueError, match="importance"):
         prune_channels(model, torch.randn(1, 64), 0.5, importance="bogus")
     with pytest.raises(ValueError, match="taylor"):
@@ -92,3 +94,57 @@ def test_ignored_layers_are_checked_to_be_layers_of_the_model():
         prune_channels(model, x, 0.5, ignored_layers=model[2])
     with pytest.raises(TypeError, match="example_inputs"):
         prune_channels(model, [x], 0.5)
+
+
+def _widths(model):
+    return [m.out_features for m in model.net if isinstance(m, nn.Linear)]
+
+
+def test_old_keywords_still_work_with_a_deprecation_warning_and_the_same_result():
+    """ratio / global_pruning / per_layer_ratios (lectures and A1 until renamed) give what the new names give."""
+    for old, new in [(dict(ratio=0.5), dict(amount=0.5)),
+                     (dict(global_pruning=True), dict(scope="global")),
+                     (dict(global_pruning=False), dict(scope="layer"))]:
+        torch.manual_seed(0)
+        a, b = LeNet300100(), LeNet300100()
+        b.load_state_dict(a.state_dict())
+        with pytest.warns(DeprecationWarning, match=f"'{next(iter(old))}' is deprecated; use '{next(iter(new))}'"):
+            prune_channels(a, torch.randn(1, 64), **({"amount": 0.4} if "ratio" not in old else {}), **old)
+        prune_channels(b, torch.randn(1, 64), **({"amount": 0.4} if "amount" not in new else {}), **new)
+        assert _widths(a) == _widths(b)
+    model = LeNet300100()
+    with pytest.warns(DeprecationWarning, match="per_layer_ratios"):
+        prune_channels(model, torch.randn(1, 64), 0.5, per_layer_ratios={model.net[1]: 0.2})
+    assert model.net[1].out_features == 240
+    with pytest.raises(TypeError, match="pass 'amount' only"):
+        prune_channels(LeNet300100(), torch.randn(1, 64), amount=0.5, ratio=0.5)
+
+
+def test_global_scope_prunes_layers_unevenly_and_layer_scope_evenly():
+    torch.manual_seed(0)
+    model = LeNet300100()
+    with torch.no_grad():
+        model.net[1].weight[:240].mul_(0.01)  # 240 of layer 1's 300 units are nearly dead
+    prune_channels(model, torch.randn(1, 64), 0.5, scope="global")
+    assert _widths(model) == [100, 100, 10]  # layer 1 loses 2/3 of its units, layer 2 none
+    uniform = prune_channels(LeNet300100(), torch.randn(1, 64), 0.5, scope="layer")
+    assert _widths(uniform) == [150, 50, 10]
+
+
+def test_speedup_config_and_runner_match_the_keyword_form():
+    from effnn.data import classification
+    from effnn.structured import SpeedupConfig, run_speedup, speedup_experiment
+
+    tr, te = classification("train"), classification("test")
+    data = ((tr[0][:64], tr[1][:64]), (te[0][:32], te[1][:32]))
+    res = run_speedup(SpeedupConfig(width=8, amount=0.5, epochs=1, finetune_epochs=0, threads=1), data)
+    assert res.pruned.stem[0].out_channels == 4 and res.dense.stem[0].out_channels == 8
+    assert res["macs_ratio"] == res.macs_ratio > 1.5
+    with pytest.warns(DeprecationWarning, match="'ratio' is deprecated"):
+        old = speedup_experiment(width=8, ratio=0.5, epochs=1, finetune_epochs=0, threads=1, data=data)
+    assert old["acc_dense"] == res.acc_dense and old["macs_ratio"] == res.macs_ratio
+    with pytest.raises(ValueError, match="amount"):
+        SpeedupConfig(amount=1.0)
+    with pytest.raises(TypeError, match="config"):
+        run_speedup({"width": 8}, data)
+    assert SpeedupConfig.fast(width=8) == SpeedupConfig(width=8, epochs=1, finetune_epochs=1)

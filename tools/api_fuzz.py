@@ -172,21 +172,21 @@ X8 = torch.randn(2, 1, 8, 8)
 spec("measure.count_params", lambda: dict(model=mlp()), model=MODEL)
 spec("measure.count_nonzero", lambda: dict(model=mlp()), model=MODEL)
 spec("measure.sparsity", lambda: dict(model=mlp()), model=MODEL)
-spec("measure.count_macs", lambda: dict(model=cnn(), example_input=X8), model=MODEL,
-     example_input=TENSOR(torch.randn(2, 3, 5, 5)))
+spec("measure.count_macs", lambda: dict(model=cnn(), example_inputs=X8), model=MODEL,
+     example_inputs=TENSOR(torch.randn(2, 3, 5, 5)))
 spec("measure.dense_bytes", lambda: dict(model=mlp()), model=MODEL, include_buffers=FLAG)
 spec("measure.sparse_bytes", lambda: dict(model=mlp()), model=MODEL, value_bits=POSINT, index_bits=POSINT)
 spec("measure.serialized_bytes", lambda: dict(model=mlp()), model=MODEL)
-spec("measure.latency", lambda: dict(fn_or_model=mlp(), example_input=X8, min_run_time=0.01),
-     fn_or_model=MODEL, example_input=TENSOR(torch.randn(2, 5)), threads=POSINT, min_run_time=POSF,
+spec("measure.latency", lambda: dict(fn_or_model=mlp(), example_inputs=X8, min_run_time=0.01),
+     fn_or_model=MODEL, example_inputs=TENSOR(torch.randn(2, 5)), threads=POSINT, min_run_time=POSF,
      warmup=NONNEGINT)
-spec("measure.compare", lambda: dict(baseline=mlp(), candidate=mlp(), example_input=X8, rounds=1, min_run_time=0.01),
-     baseline=MODEL, candidate=MODEL, example_input=TENSOR(torch.randn(2, 5)), threads=POSINT, rounds=POSINT,
+spec("measure.compare", lambda: dict(baseline=mlp(), candidate=mlp(), example_inputs=X8, rounds=1, min_run_time=0.01),
+     baseline=MODEL, candidate=MODEL, example_inputs=TENSOR(torch.randn(2, 5)), threads=POSINT, rounds=POSINT,
      min_run_time=POSF)
 
 spec("measure.effective_parameters", lambda: dict(model=mlp()), model=MODEL)
-spec("measure.summary", lambda: dict(model=mlp(), example_input=X8), model=MODEL,
-     example_input=TENSOR(torch.randn(2, 5)))
+spec("measure.summary", lambda: dict(model=mlp(), example_inputs=X8), model=MODEL,
+     example_inputs=TENSOR(torch.randn(2, 5)))
 
 # prune ---------------------------------------------------------------------------------------
 spec("prune.check_amount", lambda: dict(amount=np.float32(0.5)), amount=FRAC)
@@ -217,12 +217,12 @@ spec("prune.block_prune", lambda: dict(model=cnn(), amount=0.5, granularity="fil
 spec("prune.iterative_schedule", lambda: dict(final=0.9, steps=3), final=FRAC, steps=POSINT)
 spec("prune.polynomial_schedule", lambda: dict(final=0.9, steps=3), final=FRAC, steps=POSINT, initial=FRAC,
      power=POSF)
-spec("prune.PruneRetrainConfig", lambda: dict(), sparsity=FRAC, steps=POSINT, scope=STR(), schedule=STR(),
+spec("prune.PruneRetrainConfig", lambda: dict(), amount=FRAC, steps=POSINT, scope=STR(), schedule=STR(),
      profile=["x", (1.5,), (NAN,)], retrain=["cfg", 3], budget_steps=[0, -1, 1.5, "2"])
 spec("prune.prune_retrain", lambda: dict(model=mlp(), train_data=DATA8, cfg=__import__("effnn.prune").prune.PruneRetrainConfig(
-    sparsity=0.5, steps=1, retrain=tcfg())), model=MODEL + [noprune()], train_data=DATA(), cfg=["cfg", None, 3],
+    amount=0.5, steps=1, retrain=tcfg())), model=MODEL + [noprune()], train_data=DATA(), cfg=["cfg", None, 3],
      val_data=["v", 3, EMPTY8])
-spec("prune.HanConfig", lambda: dict(), sparsity=FRAC, steps=POSINT, scope=STR(), dense=["d", 3], retrain=["r", 3],
+spec("prune.HanConfig", lambda: dict(), amount=FRAC, steps=POSINT, scope=STR(), dense=["d", 3], retrain=["r", 3],
      seed=INT)
 spec("prune.han_experiment", lambda: dict(cfg=__import__("effnn.prune").prune.HanConfig(steps=1, dense=tcfg(),
                                                                                          retrain=tcfg()),
@@ -266,14 +266,14 @@ spec("criteria.weight_loss_fn", lambda: dict(model=mlp(), x=DATA64[0], y=DATA64[
 spec("criteria.damped_inverse", lambda: dict(h=torch.eye(3)), h=TENSOR(torch.ones(3)) + [torch.ones(2, 3), NANT((3, 3))],
      damp=POSF)
 spec("criteria.criterion_weights", lambda: dict(model=__import__("effnn.criteria").criteria.TinyMLP(64, 2, 10),
-                                                x=DATA64[0], y=DATA64[1], sparsities=(0.5,), seeds=1),
-     model=MODEL, x=TENSOR(), y=TENSOR(DATA64[1][:3]), sparsities=[(1.0,), (), "x", (NAN,)], damp=POSF, seeds=POSINT,
+                                                x=DATA64[0], y=DATA64[1], amounts=(0.5,), seeds=1),
+     model=MODEL, x=TENSOR(), y=TENSOR(DATA64[1][:3]), amounts=[(1.0,), (), "x", (NAN,)], damp=POSF, seeds=POSINT,
      fisher_samples=[0, -1, 1.5])
 spec("criteria.loss_increase", lambda: dict(model=__import__("effnn.criteria").criteria.TinyMLP(64, 2, 10),
-                                            x=DATA64[0], y=DATA64[1], sparsities=(0.5,), seeds=1),
-     model=MODEL, x=TENSOR(), y=TENSOR(DATA64[1][:3]), sparsities=[(1.0,), (), "x"])
-spec("criteria.criteria_experiment", lambda: dict(hidden=2, epochs=1, sparsities=(0.5,), data=DATA64),
-     hidden=POSINT, epochs=POSINT, sparsities=[(1.0,), (), "x"], seed=INT, data=DATA(_xy(0, (64,)), MISMATCH8)[1:])
+                                            x=DATA64[0], y=DATA64[1], amounts=(0.5,), seeds=1),
+     model=MODEL, x=TENSOR(), y=TENSOR(DATA64[1][:3]), amounts=[(1.0,), (), "x"])
+spec("criteria.criteria_experiment", lambda: dict(hidden=2, epochs=1, amounts=(0.5,), data=DATA64),
+     hidden=POSINT, epochs=POSINT, amounts=[(1.0,), (), "x"], seed=INT, data=DATA(_xy(0, (64,)), MISMATCH8)[1:])
 
 # quant ---------------------------------------------------------------------------------------
 spec("quant.qrange", lambda: dict(bits=8, symmetric=True), bits=BITS + [1], symmetric=FLAG)
@@ -315,7 +315,7 @@ spec("quant.clip_latent", lambda: dict(model=__import__("effnn.quant").quant.ter
 spec("quant.dynamic_int8", lambda: dict(model=mlp()), model=MODEL + [noprune()])
 spec("quant.static_int8", lambda: dict(model=cnn(), calib_data=DATA8, batches=1), model=MODEL + [noprune()],
      calib_data=DATA(), backend=STR(), batches=POSINT, batch_size=POSINT)
-spec("quant.compare_int8", lambda: dict(fp32=mlp(), int8=mlp(), example_input=X8, test_data=DATA8, rounds=1,
+spec("quant.compare_int8", lambda: dict(fp32=mlp(), int8=mlp(), example_inputs=X8, test_data=DATA8, rounds=1,
                                         min_run_time=0.01),
      fp32=MODEL, int8=MODEL, test_data=DATA(), rounds=POSINT, min_run_time=POSF, threads=POSINT)
 
@@ -449,8 +449,8 @@ spec("conditional.EarlyExitCNN", lambda: dict(), in_channels=POSINT, num_classes
      pool=POSINT)
 spec("conditional.exits_loss", lambda: dict(model=eecnn(), x=DATA8[0], y=DATA8[1]), model=MODEL + [mlp()],
      x=TENSOR(torch.randn(8, 8)), y=TENSOR(DATA8[1][:3]), weights=["w", [1.0], [NAN, 1.0]])
-spec("conditional.exit_macs", lambda: dict(model=eecnn(), example_input=X8), model=MODEL + [mlp()],
-     example_input=TENSOR(torch.randn(8, 8)))
+spec("conditional.exit_macs", lambda: dict(model=eecnn(), example_inputs=X8), model=MODEL + [mlp()],
+     example_inputs=TENSOR(torch.randn(8, 8)))
 spec("conditional.cascade_predict", lambda: dict(model=eecnn(), x=X8, threshold=0.5), model=MODEL + [mlp()],
      x=TENSOR(torch.randn(8, 8)), threshold=PROB)
 spec("conditional.threshold_sweep", lambda: dict(model=eecnn(), data=DATA8, thresholds=[0.5]), model=MODEL,
@@ -481,10 +481,10 @@ spec("plot.weight_histogram", lambda: dict(weights=torch.randn(10)), weights=[No
      bins=POSINT, log=FLAG, ax=["ax"])
 spec("plot.mask_image", lambda: dict(mask=torch.ones(3, 3)), mask=[None, "m", torch.zeros(0), torch.tensor(1.0)],
      title=[3], ax=["ax"])
-spec("sparse_speed.random_sparse", lambda: dict(rows=4, cols=4, sparsity=0.5), rows=POSINT, cols=POSINT,
-     sparsity=FRAC, seed=INT)
-spec("sparse_speed.time_sparse_vs_dense", lambda: dict(sparsities=[0.5], rows=8, cols=8, batch=2, min_run_time=0.01),
-     sparsities=[[1.0], [NAN], [], "s", 3], rows=POSINT, cols=POSINT, batch=POSINT, min_run_time=POSF,
+spec("sparse_speed.random_sparse", lambda: dict(rows=4, cols=4, amount=0.5), rows=POSINT, cols=POSINT,
+     amount=FRAC, seed=INT)
+spec("sparse_speed.time_sparse_vs_dense", lambda: dict(amounts=[0.5], rows=8, cols=8, batch=2, min_run_time=0.01),
+     amounts=[[1.0], [NAN], [], "s", 3], rows=POSINT, cols=POSINT, batch=POSINT, min_run_time=POSF,
      progress=[3, "p"])
 spec("sparse_speed.crossover", lambda: dict(timings=[]), timings=[None, 3, [1.0], "t"])
 
@@ -510,7 +510,7 @@ spec("lth.apply_masks", lambda: dict(model=mlp(), mask_dict=__import__("effnn.lt
 spec("lth.TrainingProbe", lambda: dict(), val_data=["v", 3, EMPTY8], rewind_step=NONNEGINT, eval_every=POSINT)
 spec("lth.train_probed", lambda: dict(model=mlp(), train_data=DATA8, cfg=tcfg()), model=MODEL, train_data=DATA(),
      cfg=["cfg", None, 3], rewind_step=NONNEGINT, eval_every=POSINT, after_step=[3])
-spec("lth.LTHConfig", lambda: dict(), rounds=NONNEGINT, rate=FRAC, output_rate=FRAC, rewind_step=NONNEGINT,
+spec("lth.LTHConfig", lambda: dict(), rounds=NONNEGINT, amount=FRAC, output_amount=FRAC, rewind_step=NONNEGINT,
      train=["t", 3], controls=["snip", ("nope",), 3], eval_every=POSINT, seed=INT)
 spec("lth.LTHConfig.layer_sparsity", lambda: dict(round_=1, n_layers=3), round_=NONNEGINT, n_layers=POSINT,
      _call=method("layer_sparsity", lambda: lthcfg()))
@@ -556,24 +556,24 @@ def macmodel():
     return MacModel(resnet(), X8)
 
 
-spec("search.MacModel", lambda: dict(model=resnet(), example_input=X8), model=MODEL + [noprune()],
-     example_input=TENSOR())
+spec("search.MacModel", lambda: dict(model=resnet(), example_inputs=X8), model=MODEL + [noprune()],
+     example_inputs=TENSOR())
 spec("search.MacModel.estimate", lambda: dict(keep=[0.5, 0.5]), keep=[[0.5], [NAN, 0.5], [0.0, 0.5], "k", None],
      _call=method("estimate", macmodel))
 spec("search.keep_for_budget", lambda: (lambda mm: dict(mac_model=mm, preferences=[1.0, 1.0], budget=mm.total * 0.6))(
     macmodel()),
      mac_model=["mm", None, 3], preferences=[[1.0], [0.0, 1.0], [NAN, 1.0], "p"], budget=[NAN, INF, -1.0, 0.0, 1.0, "b"],
      min_keep=[NAN, 0.0, 1.5])
-spec("search.prune_to_keep", lambda: (lambda mm: dict(model=resnet(), example_input=X8, mac_model=mm,
+spec("search.prune_to_keep", lambda: (lambda mm: dict(model=resnet(), example_inputs=X8, mac_model=mm,
                                                       keep=[0.5, 0.5]))(macmodel()),
-     model=MODEL, example_input=TENSOR(), mac_model=["mm", 3], keep=[[0.5], [NAN, 0.5], "k"], importance=STR())
-spec("search.prune_at_budget", lambda: dict(model=resnet(), example_input=X8, budget=macmodel().total * 0.6),
-     model=MODEL, example_input=TENSOR(), budget=[NAN, INF, -1.0, 0.0, "b"], preferences=[[1.0], [0.0, 1.0]],
+     model=MODEL, example_inputs=TENSOR(), mac_model=["mm", 3], keep=[[0.5], [NAN, 0.5], "k"], importance=STR())
+spec("search.prune_at_budget", lambda: dict(model=resnet(), example_inputs=X8, budget=macmodel().total * 0.6),
+     model=MODEL, example_inputs=TENSOR(), budget=[NAN, INF, -1.0, 0.0, "b"], preferences=[[1.0], [0.0, 1.0]],
      importance=STR())
-spec("search.global_at_budget", lambda: dict(model=resnet(), example_input=X8, budget=macmodel().total * 0.6,
+spec("search.global_at_budget", lambda: dict(model=resnet(), example_inputs=X8, budget=macmodel().total * 0.6,
                                              steps=3),
-     model=MODEL, example_input=TENSOR(), budget=[NAN, INF, -1.0, 0.0, 1.0, "b"], importance=STR(), steps=POSINT)
-spec("search.search_ratios", lambda: dict(model=resnet(), example_input=X8, budget=macmodel().total * 0.6,
+     model=MODEL, example_inputs=TENSOR(), budget=[NAN, INF, -1.0, 0.0, 1.0, "b"], importance=STR(), steps=POSINT)
+spec("search.search_ratios", lambda: dict(model=resnet(), example_inputs=X8, budget=macmodel().total * 0.6,
                                           score=lambda m: 0.0, n_trials=1, progress=False),
      model=MODEL, budget=[NAN, -1.0, "b"], score=FUNC, n_trials=POSINT, low=[NAN, 0.0, 1.0], progress=FLAG)
 spec("search.journal_storage", lambda: dict(path=Path(os.environ.get("TMPDIR", "/tmp")) / "effnn_fuzz_journal.log"),
@@ -582,8 +582,8 @@ spec("search.fit_learning_curve", lambda: dict(values=[0.1, 0.2, 0.3]), values=[
      family=STR())
 
 # modules owned by other sessions: a sample of their public names ----------------------------
-spec("structured.prune_channels", lambda: dict(model=resnet(), example_inputs=X8, ratio=0.5), model=MODEL,
-     ratio=FRAC, importance=STR())
+spec("structured.prune_channels", lambda: dict(model=resnet(), example_inputs=X8, amount=0.5), model=MODEL,
+     amount=FRAC, importance=STR(), scope=STR(), amounts=[{"conv": 0.5}, "a", 3], round_to=POSINT)
 spec("structured.make_importance", lambda: dict(importance="l2"), importance=STR())
 spec("structured.output_layers", lambda: dict(model=resnet(), example_inputs=X8), model=MODEL,
      example_inputs=TENSOR())

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from . import validate as V
+from ._deprecate import renamed_kwargs
 from .validate import positive_int
 from torch.nn import functional as F
 
@@ -84,15 +85,16 @@ class _Prefix(nn.Module):
         return self.head(x)
 
 
-def exit_macs(model: EarlyExitCNN, example_input) -> list[int]:
+@renamed_kwargs(example_input="example_inputs")
+def exit_macs(model: EarlyExitCNN, example_inputs) -> list[int]:
     """Cumulative MACs of one sample that leaves at exit 0, 1, ... (counted, not estimated).
 
     A sample that continues does not pay for the heads it skipped past, only for their stages.
     """
     if not isinstance(model, EarlyExitCNN):
         raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
-    V.tensor(example_input, "example_input", ndim=4, min_numel=1)
-    one = example_input[:1]
+    V.tensor(example_inputs, "example_inputs", ndim=4, min_numel=1)
+    one = example_inputs[:1]
     return [count_macs(_Prefix(model, i), one) for i in range(len(model.stages))]
 
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from . import validate as V
+from ._deprecate import renamed_kwargs
 
 
 def _tensor(x, name: str, *, ndim=None) -> torch.Tensor:
@@ -381,12 +382,12 @@ def damped_inverse(h: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
     return torch.linalg.inv(h + lam * torch.eye(len(h), dtype=h.dtype))
 
 
-def _sparsities(sparsities, check):
-    if isinstance(sparsities, (str, bytes)) or not isinstance(sparsities, (list, tuple)):
-        raise TypeError(f"sparsities must be a list or tuple of fractions, got {type(sparsities).__name__}")
-    if not sparsities:
-        raise ValueError("sparsities is empty")
-    return [check(s, "sparsities value") for s in sparsities]
+def _sparsities(amounts, check):
+    if isinstance(amounts, (str, bytes)) or not isinstance(amounts, (list, tuple)):
+        raise TypeError(f"amounts must be a list or tuple of fractions, got {type(amounts).__name__}")
+    if not amounts:
+        raise ValueError("amounts is empty")
+    return [check(s, "amounts value") for s in amounts]
 
 
 def _zero_lowest(w, score, k):
@@ -397,18 +398,19 @@ def _zero_lowest(w, score, k):
     return out
 
 
-def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsities=(0.5, 0.8), *,
+@renamed_kwargs(sparsities="amounts")
+def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amounts=(0.5, 0.8), *,
                       damp: float = 1e-3, seeds: int = 5, fisher_samples: int | None = None) -> dict:
-    """Prune each fraction in ``sparsities`` of the weights (globally, no retraining) by every criterion.
+    """Prune each fraction in ``amounts`` of the weights (globally, no retraining) by every criterion.
 
-    Returns ``{sparsity: {criterion: list of flat weight vectors}}`` (``random`` has ``seeds`` of
+    Returns ``{amount: {criterion: list of flat weight vectors}}`` (``random`` has ``seeds`` of
     them). OBS (exact Hessian) and WoodFisher (empirical Fisher from ``fisher_samples`` per-sample
     gradients) also move the surviving weights; the other criteria only zero the pruned ones.
     """
     from .prune import check_amount
 
     _xy(model, x, y)
-    sparsities = _sparsities(sparsities, check_amount)
+    amounts = _sparsities(amounts, check_amount)
     damp = V.number(damp, "damp", low=0, low_open=True)
     V.positive_int(seeds, "seeds")
     if fisher_samples is not None:
@@ -419,7 +421,7 @@ def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsi
     params = [dict(model.named_parameters())[n] for n in names]
     w = flat_params(params)
     d = w.numel()
-    ks = {s: round(s * d) for s in sparsities}
+    ks = {s: round(s * d) for s in amounts}
     tensors = [p.detach().clone().requires_grad_(True) for p in params]
     grad = flat_params(torch.autograd.grad(loss_of(tensors), tensors))
     h = hessian(loss_of, params)
@@ -435,7 +437,7 @@ def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsi
                     found[s] = new_w.float().clone()
             if i >= k_max:
                 break
-        return {s: found.get(s, w.clone()) for s in sparsities}
+        return {s: found.get(s, w.clone()) for s in amounts}
 
     obs, wf = along_path(damped_inverse(h, damp)), along_path(f_inv)
     gen = torch.Generator().manual_seed(0)
@@ -452,15 +454,16 @@ def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsi
     return table
 
 
-def loss_increase(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsities=(0.5, 0.8), **kwargs) -> dict:
-    """``{sparsity: {criterion: mean ΔL}}``: the loss increase on ``(x, y)`` each criterion causes.
+@renamed_kwargs(sparsities="amounts")
+def loss_increase(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amounts=(0.5, 0.8), **kwargs) -> dict:
+    """``{amount: {criterion: mean ΔL}}``: the loss increase on ``(x, y)`` each criterion causes.
 
     Keyword arguments go to :func:`criterion_weights`.
     """
     from .prune import check_amount
 
     _xy(model, x, y)
-    _sparsities(sparsities, check_amount)
+    _sparsities(amounts, check_amount)
     names, loss_of = weight_loss_fn(model, x, y)
     params = [dict(model.named_parameters())[n] for n in names]
     shapes, sizes = [p.shape for p in params], [p.numel() for p in params]
@@ -470,12 +473,13 @@ def loss_increase(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsities
         return float(loss_of([t.view(sh) for t, sh in zip(v.split(sizes), shapes)]))
 
     base = loss_at(flat_params(params))
-    table = criterion_weights(model, x, y, sparsities, **kwargs)
+    table = criterion_weights(model, x, y, amounts, **kwargs)
     return {s: {c: sum(loss_at(v) - base for v in vs) / len(vs) for c, vs in row.items()}
             for s, row in table.items()}
 
 
-def criteria_experiment(hidden: int = 16, epochs: int = 40, sparsities=(0.5, 0.8), seed: int = 0,
+@renamed_kwargs(sparsities="amounts")
+def criteria_experiment(hidden: int = 16, epochs: int = 40, amounts=(0.5, 0.8), seed: int = 0,
                         fisher_samples: int | None = None, data=None) -> dict:
     """Train a :class:`TinyMLP` on digits and tabulate :func:`loss_increase` (training loss, no retraining)."""
     from .data import classification
@@ -484,7 +488,7 @@ def criteria_experiment(hidden: int = 16, epochs: int = 40, sparsities=(0.5, 0.8
 
     V.positive_int(hidden, "hidden")
     V.positive_int(epochs, "epochs")
-    _sparsities(sparsities, check_amount)
+    _sparsities(amounts, check_amount)
     V.integer(seed, "seed")
     if fisher_samples is not None:
         V.positive_int(fisher_samples, "fisher_samples")
@@ -498,5 +502,5 @@ def criteria_experiment(hidden: int = 16, epochs: int = 40, sparsities=(0.5, 0.8
     model = TinyMLP(in_features=x.shape[1], hidden=hidden)
     fit(model, (x, y), TrainConfig(epochs=epochs, fast_epochs=epochs, lr=3e-3, batch_size=128, seed=seed),
         desc="tiny MLP")
-    table = loss_increase(model, x, y, sparsities, fisher_samples=fisher_samples)
+    table = loss_increase(model, x, y, amounts, fisher_samples=fisher_samples)
     return {"model": model, "train_acc": accuracy(model, (x, y)), "table": table}

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from . import validate as V
+from ._deprecate import renamed_fields
 from .criteria import taylor_weight
 from .prune import (_layers_of, check_amount, install_mask, mask_of, prunable_layers, prune_by_scores,
                     weight_of, weight_sparsity)
@@ -152,16 +153,26 @@ def train_probed(model: nn.Module, train_data, cfg: TrainConfig, *, val_data=Non
 
 # --- IMP / LTH, with random re-init and SNIP controls ----------------------------------------------
 
+@renamed_fields(rate="amount", output_rate="output_amount")
 @dataclass
 class LTHConfig:
-    """One IMP run: ``rounds`` of pruning ``rate`` of the remaining weights of each layer.
+    """One IMP run: ``rounds`` of pruning ``amount`` of the remaining weights of each layer.
 
-    The output layer is pruned at ``output_rate`` (Frankle & Carbin halve it). ``rewind_step=0``
-    resets to :math:`\\theta_0`; ``k > 0`` rewinds to the weights after ``k`` steps.
+    Args:
+        rounds: pruning rounds after the dense run.
+        amount: fraction of each hidden layer's *remaining* weights removed per round, in [0, 1)
+            (Frankle & Carbin's pruning rate p).
+        output_amount: the same for the output layer (Frankle & Carbin halve it).
+        rewind_step: ``0`` resets to :math:`\\theta_0`; ``k > 0`` rewinds to the weights after ``k`` steps.
+        train: the training of every round; controls: ``"reinit"`` and/or ``"snip"`` runs per round;
+        eval_every: validation every this many steps (early-stopping iteration); seed: seeds everything.
+
+    ``LTHConfig.fast()`` is the fast-mode preset (two rounds, one epoch each). ``rate`` and
+    ``output_rate`` are the deprecated names of ``amount`` and ``output_amount``.
     """
     rounds: int = 6
-    rate: float = 0.4
-    output_rate: float = 0.2
+    amount: float = 0.4
+    output_amount: float = 0.2
     rewind_step: int = 0
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=15, fast_epochs=1, lr=1.2e-3))
     controls: tuple[str, ...] = ("reinit", "snip")
@@ -169,8 +180,8 @@ class LTHConfig:
     seed: int = 0
 
     def __post_init__(self):
-        check_amount(self.rate, "rate")
-        check_amount(self.output_rate, "output_rate")
+        V.fraction(self.amount, "amount")
+        V.fraction(self.output_amount, "output_amount")
         V.integer(self.rounds, "rounds", low=0)
         V.integer(self.rewind_step, "rewind_step", low=0)
         V.positive_int(self.eval_every, "eval_every")
@@ -182,16 +193,21 @@ class LTHConfig:
         if unknown:
             raise ValueError(f"controls must be among ('reinit', 'snip'), got {sorted(unknown)}")
 
+    @classmethod
+    def fast(cls, **overrides) -> "LTHConfig":
+        """The fast-mode preset: two rounds of one-epoch trainings (everything else as given)."""
+        return cls(**{"rounds": 2, "train": TrainConfig(epochs=1, fast_epochs=1, lr=1.2e-3), **overrides})
+
     def layer_sparsity(self, round_: int, n_layers: int) -> list[float]:
         """Per-layer sparsity after ``round_`` rounds: :math:`1 - (1 - p)^r`.
 
-        >>> [round(v, 2) for v in LTHConfig(rate=0.5, output_rate=0.2).layer_sparsity(2, 2)]
+        >>> [round(v, 2) for v in LTHConfig(amount=0.5, output_amount=0.2).layer_sparsity(2, 2)]
         [0.75, 0.36]
         """
         V.integer(round_, "round_", low=0)
         V.positive_int(n_layers, "n_layers")
-        rates = [self.rate] * (n_layers - 1) + [self.output_rate]
-        return [1 - (1 - p) ** round_ for p in rates]
+        amounts = [self.amount] * (n_layers - 1) + [self.output_amount]
+        return [1 - (1 - p) ** round_ for p in amounts]
 
 
 def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None) -> dict:
@@ -375,6 +391,15 @@ class DeepR:
     and Langevin noise, :math:`\\theta \\leftarrow \\theta - \\eta\\alpha + \\sqrt{2\\eta T}\\,\\nu`; any
     weight that crosses zero dies, and as many dormant connections, chosen at random, are born with
     :math:`\\theta = \\epsilon` and a random sign. The count per layer never changes.
+
+    Args:
+        model: changed in place: each layer of ``layers`` gets a random mask keeping ``density``.
+        density: the fraction of connections that stay live, in (0, 1]. This is the one place effnn
+            takes a kept fraction instead of ``amount`` (``density = 1 - amount``): DEEP R is
+            defined by its connectivity, and the lecture speaks its language.
+        lr: the optimizer's learning rate (the update above scales with it).
+        l1, temperature: the L1 shrink and the Langevin noise temperature.
+        seed: seeds the masks, signs, noise and rewiring; layers: default all prunable layers.
     """
 
     def __init__(self, model: nn.Module, density: float, *, lr: float, l1: float = 0.2,
@@ -426,7 +451,15 @@ class DeepR:
 
 
 def static_sparse(model: nn.Module, density: float, seed: int = 0, layers=None) -> nn.Module:
-    """The DEEP R control: the same number of connections per layer, chosen at random and frozen."""
+    """The DEEP R control: the same number of connections per layer, chosen at random and frozen.
+
+    In place (masks installed on ``model``'s layers); returns ``model``. ``density`` is the kept
+    fraction, as in :class:`DeepR` (``1 - amount``).
+
+    >>> net = nn.Sequential(nn.Linear(10, 10))
+    >>> int(static_sparse(net, 0.3)[0].weight_mask.sum())
+    30
+    """
     DeepR(model, density, lr=1.0, seed=seed, layers=layers)  # only its random initial masks
     return model
 

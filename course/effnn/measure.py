@@ -13,26 +13,27 @@ import torch
 from torch import nn
 
 from . import validate as V
+from ._deprecate import renamed_kwargs
 
 
 def _check_module(model, name: str = "model"):
     V.module(model, name)
 
 
-def _check_input(example_input, name: str = "example_input"):
+def _check_input(example_inputs, name: str = "example_inputs"):
     """A tensor, or a tuple of tensors (positional inputs)."""
-    items = example_input if isinstance(example_input, tuple) else (example_input,)
+    items = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
     if not items:
         raise ValueError(f"{name} is an empty tuple")
     for i, t in enumerate(items):
         if not torch.is_tensor(t):
-            where = name if len(items) == 1 and not isinstance(example_input, tuple) else f"{name}[{i}]"
+            where = name if len(items) == 1 and not isinstance(example_inputs, tuple) else f"{name}[{i}]"
             raise TypeError(f"{where} must be a torch.Tensor (or a tuple of them), got {type(t).__name__}")
-    return example_input
+    return example_inputs
 
 
-def _run(model, inputs, name: str = "example_input"):
-    """``model(*inputs)``, with a shape mismatch reported as a bad ``example_input``."""
+def _run(model, inputs, name: str = "example_inputs"):
+    """``model(*inputs)``, with a shape mismatch reported as a bad ``example_inputs``."""
     try:
         return model(*inputs)
     except (RuntimeError, ValueError, IndexError) as err:
@@ -90,13 +91,14 @@ def _as_inputs(example):
     return example if isinstance(example, tuple) else (example,)
 
 
+@renamed_kwargs(example_input="example_inputs")
 @torch.no_grad()
-def count_macs(model: nn.Module, example_input) -> int:
-    """Dense multiply-accumulates of one forward pass on ``example_input`` (FLOPs / 2).
+def count_macs(model: nn.Module, example_inputs) -> int:
+    """Dense multiply-accumulates of one forward pass on ``example_inputs`` (FLOPs / 2).
 
     Args:
         model: any module (left in its train/eval mode).
-        example_input: a tensor, or a tuple of tensors for a multi-input forward.
+        example_inputs: a tensor, or a tuple of tensors for a multi-input forward.
     Returns:
         MACs as an int.
 
@@ -104,14 +106,14 @@ def count_macs(model: nn.Module, example_input) -> int:
     24
     """
     _check_module(model)
-    _check_input(example_input)
+    _check_input(example_inputs)
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training
     model.eval()
     try:
         with FlopCounterMode(display=False) as counter:
-            _run(model, _as_inputs(example_input))
+            _run(model, _as_inputs(example_inputs))
     finally:
         model.train(was_training)
     return counter.get_total_flops() // 2
@@ -162,12 +164,13 @@ class Latency:
         return f"{self.median_ms:.3f} ms (IQR {self.iqr_ms:.3f}, {self.runs} runs, {self.threads} threads)"
 
 
-def latency(fn_or_model, example_input=None, *, threads: int = 2, min_run_time: float = 0.3,
+@renamed_kwargs(example_input="example_inputs")
+def latency(fn_or_model, example_inputs=None, *, threads: int = 2, min_run_time: float = 0.3,
             warmup: int = 3) -> Latency:
-    """Time ``model(example_input)`` (or a zero-argument callable) with ``torch.utils.benchmark``.
+    """Time ``model(example_inputs)`` (or a zero-argument callable) with ``torch.utils.benchmark``.
 
     Args:
-        fn_or_model: an ``nn.Module`` (put in eval mode) with ``example_input``, or a callable.
+        fn_or_model: an ``nn.Module`` (put in eval mode) with ``example_inputs``, or a callable.
         threads: torch threads for the timing (int >= 1).
         min_run_time: seconds of timing, a finite number > 0 (NaN or inf would never stop).
         warmup: untimed calls first (int >= 0).
@@ -183,17 +186,17 @@ def latency(fn_or_model, example_input=None, *, threads: int = 2, min_run_time: 
     V.number(min_run_time, "min_run_time", low=0, low_open=True)
     V.integer(warmup, "warmup", low=0)
     if isinstance(fn_or_model, nn.Module):
-        if example_input is None:
-            raise TypeError("example_input is required when timing an nn.Module")
-        _check_input(example_input)
+        if example_inputs is None:
+            raise TypeError("example_inputs is required when timing an nn.Module")
+        _check_input(example_inputs)
         model = fn_or_model.eval()
-        inputs = _as_inputs(example_input)
+        inputs = _as_inputs(example_inputs)
         fn = lambda: model(*inputs)  # noqa: E731
         first = lambda: _run(model, inputs)  # noqa: E731  (a shape mismatch fails clearly, not in the timer)
     elif callable(fn_or_model):
         fn = first = fn_or_model
     else:
-        raise TypeError(f"fn_or_model must be an nn.Module (with example_input) or a callable, "
+        raise TypeError(f"fn_or_model must be an nn.Module (with example_inputs) or a callable, "
                         f"got {type(fn_or_model).__name__}")
     with torch.inference_mode():
         for i in range(max(warmup, 1) if first is not fn else warmup):
@@ -203,7 +206,8 @@ def latency(fn_or_model, example_input=None, *, threads: int = 2, min_run_time: 
     return Latency(m.median * 1e3, m.iqr * 1e3, len(m.times), threads, min(m.times) * 1e3)
 
 
-def compare(baseline: nn.Module, candidate: nn.Module, example_input, *, threads: int = 2,
+@renamed_kwargs(example_input="example_inputs")
+def compare(baseline: nn.Module, candidate: nn.Module, example_inputs, *, threads: int = 2,
             rounds: int = 3, min_run_time: float = 0.2) -> dict:
     """Ratios baseline / candidate for params, non-zeros, MACs, bytes and latency.
 
@@ -213,18 +217,18 @@ def compare(baseline: nn.Module, candidate: nn.Module, example_input, *, threads
     """
     _check_module(baseline, "baseline")
     _check_module(candidate, "candidate")
-    _check_input(example_input)
+    _check_input(example_inputs)
     V.positive_int(threads, "threads")
     V.positive_int(rounds, "rounds")
     V.number(min_run_time, "min_run_time", low=0, low_open=True)
     runs_a, runs_b = [], []
     for _ in range(rounds):
-        runs_a.append(latency(baseline, example_input, threads=threads, min_run_time=min_run_time))
-        runs_b.append(latency(candidate, example_input, threads=threads, min_run_time=min_run_time))
+        runs_a.append(latency(baseline, example_inputs, threads=threads, min_run_time=min_run_time))
+        runs_b.append(latency(candidate, example_inputs, threads=threads, min_run_time=min_run_time))
 
     def row(model, runs):
         return {"params": count_params(model), "nonzero": count_nonzero(model),
-                "macs": count_macs(model, example_input), "bytes": dense_bytes(model),
+                "macs": count_macs(model, example_inputs), "bytes": dense_bytes(model),
                 "latency_ms": min(r.median_ms for r in runs), "latency_min_ms": min(r.min_ms for r in runs)}
 
     a, b = row(baseline, runs_a), row(candidate, runs_b)
@@ -232,10 +236,11 @@ def compare(baseline: nn.Module, candidate: nn.Module, example_input, *, threads
     return {"baseline": a, "candidate": b, "ratio": ratios}
 
 
-def summary(model: nn.Module, example_input) -> dict:
+@renamed_kwargs(example_input="example_inputs")
+def summary(model: nn.Module, example_inputs) -> dict:
     """Params, non-zeros, MACs, dense bytes and median latency of one model."""
     _check_module(model)
-    _check_input(example_input)
+    _check_input(example_inputs)
     return {"params": count_params(model), "nonzero": count_nonzero(model),
-            "macs": count_macs(model, example_input), "bytes": dense_bytes(model),
-            "latency_ms": latency(model, example_input).median_ms}
+            "macs": count_macs(model, example_inputs), "bytes": dense_bytes(model),
+            "latency_ms": latency(model, example_inputs).median_ms}

@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from . import validate as V
+from ._deprecate import renamed_fields
 from .train import TrainConfig, accuracy, fit, progress_bar
 
 PRUNABLE = (nn.Linear, nn.Conv2d, nn.Conv1d)
@@ -440,16 +441,18 @@ def polynomial_schedule(final: float, steps: int, initial: float = 0.0, power: i
 SCHEDULES = {"geometric": iterative_schedule, "polynomial": polynomial_schedule}
 
 
+@renamed_fields(sparsity="amount")
 @dataclass
 class PruneRetrainConfig:
-    """Han et al. 2015: prune to ``sparsity`` in ``steps`` rounds, retraining ``retrain`` after each.
+    """Han et al. 2015: prune ``amount`` of the weights in ``steps`` rounds, retraining ``retrain`` after each.
 
     ``steps=1`` is one-shot pruning; ``budget_steps=k`` gives its single retraining the epochs of
     ``k`` rounds, so one-shot and iterative can get the same training budget.
     ``profile`` optionally gives each prunable layer its own final sparsity (Han et al. prune the
-    small output layer less), overriding ``sparsity`` and ``scope``.
+    small output layer less), overriding ``amount`` and ``scope``. ``sparsity`` is the deprecated
+    name of ``amount`` (the final fraction of weights removed).
     """
-    sparsity: float = 0.92
+    amount: float = 0.92
     steps: int = 5
     scope: str = "global"
     profile: tuple[float, ...] | None = None
@@ -458,7 +461,7 @@ class PruneRetrainConfig:
     budget_steps: int | None = None  # total retraining rounds to spend; default = steps
 
     def __post_init__(self):
-        check_amount(self.sparsity, "sparsity")
+        V.fraction(self.amount, "amount")
         V.positive_int(self.steps, "steps")
         V.choice(self.scope, "scope", SCOPES)
         V.choice(self.schedule, "schedule", tuple(SCHEDULES))
@@ -493,7 +496,7 @@ def prune_retrain(model: nn.Module, train_data, cfg: PruneRetrainConfig, *, val_
         epochs_each = [cfg.retrain.epochs * rounds // cfg.steps] * cfg.steps
     history = []
     schedule = SCHEDULES[cfg.schedule]
-    bar = progress_bar(list(enumerate(zip(schedule(cfg.sparsity, cfg.steps), epochs_each))),
+    bar = progress_bar(list(enumerate(zip(schedule(cfg.amount, cfg.steps), epochs_each))),
                        desc="prune + retrain", leave=False)
     for t, (target, epochs) in bar:
         amounts = None
@@ -518,14 +521,19 @@ def _with_epochs(cfg: TrainConfig, epochs: int) -> TrainConfig:
 
 # --- Han et al. 2015 on LeNet-300-100 ----------------------------------------------------------------
 
+@renamed_fields(sparsity="amount")
 @dataclass
 class HanConfig:
-    """Dense training, then iterative (``steps`` rounds) vs one-shot magnitude pruning to ``sparsity``.
+    """Dense training, then iterative (``steps`` rounds) vs one-shot magnitude pruning of ``amount``.
 
     One-shot is run twice: with one retraining round as long as one iterative round (the paper's
     "pruning with retraining" curve) and with the whole iterative budget (a stricter control).
+    ``sparsity`` is the deprecated name of ``amount``; :meth:`fast` is the fast-mode preset.
+
+    >>> HanConfig(amount=0.9).amount, HanConfig.fast().dense.epochs
+    (0.9, 2)
     """
-    sparsity: float = 0.93
+    amount: float = 0.93
     steps: int = 3
     scope: str = "global"
     dense: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, fast_epochs=2, lr=1e-3))
@@ -533,13 +541,19 @@ class HanConfig:
     seed: int = 0
 
     def __post_init__(self):
-        check_amount(self.sparsity, "sparsity")
+        V.fraction(self.amount, "amount")
         V.positive_int(self.steps, "steps")
         V.choice(self.scope, "scope", SCOPES)
         for name in ("dense", "retrain"):
             if not isinstance(getattr(self, name), TrainConfig):
                 raise TypeError(f"{name} must be a TrainConfig, got {type(getattr(self, name)).__name__}")
         V.integer(self.seed, "seed")
+
+    @classmethod
+    def fast(cls, **overrides) -> "HanConfig":
+        """The fast-mode preset: what fast mode trains (2 dense epochs, 1 per retraining round)."""
+        return cls(**{"dense": TrainConfig(epochs=2, fast_epochs=2, lr=1e-3),
+                      "retrain": TrainConfig(epochs=1, fast_epochs=1, lr=1e-3), **overrides})
 
 
 def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> dict:
@@ -574,7 +588,7 @@ def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> di
             "oneshot_equal_budget": dict(steps=1, budget_steps=cfg.steps)}
     for name, kw in runs.items():
         model = copy.deepcopy(dense)
-        hist = prune_retrain(model, train, PruneRetrainConfig(cfg.sparsity, scope=cfg.scope, retrain=retrain, **kw),
+        hist = prune_retrain(model, train, PruneRetrainConfig(cfg.amount, scope=cfg.scope, retrain=retrain, **kw),
                              val_data=test)
         out[f"acc_{name}"] = accuracy(model, test)
         out[f"acc_{name}_no_retrain"] = hist[-1]["acc_pruned"]

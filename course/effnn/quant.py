@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import validate as V
+from ._deprecate import renamed_kwargs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -646,7 +647,8 @@ class Int8Report:
                 "fp32_bytes": self.fp32_bytes, "int8_bytes": self.int8_bytes}
 
 
-def compare_int8(fp32: nn.Module, int8: nn.Module, example_input, test_data, *, rounds: int = 3,
+@renamed_kwargs(example_input="example_inputs")
+def compare_int8(fp32: nn.Module, int8: nn.Module, example_inputs, test_data, *, rounds: int = 3,
                  min_run_time: float = 0.2, threads: int = 2) -> Int8Report:
     """Time both models alternately, ``rounds`` times each, and keep each model's fastest timed
     block (best-of-N, as ``timeit`` advises: on a shared CPU the slower blocks measure the other
@@ -662,7 +664,7 @@ def compare_int8(fp32: nn.Module, int8: nn.Module, example_input, test_data, *, 
     V.data(test_data, "test_data")
     a, b = [], []
     for _ in range(rounds):
-        a.append(latency(fp32, example_input, threads=threads, min_run_time=min_run_time).min_ms)
-        b.append(latency(int8, example_input, threads=threads, min_run_time=min_run_time).min_ms)
+        a.append(latency(fp32, example_inputs, threads=threads, min_run_time=min_run_time).min_ms)
+        b.append(latency(int8, example_inputs, threads=threads, min_run_time=min_run_time).min_ms)
     return Int8Report(min(a), min(b), serialized_bytes(fp32), serialized_bytes(int8),
                       accuracy(fp32, test_data), accuracy(int8, test_data))

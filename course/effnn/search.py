@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from . import config
+from ._deprecate import renamed_kwargs
 from . import validate as V
 from .measure import count_macs
 from .structured import output_layers, prune_channels
@@ -43,11 +44,12 @@ class MacModel:
     after pruning; this only steers the budget search without pruning hundreds of copies.
     """
 
-    def __init__(self, model: nn.Module, example_input):
+    @renamed_kwargs(example_input="example_inputs")
+    def __init__(self, model: nn.Module, example_inputs):
         V.module(model, "model")
-        V.tensor(example_input, "example_input", min_numel=1)
-        self.total = count_macs(model, example_input)
-        self.outputs = set(output_layers(model, example_input))
+        V.tensor(example_inputs, "example_inputs", min_numel=1)
+        self.total = count_macs(model, example_inputs)
+        self.outputs = set(output_layers(model, example_inputs))
         inputs: dict[nn.Module, torch.Tensor] = {}
 
         def record(mod, inp, _out):  # must return None, or the hook would replace the output
@@ -56,13 +58,13 @@ class MacModel:
         hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
         try:
             with torch.no_grad():
-                model.eval()(example_input)
+                model.eval()(example_inputs)
         finally:
             for h in hooks:
                 h.remove()
         names = {m: n for n, m in model.named_modules()}
         order = list(inputs)  # forward order
-        self.layers = [ChainLayer(names[m], count_macs(m, inputs[m]) * len(example_input),
+        self.layers = [ChainLayer(names[m], count_macs(m, inputs[m]) * len(example_inputs),
                                   m.out_channels if isinstance(m, nn.Conv2d) else m.out_features)
                        for m in order]
         self.prunable = [i for i, m in enumerate(order) if m not in self.outputs]
@@ -141,7 +143,8 @@ def _prefs(preferences, n: int) -> list[float]:
     return out
 
 
-def prune_to_keep(model: nn.Module, example_input, mac_model: MacModel, keep, importance: str = "l2") -> nn.Module:
+@renamed_kwargs(example_input="example_inputs")
+def prune_to_keep(model: nn.Module, example_inputs, mac_model: MacModel, keep, importance: str = "l2") -> nn.Module:
     """A pruned copy of ``model`` with layer ``i`` keeping about ``keep[i]`` of its channels.
 
     ``keep`` has exactly one fraction in (0, 1] per prunable layer (``mac_model.names``).
@@ -149,17 +152,18 @@ def prune_to_keep(model: nn.Module, example_input, mac_model: MacModel, keep, im
     from .structured import make_importance
 
     V.module(model, "model")
-    V.tensor(example_input, "example_input", min_numel=1)
+    V.tensor(example_inputs, "example_inputs", min_numel=1)
     _mac_model(mac_model)
     keep = _keep_list(keep, len(mac_model.names))
     make_importance(importance)
     pruned = copy.deepcopy(model)
-    ratios = {pruned.get_submodule(name): min(0.95, max(0.0, 1.0 - k))
+    amounts = {pruned.get_submodule(name): min(0.95, max(0.0, 1.0 - k))
               for name, k in zip(mac_model.names, keep)}
-    return prune_channels(pruned, example_input, 0.0, importance=importance, per_layer_ratios=ratios)
+    return prune_channels(pruned, example_inputs, 0.0, importance=importance, amounts=amounts)
 
 
-def prune_at_budget(model: nn.Module, example_input, budget: float, preferences=None, *,
+@renamed_kwargs(example_input="example_inputs")
+def prune_at_budget(model: nn.Module, example_inputs, budget: float, preferences=None, *,
                     mac_model: MacModel | None = None, importance: str = "l2") -> tuple[nn.Module, list[float]]:
     """Prune a copy with the given per-layer preferences (``None``: uniform) to at most ``budget``
     measured MACs; returns the model and the keep fractions used (a warning says when channel
@@ -167,27 +171,28 @@ def prune_at_budget(model: nn.Module, example_input, budget: float, preferences=
     from .structured import make_importance
 
     V.module(model, "model")
-    V.tensor(example_input, "example_input", min_numel=1)
+    V.tensor(example_inputs, "example_inputs", min_numel=1)
     budget = _budget(budget)
-    mac_model = MacModel(model, example_input) if mac_model is None else _mac_model(mac_model)
+    mac_model = MacModel(model, example_inputs) if mac_model is None else _mac_model(mac_model)
     make_importance(importance)
     prefs = (np.ones(len(mac_model.prunable)) if preferences is None
              else np.asarray(_prefs(preferences, len(mac_model.prunable)), float))
     target = float(budget)
     for _ in range(8):  # channel rounding can overshoot the estimate: tighten until measured fits
         keep = keep_for_budget(mac_model, prefs, target)
-        pruned = prune_to_keep(model, example_input, mac_model, keep, importance)
-        if count_macs(pruned, example_input) <= budget:
+        pruned = prune_to_keep(model, example_inputs, mac_model, keep, importance)
+        if count_macs(pruned, example_inputs) <= budget:
             return pruned, keep
         target *= 0.98
     import warnings
 
     warnings.warn(f"prune_at_budget missed budget={budget:.0f} MACs: the pruned model measures "
-                  f"{count_macs(pruned, example_input)} MACs", stacklevel=2)
+                  f"{count_macs(pruned, example_inputs)} MACs", stacklevel=2)
     return pruned, keep
 
 
-def global_at_budget(model: nn.Module, example_input, budget: float, importance: str = "l2",
+@renamed_kwargs(example_input="example_inputs")
+def global_at_budget(model: nn.Module, example_inputs, budget: float, importance: str = "l2",
                      steps: int = 10) -> tuple[nn.Module, float]:
     """Global pruning (one ratio, layers compete on normalised importance) at the largest ratio
     found by bisection whose measured MACs stay within ``budget``.
@@ -195,7 +200,7 @@ def global_at_budget(model: nn.Module, example_input, budget: float, importance:
     A budget that even the most pruned model (ratio 0.95) exceeds is refused with a ``ValueError``.
 
     Args:
-        model: copied, not changed. example_input: one input tensor.
+        model: copied, not changed. example_inputs: one input tensor.
         budget: MACs, a finite number > 0. steps: bisection steps, an int >= 1.
     Returns:
         ``(pruned_copy, ratio)``.
@@ -203,23 +208,23 @@ def global_at_budget(model: nn.Module, example_input, budget: float, importance:
     from .structured import make_importance
 
     V.module(model, "model")
-    V.tensor(example_input, "example_input", min_numel=1)
+    V.tensor(example_inputs, "example_inputs", min_numel=1)
     budget = _budget(budget)
     make_importance(importance)
     steps = V.positive_int(steps, "steps")
     lo, hi, best = 0.0, 0.95, None
     for _ in range(steps):
         mid = (lo + hi) / 2
-        pruned = prune_channels(copy.deepcopy(model), example_input, mid, importance=importance,
-                                global_pruning=True)
-        if count_macs(pruned, example_input) <= budget:
+        pruned = prune_channels(copy.deepcopy(model), example_inputs, mid, importance=importance,
+                                scope="global")
+        if count_macs(pruned, example_inputs) <= budget:
             hi, best = mid, (pruned, mid)
         else:
             lo = mid
     if best is None:
-        smallest = prune_channels(copy.deepcopy(model), example_input, hi, importance=importance,
-                                  global_pruning=True)
-        macs = count_macs(smallest, example_input)
+        smallest = prune_channels(copy.deepcopy(model), example_inputs, hi, importance=importance,
+                                  scope="global")
+        macs = count_macs(smallest, example_inputs)
         if macs > budget:
             raise ValueError(f"budget={budget:.0f} MACs is below what global pruning reaches "
                              f"({macs} MACs at ratio {hi})")
@@ -241,7 +246,8 @@ def journal_storage(path: str | Path | None = None, study_name: str = "study"):
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
-def search_ratios(model: nn.Module, example_input, budget: float, score: Callable[[nn.Module], float], *,
+@renamed_kwargs(example_input="example_inputs")
+def search_ratios(model: nn.Module, example_inputs, budget: float, score: Callable[[nn.Module], float], *,
                   n_trials: int = 30, seed: int = 0, storage=None, study_name: str = "amc_search",
                   low: float = 0.2, importance: str = "l2", progress: bool = True):
     """Optuna TPE over per-layer preferences in ``[low, 1]``; every trial lands on ``budget``.
@@ -269,7 +275,7 @@ def search_ratios(model: nn.Module, example_input, budget: float, score: Callabl
         raise ValueError(f"study_name must be a non-empty str, got {study_name!r}")
     V.flag(progress, "progress")
     make_importance(importance)
-    mac_model = MacModel(model, example_input)
+    mac_model = MacModel(model, example_inputs)
     names = mac_model.names
     if storage is not None and not isinstance(storage, optuna.storages.BaseStorage):
         raise TypeError(f"storage must be an optuna storage (e.g. journal_storage()), got {type(storage).__name__}")
@@ -287,10 +293,10 @@ def search_ratios(model: nn.Module, example_input, budget: float, score: Callabl
 
     def objective(trial):
         prefs = [trial.suggest_float(f"p{i}", low, 1.0) for i in range(len(names))]
-        pruned, keep = prune_at_budget(model, example_input, budget, prefs, mac_model=mac_model,
+        pruned, keep = prune_at_budget(model, example_inputs, budget, prefs, mac_model=mac_model,
                                        importance=importance)
         trial.set_user_attr("keep", keep)
-        trial.set_user_attr("macs", int(count_macs(pruned, example_input)))
+        trial.set_user_attr("macs", int(count_macs(pruned, example_inputs)))
         return float(score(pruned))
 
     bar = progress_bar(total=n_trials, desc="optuna trials", disable=not progress)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from . import validate as V
+from ._deprecate import renamed_kwargs
 from .measure import latency
 
 
@@ -23,33 +24,41 @@ class SparseTiming:
     smaller_dense_ms: float
 
 
-def random_sparse(rows: int, cols: int, sparsity: float, seed: int = 0) -> torch.Tensor:
-    """A dense matrix whose ``round(sparsity * numel)`` smallest-magnitude entries are zero.
+@renamed_kwargs(sparsity="amount")
+def random_sparse(rows: int, cols: int, amount: float, seed: int = 0) -> torch.Tensor:
+    """A new dense matrix whose ``round(amount * numel)`` smallest-magnitude entries are zero.
+
+    Args:
+        rows, cols: its shape. amount: the fraction of entries zeroed, in [0, 1). seed: an int.
+
+    Returns:
+        A ``(rows, cols)`` float tensor (``sparsity`` is the deprecated name of ``amount``).
 
     >>> int((random_sparse(4, 5, 0.5) == 0).sum())
     10
     """
     V.positive_int(rows, "rows")
     V.positive_int(cols, "cols")
-    sparsity = V.fraction(sparsity, "sparsity")
+    amount = V.fraction(amount, "amount")
     V.integer(seed, "seed")
     w = torch.randn(rows, cols, generator=torch.Generator().manual_seed(seed))
-    k = int(round(sparsity * w.numel()))
+    k = int(round(amount * w.numel()))
     if k:
         w.view(-1)[torch.argsort(w.abs().flatten())[:k]] = 0
     return w
 
 
-def time_sparse_vs_dense(sparsities, rows: int = 1024, cols: int = 1024, batch: int = 64,
+@renamed_kwargs(sparsities="amounts")
+def time_sparse_vs_dense(amounts, rows: int = 1024, cols: int = 1024, batch: int = 64,
                          min_run_time: float = 0.2, seed: int = 0, progress=None) -> list[SparseTiming]:
     """Median ms of ``W @ X`` for dense W, CSR W, and a dense W with only the kept fraction of rows."""
-    if torch.is_tensor(sparsities):
-        sparsities = sparsities.tolist()
-    if isinstance(sparsities, (str, bytes)) or not hasattr(sparsities, "__iter__"):
-        raise TypeError(f"sparsities must be a list of fractions, got {type(sparsities).__name__}")
-    sparsities = [V.fraction(s, f"sparsities[{i}]") for i, s in enumerate(sparsities)]
-    if not sparsities:
-        raise ValueError("sparsities is empty")
+    if torch.is_tensor(amounts):
+        amounts = amounts.tolist()
+    if isinstance(amounts, (str, bytes)) or not hasattr(amounts, "__iter__"):
+        raise TypeError(f"amounts must be a list of fractions, got {type(amounts).__name__}")
+    amounts = [V.fraction(s, f"amounts[{i}]") for i, s in enumerate(amounts)]
+    if not amounts:
+        raise ValueError("amounts is empty")
     for v, n in ((rows, "rows"), (cols, "cols"), (batch, "batch")):
         V.positive_int(v, n)
     V.number(min_run_time, "min_run_time", low=0, low_open=True)
@@ -58,7 +67,7 @@ def time_sparse_vs_dense(sparsities, rows: int = 1024, cols: int = 1024, batch: 
         V.function(progress, "progress")
     x = torch.randn(cols, batch, generator=torch.Generator().manual_seed(seed + 1))
     out = []
-    for s in (progress(sparsities) if progress else sparsities):
+    for s in (progress(amounts) if progress else amounts):
         w = random_sparse(rows, cols, s, seed)
         with warnings.catch_warnings():  # "CSR support is in beta" is not news to the reader
             warnings.simplefilter("ignore", UserWarning)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from . import validate as V
+from ._deprecate import renamed_kwargs
 from .measure import latency
 from .sparse_speed import random_sparse
 
@@ -44,7 +45,8 @@ class RowTiming:
         return self.dense_ms / self.csr_ms
 
 
-def time_structures(side: int, sparsities, *, batch: int = 64, min_run_time: float = 0.2,
+@renamed_kwargs(sparsities="amounts")
+def time_structures(side: int, amounts, *, batch: int = 64, min_run_time: float = 0.2,
                     threads: int = 2, seed: int = 0) -> list[RowTiming]:
     """Time ``W @ X`` (``W`` is ``side x side``, ``X`` is ``side x batch``) for each sparsity.
 
@@ -52,18 +54,18 @@ def time_structures(side: int, sparsities, *, batch: int = 64, min_run_time: flo
     [4, 2]
     """
     side = V.positive_int(side, "side")
-    if isinstance(sparsities, (str, bytes)) or not hasattr(sparsities, "__iter__"):
-        raise TypeError(f"sparsities must be a list of fractions, got {type(sparsities).__name__}")
-    sparsities = [V.fraction(s, f"sparsities[{i}]") for i, s in enumerate(sparsities)]
-    if not sparsities:
-        raise ValueError("sparsities is empty")
+    if isinstance(amounts, (str, bytes)) or not hasattr(amounts, "__iter__"):
+        raise TypeError(f"amounts must be a list of fractions, got {type(amounts).__name__}")
+    amounts = [V.fraction(s, f"amounts[{i}]") for i, s in enumerate(amounts)]
+    if not amounts:
+        raise ValueError("amounts is empty")
     batch = V.positive_int(batch, "batch")
     V.number(min_run_time, "min_run_time", low=0, low_open=True)
     threads = V.positive_int(threads, "threads")
     V.integer(seed, "seed")
     x = torch.randn(side, batch, generator=torch.Generator().manual_seed(seed + 1))
     out = []
-    for s in sparsities:
+    for s in amounts:
         w = random_sparse(side, side, s, seed)
         with warnings.catch_warnings():  # "CSR support is in beta" is not news to the reader
             warnings.simplefilter("ignore", UserWarning)

@@ -3,8 +3,8 @@
 Removing a channel of one conv forces the same removal in every layer that reads or shares it
 (the next conv's input, a BatchNorm, the other branch of a residual add). torch-pruning's
 ``DependencyGraph`` (DepGraph, Fang et al. 2023) finds these coupled *groups*; this module only
-chooses the importance, the ratios and the layers to leave alone, so that a lecture can show each
-choice explicitly. The model really shrinks: fewer MACs, and a CPU speedup you can measure.
+chooses the importance, the amounts (fractions of channels removed) and the layers to leave alone, so that a lecture can show each
+choice explicitly. The model really shrinks, in place: fewer MACs, and a CPU speedup you can measure.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import torch
 from torch import nn
 
 from . import validate as V
+from ._deprecate import renamed_kwargs
+from .experiment import Result
 
 #: Names accepted by ``importance=``; each maps to one torch-pruning importance class.
 IMPORTANCES = ("l1", "l2", "fpgm", "bn_scale", "taylor", "lamp", "random")
@@ -107,35 +109,50 @@ def output_layers(model: nn.Module, example_inputs) -> list[nn.Module]:
     return []
 
 
-def prune_channels(model: nn.Module, example_inputs, ratio: float = 0.5, *, importance="l2",
-                   global_pruning: bool = False,
-                   per_layer_ratios: dict[nn.Module, float] | None = None,
+@renamed_kwargs(ratio="amount", global_pruning=("scope", lambda g: "global" if g else "layer",
+                                                 "global_pruning=True is scope='global'"),
+                per_layer_ratios="amounts")
+def prune_channels(model: nn.Module, example_inputs, amount: float = 0.5, *, importance="l2",
+                   scope: str = "layer", amounts: dict[nn.Module, float] | None = None,
                    ignored_layers=None, round_to: int | None = None) -> nn.Module:
-    """Remove ``ratio`` of the channels of every prunable group; the model shrinks in place.
+    """Remove ``amount`` of the channels; in place: ``model`` itself shrinks and is returned.
 
-    - ``ratio``: fraction of channels removed per group (uniform) or over the whole network
-      (``global_pruning=True``, groups compete on normalized importance); in [0, 1).
-    - ``per_layer_ratios``: ``{layer: ratio}`` overriding ``ratio`` for the group rooted at that layer
-      (what an AMC/Optuna search tunes).
-    - ``ignored_layers``: layers whose output channels stay; ``None`` ignores the output layer(s)
-      found by :func:`output_layers`, a list is used as given (add the classifier yourself).
-    - ``round_to``: keep channel counts multiples of this (SIMD-friendly widths).
+    Args:
+        model: a CNN or MLP; its conv/linear layers lose whole output channels (and every layer
+            coupled to them loses the matching inputs).
+        example_inputs: a tensor (or tuple of tensors) the model is called with, for tracing.
+        amount: fraction of channels removed, in [0, 1): per group (``scope="layer"``) or over the
+            whole network (``scope="global"``, groups compete on normalized importance).
+        importance: a name from :data:`IMPORTANCES` or a torch-pruning ``Importance``.
+        scope: ``"layer"`` (every group loses ``amount``) or ``"global"``.
+        amounts: ``{layer: amount}`` overriding ``amount`` for the group rooted at that layer
+            (what an AMC/Optuna search tunes).
+        ignored_layers: layers whose output channels stay; ``None`` ignores the output layer(s)
+            found by :func:`output_layers`, a list is used as given (add the classifier yourself).
+        round_to: keep channel counts multiples of this (SIMD-friendly widths).
 
-    Returns the same ``model`` object, now with smaller layers.
+    Returns:
+        The same ``model`` object, now with smaller layers (copy it first to keep the original).
+
+    >>> from effnn.models import ResCNN
+    >>> net = ResCNN(in_channels=1, width=8, blocks=1)
+    >>> _ = prune_channels(net, torch.randn(1, 1, 8, 8), amount=0.5)
+    >>> net.stem[0].out_channels
+    4
     """
     V.module(model)
-    ratio = V.fraction(ratio, "ratio")
-    global_pruning = V.flag(global_pruning, "global_pruning")
+    amount = V.fraction(amount, "amount")
+    scope = V.choice(scope, "scope", ("layer", "global"))
     ratios = {}
-    if per_layer_ratios is not None and not isinstance(per_layer_ratios, dict):
-        raise TypeError(f"per_layer_ratios must be a dict {{layer: ratio}}, got {type(per_layer_ratios).__name__}")
+    if amounts is not None and not isinstance(amounts, dict):
+        raise TypeError(f"amounts must be a dict {{layer: amount}}, got {type(amounts).__name__}")
     own = set(model.modules())
-    for layer, r in (per_layer_ratios or {}).items():
+    for layer, r in (amounts or {}).items():
         if not isinstance(layer, nn.Module):
-            raise TypeError("per_layer_ratios keys must be nn.Module layers of the model")
+            raise TypeError("amounts keys must be nn.Module layers of the model")
         if layer not in own:
-            raise ValueError("per_layer_ratios keys must be layers of this model")
-        ratios[layer] = V.fraction(r, "per_layer_ratios value")
+            raise ValueError("amounts keys must be layers of this model")
+        ratios[layer] = V.fraction(r, "amounts value")
     round_to = None if round_to is None else V.positive_int(round_to, "round_to")
     if not any(isinstance(m, _ROOT_TYPES) for m in model.modules()):
         raise ValueError("model has no Conv or Linear layer: there are no channels to prune")
@@ -145,10 +162,10 @@ def prune_channels(model: nn.Module, example_inputs, ratio: float = 0.5, *, impo
             p.grad is not None for p in model.parameters()):
         raise ValueError("importance='taylor' needs gradients: run loss.backward() on calibration data first")
     ignored = _ignored(model, example_inputs, ignored_layers)
-    if ratio == 0.0 and not ratios:
+    if amount == 0.0 and not ratios:
         return model
     pruner = tp.pruner.BasePruner(
-        model, example_inputs, importance=imp, global_pruning=global_pruning, pruning_ratio=ratio,
+        model, example_inputs, importance=imp, global_pruning=scope == "global", pruning_ratio=amount,
         pruning_ratio_dict=ratios or None, ignored_layers=ignored, round_to=round_to)
     pruner.step()
     return model
@@ -204,40 +221,111 @@ def dependency_groups(model: nn.Module, example_inputs, ignored_layers=None) -> 
     return groups
 
 
-def speedup_experiment(width: int = 32, blocks: int = 1, ratio: float = 0.5, *, epochs: int = 4,
-                       finetune_epochs: int = 2, importance="l2", input_size: int | None = None,
-                       seed: int = 0, threads: int = 2, data=None) -> dict:
-    """Train a :class:`~effnn.models.ResCNN` on digits, prune channels, fine-tune, and measure.
+@dataclass
+class SpeedupConfig:
+    """Lecture 02's structured-pruning experiment: train a ResCNN, remove channels, fine-tune, time.
 
-    MACs and latency (batch 1, 2 threads, :func:`effnn.measure.compare`: both models alternated in
-    one process, ``threads`` threads) of the dense vs the pruned network, plus their test accuracies.
-    ``input_size`` times the models at a larger image (the network is fully convolutional up to the
-    pooling).
+    Args:
+        width, blocks: the :class:`~effnn.models.ResCNN` (channels of the first stage, residual blocks).
+        amount: fraction of channels removed per group, in [0, 1).
+        epochs, finetune_epochs: training of the dense model, fine-tuning of the pruned one (fast
+            mode trains one epoch each, as :meth:`fast` says).
+        importance: see :data:`IMPORTANCES`.
+        input_size: time the models at this image side (the network is fully convolutional up to
+            the pooling); ``None``: the data's.
+        seed: seeds the model and both trainings.
+        threads: torch threads while timing (batch 1).
+
+    >>> SpeedupConfig(amount=0.25).amount, SpeedupConfig.fast().epochs
+    (0.25, 1)
+    """
+    width: int = 32
+    blocks: int = 1
+    amount: float = 0.5
+    epochs: int = 4
+    finetune_epochs: int = 2
+    importance: str = "l2"
+    input_size: int | None = None
+    seed: int = 0
+    threads: int = 2
+
+    def __post_init__(self):
+        V.positive_int(self.width, "width")
+        V.integer(self.blocks, "blocks", low=0)
+        V.fraction(self.amount, "amount")
+        V.positive_int(self.epochs, "epochs")
+        V.integer(self.finetune_epochs, "finetune_epochs", low=0)
+        V.positive_int(self.threads, "threads")
+        if self.input_size is not None:
+            V.positive_int(self.input_size, "input_size")
+        V.integer(self.seed, "seed")
+
+    @classmethod
+    def fast(cls, **overrides) -> "SpeedupConfig":
+        """The fast-mode preset: one epoch of training and of fine-tuning."""
+        return cls(**{"epochs": 1, "finetune_epochs": 1, **overrides})
+
+
+@dataclass
+class SpeedupResult(Result):
+    """What :func:`run_speedup` measured: accuracies, dense/pruned ratios, the timing and both models."""
+    acc_dense: float
+    acc_pruned_no_finetune: float
+    acc_pruned: float
+    macs_ratio: float
+    latency_ratio: float
+    params_ratio: float
+    compare: dict
+    dense: nn.Module
+    pruned: nn.Module
+
+
+def run_speedup(config: SpeedupConfig, data=None) -> SpeedupResult:
+    """Run :class:`SpeedupConfig`: the dense model is trained here; the pruned one is a pruned copy.
+
+    Args:
+        config: the experiment.
+        data: ``(train, test)``, each an ``(x, y)`` pair of image tensors; ``None``: the digits.
+
+    Returns:
+        A :class:`SpeedupResult`: MACs and latency (batch 1, :func:`effnn.measure.compare`: both
+        models alternated in one process) of dense vs pruned, and their test accuracies.
     """
     import copy
 
-    width, blocks = V.positive_int(width, "width"), V.integer(blocks, "blocks", low=0)
-    ratio = V.fraction(ratio, "ratio")
-    epochs, finetune_epochs = V.positive_int(epochs, "epochs"), V.integer(finetune_epochs, "finetune_epochs", low=0)
-    threads = V.positive_int(threads, "threads")
-    input_size = None if input_size is None else V.positive_int(input_size, "input_size")
+    if not isinstance(config, SpeedupConfig):
+        raise TypeError(f"config must be an effnn.structured.SpeedupConfig, got {type(config).__name__}")
     from .data import classification
     from .measure import compare
     from .models import ResCNN
     from .train import TrainConfig, accuracy, fit, seed_everything
 
+    c = config
     train, test = data if data is not None else (classification("train"), classification("test"))
-    seed_everything(seed)
-    dense = ResCNN(in_channels=train[0].shape[1], width=width, blocks=blocks)
-    fit(dense, train, TrainConfig(epochs=epochs, fast_epochs=1, lr=2e-3, seed=seed), desc="ResCNN")
+    seed_everything(c.seed)
+    dense = ResCNN(in_channels=train[0].shape[1], width=c.width, blocks=c.blocks)
+    fit(dense, train, TrainConfig(epochs=c.epochs, fast_epochs=1, lr=2e-3, seed=c.seed), desc="ResCNN")
     pruned = copy.deepcopy(dense)
-    side = input_size or train[0].shape[-1]
+    side = c.input_size or train[0].shape[-1]
     example = torch.randn(1, train[0].shape[1], side, side)
-    prune_channels(pruned, example, ratio, importance=importance)
+    prune_channels(pruned, example, c.amount, importance=c.importance)
     acc_pruned = accuracy(pruned, test)
-    fit(pruned, train, TrainConfig(epochs=finetune_epochs, fast_epochs=1, lr=1e-3, seed=seed), desc="fine-tune")
-    cmp = compare(dense.eval(), pruned.eval(), example, threads=threads, rounds=5)
-    return {"acc_dense": accuracy(dense, test), "acc_pruned_no_finetune": acc_pruned,
-            "acc_pruned": accuracy(pruned, test), "macs_ratio": cmp["ratio"]["macs"],
-            "latency_ratio": cmp["ratio"]["latency_ms"], "params_ratio": cmp["ratio"]["params"],
-            "compare": cmp, "dense": dense, "pruned": pruned}
+    fit(pruned, train, TrainConfig(epochs=c.finetune_epochs, fast_epochs=1, lr=1e-3, seed=c.seed), desc="fine-tune")
+    cmp = compare(dense.eval(), pruned.eval(), example, threads=c.threads, rounds=5)
+    return SpeedupResult(acc_dense=accuracy(dense, test), acc_pruned_no_finetune=acc_pruned,
+                         acc_pruned=accuracy(pruned, test), macs_ratio=cmp["ratio"]["macs"],
+                         latency_ratio=cmp["ratio"]["latency_ms"], params_ratio=cmp["ratio"]["params"],
+                         compare=cmp, dense=dense, pruned=pruned)
+
+
+@renamed_kwargs(ratio="amount")
+def speedup_experiment(width: int = 32, blocks: int = 1, amount: float = 0.5, *, epochs: int = 4,
+                       finetune_epochs: int = 2, importance="l2", input_size: int | None = None,
+                       seed: int = 0, threads: int = 2, data=None) -> SpeedupResult:
+    """Keyword form of ``run_speedup(SpeedupConfig(...), data)``: same arguments, same result.
+
+    The result reads like the dict this function used to return (``res["acc_dense"]``).
+    """
+    return run_speedup(SpeedupConfig(width=width, blocks=blocks, amount=amount, epochs=epochs,
+                                     finetune_epochs=finetune_epochs, importance=importance,
+                                     input_size=input_size, seed=seed, threads=threads), data)

@@ -1,0 +1,61 @@
+"""Inference on the baseline: logits in batches, upsampling, the teacher's logits, the latency probe."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .. import validate as V
+from ._data import as_float
+
+DEPLOY_SIZE = 256  # latency is measured here: at 96x96 per-op overhead hides most of the gain
+# ... on one thread: a batch-1 deployment on one laptop or phone core, and the only stable timing on a
+# shared 2-core machine (there, 2-thread ratios of the same pair of models drift by about 10 %)
+DEPLOY_THREADS = 1
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """Logits ``(N, C, H/4, W/4)`` of every image (uint8 or float), in eval mode."""
+    V.module(model)
+    V.tensor(images, "images", ndim=4)
+    batch_size = V.positive_int(batch_size, "batch_size")
+    was_training = model.training
+    model.eval()
+    out = torch.cat([logits_of(model, as_float(images[i:i + batch_size]))
+                     for i in range(0, len(images), batch_size)])
+    model.train(was_training)
+    return out
+
+
+def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Logits ``(N, C, H/4, W/4)`` whatever the model returns (a HF output or a tensor)."""
+    out = model(x)
+    return out.logits if hasattr(out, "logits") else out
+
+
+def upsample(logits: torch.Tensor, size) -> torch.Tensor:
+    """Bilinear upsampling of logits to the label size, as Segformer's own loss does."""
+    V.tensor(logits, "logits", ndim=4)
+    if isinstance(size, torch.Size):
+        size = tuple(size)
+    size = tuple(V.sequence_of(size, "size", lambda v, n: V.positive_int(v, n), length=2))
+    if tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return nn.functional.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+@torch.no_grad()
+def teacher_logits(teacher: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """The teacher's logits for every image, computed once and reused by every fine-tuning run."""
+    V.module(teacher, "teacher")
+    V.tensor(images, "images", ndim=4)
+    batch_size = V.positive_int(batch_size, "batch_size")
+    teacher.eval()
+    return torch.cat([logits_of(teacher, as_float(images[i:i + batch_size]))
+                      for i in range(0, len(images), batch_size)])
+
+
+def deploy_input(size: int = DEPLOY_SIZE) -> torch.Tensor:
+    """The latency probe: one RGB image at the deployment resolution, batch 1."""
+    size = V.integer(size, "size", low=32)
+    return torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))

@@ -1,0 +1,28 @@
+"""Read-only views of a Segformer's attention structure (what head pruning acts on)."""
+from __future__ import annotations
+
+from torch import nn
+
+from .. import validate as V
+
+
+def _segformer_classes():
+    from transformers.models.segformer import modeling_segformer as hf
+
+    return hf
+
+
+def attentions(model: nn.Module) -> list:
+    """Every ``SegformerAttention`` of the model, in order."""
+    V.module(model)
+    hf = _segformer_classes()
+    return [m for m in model.modules() if isinstance(m, hf.SegformerAttention)]
+
+
+def head_counts(model: nn.Module) -> dict:
+    """``{q_proj: h, k_proj: h, v_proj: h}`` for every attention: torch-pruning's ``num_heads``."""
+    heads = {}
+    for att in attentions(model):
+        for proj in (att.q_proj, att.k_proj, att.v_proj):
+            heads[proj] = att.num_attention_heads
+    return heads
