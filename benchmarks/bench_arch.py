@@ -1,17 +1,22 @@
 """Lectures 06-07: low-rank, early exit, budgeted pruning search, supernet ranking.
 
 Each function repeats its lecture's experiment with the same ``effnn`` calls, seeds and sizes
-(``config.pick`` shrinks them in fast mode).
+(the ``fast`` argument shrinks them, as ``config.pick`` does in the lecture).
 """
 from __future__ import annotations
 
 import torch
 
-from effnn import conditional, config, lowrank, nas, search
+from effnn import conditional, lowrank, nas, search
 from effnn.data import digits
 from effnn.measure import count_macs
 from effnn.models import LeNet300100, LeNet5
 from effnn.train import TrainConfig, accuracy, fit, seed_everything
+
+
+def _pick(fast: bool, full, small):
+    """``small`` when ``run.py --fast`` asked for fast mode, else ``full`` (the ``fast`` argument decides)."""
+    return small if fast else full
 
 
 def _setup():
@@ -61,8 +66,8 @@ def bench_search(fast: bool) -> dict:
         return accuracy(pruned, val)
 
     uniform, _ = search.prune_at_budget(base, example, budget, mac_model=macs)
-    global_, _ = search.global_at_budget(base, example, budget, steps=config.pick(10, 6))
-    study = search.search_ratios(base, example, budget, score, n_trials=config.pick(30, 6), seed=0,
+    global_, _ = search.global_at_budget(base, example, budget, steps=_pick(fast, 10, 6))
+    study = search.search_amounts(base, example, budget, score, n_trials=_pick(fast, 30, 6), seed=0,
                                  study_name="bench_amc", progress=False)
     searched, _ = search.prune_at_budget(base, example, budget,
                                          [study.best_params[f"p{i}"] for i in range(len(macs.names))], mac_model=macs)
@@ -79,7 +84,7 @@ def bench_nas(fast: bool) -> dict:
     seed_everything(0)
     supernet = nas.SuperNet(widths=(4, 8, 16), kernels=(1, 3, 5))
     nas.train_supernet(supernet, train, TrainConfig(epochs=12, fast_epochs=3, lr=3e-3))
-    archs = nas.spread_archs(supernet, config.pick(10, 5), seed=0)
+    archs = nas.spread_archs(supernet, _pick(fast, 10, 5), seed=0)
     proxy = [nas.supernet_accuracy(supernet, a, val) for a in archs]
     alone = []
     for i, a in enumerate(archs):

@@ -8,14 +8,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from effnn import config
 from effnn.criteria import criteria_experiment
 from effnn.data import classification
 from effnn.lth import LTHConfig, find_tickets, summarize
 from effnn.models import LeNet300100
 from effnn.prune import HanConfig, han_experiment
-from effnn.structured import speedup_experiment
+from effnn.structured import SpeedupConfig, run_speedup
 from effnn.train import TrainConfig
+
+
+def _pick(fast: bool, full, small):
+    """``small`` when ``run.py --fast`` asked for fast mode, else ``full`` (the ``fast`` argument decides)."""
+    return small if fast else full
 
 
 def _small_models_one_thread():
@@ -24,7 +28,7 @@ def _small_models_one_thread():
 
 def han2015(fast: bool) -> dict:
     _small_models_one_thread()
-    seeds = config.pick(3, 1)
+    seeds = _pick(fast, 3, 1)
     data = {s: classification(s) for s in ("train", "test")}
     runs = [han_experiment(HanConfig(seed=s), data) for s in range(seeds)]
     mean = lambda k: float(np.mean([r[k] for r in runs]))  # noqa: E731
@@ -36,16 +40,16 @@ def han2015(fast: bool) -> dict:
 
 def criteria(fast: bool) -> dict:
     _small_models_one_thread()
-    res = criteria_experiment(hidden=config.pick(16, 8), epochs=config.pick(40, 10),
-                              fisher_samples=config.pick(None, 300))
+    res = criteria_experiment(hidden=_pick(fast, 16, 8), epochs=_pick(fast, 40, 10),
+                              fisher_samples=_pick(fast, None, 300))
     return {str(round(100 * s)): {k: float(v) for k, v in row.items()} for s, row in res["table"].items()}
 
 
 def lth(fast: bool) -> dict:
     _small_models_one_thread()
-    seeds = config.pick(3, 2)
+    seeds = _pick(fast, 3, 2)
     train, val, test = (classification(s) for s in ("train", "val", "test"))
-    cfg = lambda s: LTHConfig(rounds=config.pick(4, 2), rate=0.4, seed=s,  # noqa: E731
+    cfg = lambda s: LTHConfig(rounds=_pick(fast, 4, 2), amount=0.4, seed=s,  # noqa: E731
                               train=TrainConfig(epochs=15, fast_epochs=2, lr=1.2e-3))
     in_features = train[0][0].numel()
     runs = [find_tickets(lambda: LeNet300100(in_features=in_features), train, val, test, cfg(s))
@@ -61,8 +65,8 @@ def structured(fast: bool) -> dict:
     _small_models_one_thread()  # training only: compare() times both models with 2 threads
     # batch-1 latency on one thread: on a busy shared machine two-thread timings of a small CNN swing
     # by orders of magnitude (each parallel region waits for a descheduled worker)
-    res = speedup_experiment(width=32, ratio=0.5, epochs=config.pick(6, 1), finetune_epochs=config.pick(3, 1),
-                             threads=1)
+    res = run_speedup(SpeedupConfig(width=32, amount=0.5, epochs=_pick(fast, 6, 1),
+                                    finetune_epochs=_pick(fast, 3, 1), threads=1))
     out = {k: float(res[k]) for k in ("macs_ratio", "latency_ratio", "params_ratio", "acc_dense", "acc_pruned")}
     out["latency_dense_ms"] = float(res["compare"]["baseline"]["latency_ms"])
     out["latency_pruned_ms"] = float(res["compare"]["candidate"]["latency_ms"])

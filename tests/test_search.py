@@ -6,7 +6,7 @@ import torch
 from effnn.measure import count_macs
 from effnn.models import LeNet5
 from effnn.search import (MacModel, fit_learning_curve, global_at_budget, journal_storage, keep_for_budget,
-                          prune_at_budget, search_ratios)
+                          prune_at_budget, search_amounts)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_search_is_deterministic_and_logged_offline(model, tmp_path):
     runs = []
     for _ in range(2):
         storage = journal_storage(tmp_path / "log.jsonl", "s")
-        study = search_ratios(model, X, budget, score, n_trials=4, seed=3, storage=storage, study_name="s",
+        study = search_amounts(model, X, budget, score, n_trials=4, seed=3, storage=storage, study_name="s",
                               progress=False)
         runs.append([t.value for t in study.trials])
     assert runs[0] == runs[1] and len(runs[0]) == 4
@@ -89,6 +89,6 @@ def test_bad_input(model):
     with pytest.raises(ValueError, match="family"):
         fit_learning_curve([0.1, 0.2, 0.3], "linear")
     with pytest.raises(ValueError, match="n_trials"):
-        search_ratios(model, X, mm.total, lambda m: 0.0, n_trials=0)
+        search_amounts(model, X, mm.total, lambda m: 0.0, n_trials=0)
     with pytest.raises(TypeError, match="model"):
         MacModel("lenet", X)

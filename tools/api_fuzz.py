@@ -573,7 +573,7 @@ spec("search.prune_at_budget", lambda: dict(model=resnet(), example_inputs=X8, b
 spec("search.global_at_budget", lambda: dict(model=resnet(), example_inputs=X8, budget=macmodel().total * 0.6,
                                              steps=3),
      model=MODEL, example_inputs=TENSOR(), budget=[NAN, INF, -1.0, 0.0, 1.0, "b"], importance=STR(), steps=POSINT)
-spec("search.search_ratios", lambda: dict(model=resnet(), example_inputs=X8, budget=macmodel().total * 0.6,
+spec("search.search_amounts", lambda: dict(model=resnet(), example_inputs=X8, budget=macmodel().total * 0.6,
                                           score=lambda m: 0.0, n_trials=1, progress=False),
      model=MODEL, budget=[NAN, -1.0, "b"], score=FUNC, n_trials=POSINT, low=[NAN, 0.0, 1.0], progress=FLAG)
 spec("search.journal_storage", lambda: dict(path=Path(os.environ.get("TMPDIR", "/tmp")) / "effnn_fuzz_journal.log"),
@@ -583,7 +583,7 @@ spec("search.fit_learning_curve", lambda: dict(values=[0.1, 0.2, 0.3]), values=[
 
 # modules owned by other sessions: a sample of their public names ----------------------------
 spec("structured.prune_channels", lambda: dict(model=resnet(), example_inputs=X8, amount=0.5), model=MODEL,
-     amount=FRAC, importance=STR(), scope=STR(), amounts=[{"conv": 0.5}, "a", 3], round_to=POSINT)
+     amount=FRAC, importance=STR(), scope=STR(), amounts=[{"conv": 0.5}, "a", 3], round_to=[0, -1, 1.5, "2", True, NAN])
 spec("structured.make_importance", lambda: dict(importance="l2"), importance=STR())
 spec("structured.output_layers", lambda: dict(model=resnet(), example_inputs=X8), model=MODEL,
      example_inputs=TENSOR())
@@ -599,6 +599,13 @@ spec("data.portrait_split", lambda: dict(split="val", n=2, size=32), split=STR()
 spec("config.pick", lambda: dict(full=1, fast=0))
 spec("segformer.upsample", lambda: dict(logits=torch.randn(1, 2, 4, 4), size=(8, 8)), logits=TENSOR(torch.randn(2, 4)),
      size=[(0, 8), "s", (8,), None])
+spec("segformer.BaselineRecipe", lambda: dict(), size=POSINT, n_train=POSINT, steps=POSINT, batch_size=POSINT,
+     lr=POSF, weight_decay=NONNEGF, warmup=NONNEGINT, clip=POSF, seed=INT, threads=POSINT, eval_every=POSINT)
+spec("structured.SpeedupConfig", lambda: dict(), width=POSINT, blocks=NONNEGINT, amount=FRAC, epochs=POSINT,
+     finetune_epochs=NONNEGINT, input_size=[0, -1, 1.5, "2", True, NAN], seed=INT, threads=POSINT, importance=STR())
+spec("structured.run_speedup", lambda: dict(config=__import__("effnn.structured").structured.SpeedupConfig(
+    width=4, epochs=1, finetune_epochs=0, threads=1), data=(DATA8, DATA8)),
+     config=[None, {"width": 4}, 3], data=["d", (DATA8,), (DATA64, DATA64), (EMPTY8, DATA8)])
 spec("binary.binarized_mlp", lambda: dict(hidden=(8, 8)), mode=STR(), in_features=POSINT, hidden=[(0,), "h", None],
      num_classes=POSINT, scale=FLAG)
 spec("data.digits", lambda: dict(split="test"), split=STR(), flatten=FLAG, seed=[-1, 1.5, "0"])
@@ -737,12 +744,16 @@ def public_names() -> list[str]:
             mod = importlib.import_module(info.name)
         except Exception:  # noqa: BLE001
             continue
+        # a private submodule (effnn.segformer._data) counts under the package that re-exports it
+        public = ".".join(p for p in info.name.split(".") if not p.startswith("_"))
         for attr, obj in vars(mod).items():
             if attr.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)):
                 continue
-            if getattr(obj, "__module__", "") != info.name:
+            if getattr(obj, "__module__", "") != info.name or hasattr(obj, "__deprecated_alias_of__"):
+                continue  # defined elsewhere, or a deprecated old name (its new name is fuzzed)
+            if public != info.name and getattr(importlib.import_module(public), attr, None) is not obj:
                 continue
-            out.append(f"{info.name[len('effnn.'):]}.{attr}")
+            out.append(f"{public[len('effnn.'):]}.{attr}")
     return sorted(set(out))
 
 

@@ -45,6 +45,7 @@ def check_linear_cost(k):
 
 
 def _reference_mask(w, sparsity):
+    """The expected mask: zero the round(sparsity*n) smallest |w|, ties broken by position (stable sort)."""
     n = int(round(sparsity * w.numel()))
     mask = torch.ones(w.numel())
     if n:
@@ -91,6 +92,7 @@ def check_magnitude_mask(k):
 
 
 def _net(seed):
+    """A seeded conv + two-linear network, the model every mask check prunes."""
     torch.manual_seed(seed)
     return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 20), nn.ReLU(),
                          nn.Linear(20, 10))
@@ -106,6 +108,7 @@ def _net_in_kernel(k, net):
 
 
 def _prunable(net):
+    """``{name: layer}`` of the Linear/Conv2d layers, the ones the exercise masks."""
     return {n: m for n, m in net.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
 
 

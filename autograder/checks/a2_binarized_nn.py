@@ -29,6 +29,7 @@ VAL_TOLERANCE = 1.0 / 300 + 1e-9
 
 # ----------------------------------------------------------------------------- helpers
 def _sign(x):
+    """sign with sign(0) = +1, the convention the assignment asks for."""
     return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
 
 
@@ -50,6 +51,7 @@ def _tensor_with_grad(k, x: torch.Tensor) -> Remote:
 
 
 def _grads(k, out: Remote, inputs, upstream: torch.Tensor, what: str):
+    """Gradients of ``out`` w.r.t. ``inputs`` for ``upstream``, computed in the kernel; a failed backward fails the check."""
     try:
         grads = k.call(Lib("torch.autograd.grad"), out, list(inputs), upstream, allow_unused=True)
     except RemoteError as exc:
@@ -83,6 +85,7 @@ def _plain_state(k, model, what: str) -> dict:
 
 # ----------------------------------------------------------------------------- 1. SignSTE
 def _boundary_tensor(gen, shape, dtype=torch.float32):
+    """Random values with many exact 0, +1, -1 and one -0.0: where sign and the STE window are easiest to get wrong."""
     x = torch.randn(*shape, generator=gen, dtype=dtype) * 1.5
     flat = x.view(-1)
     idx = torch.randperm(flat.numel(), generator=gen)
@@ -152,6 +155,7 @@ def _reference_grads(w, bias, x, fn, upstream, scale, binary_input):
 
 
 def _check_layer(k, cls, args, kwargs, x, fn, what, scale, binary_input, gen):
+    """One binary layer built by the student with seeded latent weights: output and STE gradients equal the reference's."""
     flags = f"scale={scale}, binary_input={binary_input}"
     layer = _call(cls, *args, **kwargs, what=f"{what}(...)")
     w = _latent(_weight_shape(what, args), gen)
@@ -185,6 +189,7 @@ def _check_layer(k, cls, args, kwargs, x, fn, what, scale, binary_input, gen):
 
 
 def _weight_shape(what, args):
+    """The weight shape of BinaryLinear(in, out) or BinaryConv2d(in, out, k) from the constructor arguments."""
     if what == "BinaryLinear":
         return (args[1], args[0])
     return (args[1], args[0], args[2], args[2])
@@ -265,6 +270,7 @@ def _rebuild(state: dict, kind: str, what: str) -> nn.Module:
 
 
 def _accuracy(model, split):
+    """Accuracy on a digits split, computed here (judge side), never taken from the kernel."""
     from effnn.data import digits
     from effnn.train import accuracy
 
@@ -273,6 +279,8 @@ def _accuracy(model, split):
 
 
 def _check_trained(k, kind, target, what):
+    """The handed-in model's weights, rebuilt in the reference architecture: latent weights in [-1, 1], the
+    reported validation accuracy matches, and test accuracy reaches ``target``."""
     model, reported = k.arg("model"), k.arg("reported_val_accuracy")
     if isinstance(reported, torch.Tensor) and reported.numel() == 1 and reported.is_floating_point():
         reported = float(reported)
@@ -305,6 +313,7 @@ def check_trained_cnn(k):
 
 # ----------------------------------------------------------------------------- 4. packing
 def _as_array(value):
+    """A numpy array from an array or CPU tensor, else None (the caller says what is wrong)."""
     if isinstance(value, torch.Tensor):
         try:
             return value.numpy()

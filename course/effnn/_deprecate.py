@@ -113,5 +113,6 @@ def renamed_function(fn: Callable, old_name: str) -> Callable:
         return fn(*args, **kwargs)
 
     wrapper.__name__ = wrapper.__qualname__ = old_name
+    wrapper.__deprecated_alias_of__ = fn
     wrapper.__doc__ = f"Deprecated name of :func:`{fn.__name__}` (same arguments, same result)."
     return wrapper

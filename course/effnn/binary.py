@@ -103,6 +103,8 @@ class BinaryConnectLinear(nn.Linear):
 def clip_binaryconnect(model: nn.Module, bound: float = 1.0) -> None:
     """Clip the latent weights of every :class:`BinaryConnectLinear` of ``model`` to [-bound, bound].
 
+    In place: changes ``model``; returns None (an ``after_step`` hook).
+
     Use as ``fit(after_step=...)``. Only this module's layer is clipped (not subclasses, not other
     binary layers): it is the lecture's hook, not a general one.
     """

@@ -165,7 +165,10 @@ def share_weights(model: nn.Module, bits, *, seed: int = 0, bias_bits: int | Non
 
 
 def shared_layers(model: nn.Module) -> list[SharedWeight]:
-    """The :class:`SharedWeight` layers of ``model``, in order."""
+    """The :class:`SharedWeight` layers of ``model``, in order.
+
+    Reads ``model``; does not change its weights.
+    """
     V.module(model, "model")
     return [m for m in model.modules() if isinstance(m, SharedWeight)]
 
@@ -371,6 +374,8 @@ def layer_storage(name: str, index: torch.Tensor, mask: torch.Tensor, n_centroid
 def model_storage(model: nn.Module, *, index_bits: int | None = 5, huffman: bool = True) -> list[LayerStorage]:
     """:func:`layer_storage` of every :class:`SharedWeight` layer of ``model``.
 
+    Reads ``model``; does not change its weights.
+
     A quantized bias costs ``bias_bits`` per entry plus one fp32 scale; a float bias 32 bits each.
     ``index_bits=None`` lets the encoder pick, per layer, the gap width (2..8) that stores the layer
     in the fewest bits (a pure storage choice: it does not change the weights).
@@ -428,7 +433,10 @@ def _weighted_layers(model: nn.Module) -> list[nn.Module]:
 
 def prune_and_retrain(model: nn.Module, amounts, train_data, cfg, *, steps: int = 3) -> nn.Module:
     """Stage 1: per-layer magnitude pruning to ``amounts`` in ``steps`` rounds, retraining after
-    each (``torch.nn.utils.prune`` keeps the masks applied), then the masks are made permanent."""
+    each (``torch.nn.utils.prune`` keeps the masks applied), then the masks are made permanent.
+
+    In place: changes ``model`` and returns it (copy it first to keep the original).
+    """
     from torch.nn.utils import prune
 
     from .train import _config, fit
@@ -456,7 +464,10 @@ def prune_and_retrain(model: nn.Module, amounts, train_data, cfg, *, steps: int 
 
 
 def share_and_finetune(model: nn.Module, bits, train_data, cfg, *, seed: int = 0) -> nn.Module:
-    """Stage 2: k-means weight sharing, then fine-tune the centroids (and biases)."""
+    """Stage 2: k-means weight sharing, then fine-tune the centroids (and biases).
+
+    In place: changes ``model`` and returns it (copy it first to keep the original).
+    """
     from .train import _config, fit
 
     V.module(model, "model")
@@ -477,6 +488,8 @@ LENET_SETTING = {"amounts": (0.92, 0.94, 0.5), "bits": (3, 3, 4), "steps": 5, "i
 
 def han_table(model: nn.Module, *, index_bits: int = 5) -> list[dict]:
     """Per-layer rows in the format of Han et al.'s Table 2 (plus a total row).
+
+    Reads ``model``; does not change its weights.
 
     ``P+Q``: pruned and quantized, fixed-width codes; ``P+Q+H``: the same codes Huffman-coded.
     Bits are per stored entry (padding entries included, which is why a 3-bit layer with padding

@@ -57,7 +57,10 @@ class EarlyExitCNN(nn.Module):
 
 
 def exits_loss(model: EarlyExitCNN, x, y, weights=None) -> torch.Tensor:
-    """Joint training loss :math:`\\sum_i w_i\\,\\mathrm{CE}(z_i, y)` over all exits (``fit(loss_fn=...)``)."""
+    """Joint training loss :math:`\\sum_i w_i\\,\\mathrm{CE}(z_i, y)` over all exits (``fit(loss_fn=...)``).
+
+    Reads ``model``; does not change its weights.
+    """
     if not isinstance(model, EarlyExitCNN):
         raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
     V.tensor(x, "x", ndim=4, min_numel=1)
@@ -89,6 +92,8 @@ class _Prefix(nn.Module):
 def exit_macs(model: EarlyExitCNN, example_inputs) -> list[int]:
     """Cumulative MACs of one sample that leaves at exit 0, 1, ... (counted, not estimated).
 
+    Reads ``model``; does not change its weights.
+
     A sample that continues does not pay for the heads it skipped past, only for their stages.
     """
     if not isinstance(model, EarlyExitCNN):
@@ -101,6 +106,8 @@ def exit_macs(model: EarlyExitCNN, example_inputs) -> list[int]:
 @torch.no_grad()
 def cascade_predict(model: EarlyExitCNN, x: torch.Tensor, threshold: float):
     """Run the cascade for real: after each stage only the still-unsure samples go on.
+
+    Reads ``model``; does not change its weights.
 
     Returns ``(predictions, exit_index)``; the last exit always answers.
     """
@@ -128,7 +135,10 @@ def cascade_predict(model: EarlyExitCNN, x: torch.Tensor, threshold: float):
 
 
 def threshold_sweep(model: EarlyExitCNN, data, thresholds) -> list[dict]:
-    """Accuracy and mean MACs per sample of the cascade at each confidence threshold."""
+    """Accuracy and mean MACs per sample of the cascade at each confidence threshold.
+
+    Reads ``model``; does not change its weights.
+    """
     if not isinstance(model, EarlyExitCNN):
         raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
     V.data(data, "data")

@@ -277,7 +277,10 @@ def obs_prune(w: torch.Tensor, h_inv: torch.Tensor, n_prune: int, *, candidates:
 # --- Fisher approximations ----------------------------------------------------------------------
 
 def per_sample_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: list[str] | None = None):
-    """Gradients of each sample's cross-entropy, ``(N, d)``, via ``torch.func.vmap`` (no loop)."""
+    """Gradients of each sample's cross-entropy, ``(N, d)``, via ``torch.func.vmap`` (no loop).
+
+    Reads ``model``; does not change its weights.
+    """
     from torch.func import functional_call, grad, vmap
 
     _xy(model, x, y)
@@ -353,7 +356,10 @@ class TinyMLP(nn.Sequential):
 
 
 def weight_loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
-    """``(names, loss_of)``: the model's weight matrices and the loss as a function of them."""
+    """``(names, loss_of)``: the model's weight matrices and the loss as a function of them.
+
+    Reads ``model``; does not change its weights.
+    """
     from torch.func import functional_call
 
     _xy(model, x, y)
@@ -402,6 +408,8 @@ def _zero_lowest(w, score, k):
 def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amounts=(0.5, 0.8), *,
                       damp: float = 1e-3, seeds: int = 5, fisher_samples: int | None = None) -> dict:
     """Prune each fraction in ``amounts`` of the weights (globally, no retraining) by every criterion.
+
+    Reads ``model``; does not change its weights.
 
     Returns ``{amount: {criterion: list of flat weight vectors}}`` (``random`` has ``seeds`` of
     them). OBS (exact Hessian) and WoodFisher (empirical Fisher from ``fisher_samples`` per-sample
@@ -457,6 +465,8 @@ def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amount
 @renamed_kwargs(sparsities="amounts")
 def loss_increase(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amounts=(0.5, 0.8), **kwargs) -> dict:
     """``{amount: {criterion: mean ΔL}}``: the loss increase on ``(x, y)`` each criterion causes.
+
+    Reads ``model``; does not change its weights.
 
     Keyword arguments go to :func:`criterion_weights`.
     """

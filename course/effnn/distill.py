@@ -98,7 +98,10 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets=
 # ---------------------------------------------------------------------------------------------
 
 def kd_loss_fn(teacher: nn.Module, *, T: float = 4.0, alpha: float = 0.9):
-    """A ``loss_fn(model, x, y)`` for :func:`effnn.train.fit` that distils from ``teacher``."""
+    """A ``loss_fn(model, x, y)`` for :func:`effnn.train.fit` that distils from ``teacher``.
+
+    Reads ``teacher``; does not change its weights.
+    """
     V.module(teacher, "teacher")
     _check_temperature(T)
     V.probability(alpha, "alpha")
@@ -149,6 +152,8 @@ class HintStudent(nn.Module):
 def hint_loss_fn(teacher: nn.Module, teacher_layer: nn.Module, *, beta: float = 1.0, T: float = 4.0,
                  alpha: float = 0.9):
     """``kd_loss + beta * ||adapter(h_s) - h_t||^2`` (mean): FitNets' hint on top of KD.
+
+    Reads ``teacher``; does not change its weights.
 
     ``teacher_layer`` is the teacher module whose output is the hint; the student side comes
     from the :class:`HintStudent` the loss is called with.

@@ -39,6 +39,8 @@ def _split_svd(matrix: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Ten
 def singular_values(layer: nn.Module) -> torch.Tensor:
     """Singular values of a Linear weight (or of a conv kernel reshaped to ``out x in*k*k``).
 
+    Reads ``layer``; does not change its weights.
+
     >>> singular_values(nn.Linear(3, 2)).shape
     torch.Size([2])
     """
@@ -51,7 +53,10 @@ def singular_values(layer: nn.Module) -> torch.Tensor:
 
 
 def relative_error(layer: nn.Module, rank: int) -> float:
-    """:math:`\\|W - W_r\\|_F / \\|W\\|_F = \\sqrt{\\sum_{i>r} s_i^2 / \\sum_i s_i^2}` (Eckart-Young)."""
+    """:math:`\\|W - W_r\\|_F / \\|W\\|_F = \\sqrt{\\sum_{i>r} s_i^2 / \\sum_i s_i^2}` (Eckart-Young).
+
+    Reads ``layer``; does not change its weights.
+    """
     s = singular_values(layer)
     _check_rank(rank, len(s))
     if float(s.pow(2).sum()) == 0:
@@ -157,7 +162,10 @@ def factorize_linears(model: nn.Module, rank: int, *, skip=()) -> nn.Module:
 
 def rank_sweep(model: nn.Module, ranks, train_data, test_data, finetune=None, *, skip=(), progress: bool = True) -> list[dict]:
     """For each rank: parameter ratio (factorized / dense), test accuracy right after the SVD and,
-    if ``finetune`` (a ``TrainConfig``) is given, after fine-tuning the two factors."""
+    if ``finetune`` (a ``TrainConfig``) is given, after fine-tuning the two factors.
+
+    Factorizes copies; ``model`` is not changed.
+    """
     from .measure import count_params
     from .train import _config, accuracy, fit, progress_bar
 

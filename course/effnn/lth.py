@@ -68,14 +68,20 @@ def rewind(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
 
 
 def masks(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Each prunable layer's mask (ones if unpruned), keyed by module name."""
+    """Each prunable layer's mask (ones if unpruned), keyed by module name.
+
+    Reads ``model``; does not change its weights.
+    """
     V.module(model, "model")
     layers = set(_layers_of(model, None))
     return {n: mask_of(m).detach().clone() for n, m in model.named_modules() if m in layers}
 
 
 def apply_masks(model: nn.Module, mask_dict: dict[str, torch.Tensor]) -> nn.Module:
-    """Install the masks of :func:`masks` (e.g. from another model) on ``model``; returns ``model``."""
+    """Install the masks of :func:`masks` (e.g. from another model) on ``model``; returns ``model``.
+
+    In place: changes ``model`` and returns it (copy it first to keep the original).
+    """
     V.module(model, "model")
     V.mapping(mask_dict, "mask_dict")
     if not mask_dict:
@@ -131,7 +137,10 @@ class TrainingProbe:
 
 def train_probed(model: nn.Module, train_data, cfg: TrainConfig, *, val_data=None, rewind_step: int = 0,
                  eval_every: int = 10, after_step: Callable | None = None) -> TrainingProbe:
-    """:func:`effnn.train.fit` with a :class:`TrainingProbe` attached; returns the probe."""
+    """:func:`effnn.train.fit` with a :class:`TrainingProbe` attached; returns the probe.
+
+    In place: trains ``model`` itself.
+    """
     V.module(model, "model")
     V.data(train_data, "train_data")
     _config(cfg)
@@ -211,7 +220,10 @@ class LTHConfig:
 
 
 def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None) -> dict:
-    """SNIP connection sensitivity :math:`|\\partial L/\\partial w \\odot w|` at the current weights."""
+    """SNIP connection sensitivity :math:`|\\partial L/\\partial w \\odot w|` at the current weights.
+
+    Reads ``model``; does not change its weights.
+    """
     V.module(model, "model")
     V.tensor(x, "x", min_numel=1)
     V.tensor(y, "y", ndim=1)
@@ -230,13 +242,19 @@ def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None)
 
 
 def snip_prune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amount: float) -> nn.Module:
-    """Prune ``amount`` of all weights at once, at initialization, by SNIP scores (global)."""
+    """Prune ``amount`` of all weights at once, at initialization, by SNIP scores (global).
+
+    In place: changes ``model`` and returns it (copy it first to keep the original).
+    """
     check_amount(amount)
     return prune_by_scores(model, snip_scores(model, x, y), amount, scope="global")
 
 
 def imp_prune(model: nn.Module, cfg: LTHConfig, round_: int) -> nn.Module:
-    """Magnitude-prune each layer to its round-``round_`` sparsity (the mask only grows)."""
+    """Magnitude-prune each layer to its round-``round_`` sparsity (the mask only grows).
+
+    In place: changes ``model`` and returns it (copy it first to keep the original).
+    """
     V.module(model, "model")
     if not isinstance(cfg, LTHConfig):
         raise TypeError(f"cfg must be an LTHConfig, got {type(cfg).__name__}")
@@ -322,6 +340,8 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, alpha: float) -> nn.Modu
 def error_barrier(model_a: nn.Module, model_b: nn.Module, data, alphas=None) -> dict:
     """Test error along the segment between two networks and its barrier height.
 
+    Reads ``model_a``; does not change its weights.
+
     :math:`\\text{barrier} = \\max_\\alpha E((1-\\alpha)\\theta_A + \\alpha\\theta_B) - \\tfrac12(E(\\theta_A) + E(\\theta_B))`;
     near 0 means the two runs ended in one linearly connected basin ("stable to SGD noise").
     """
@@ -341,7 +361,10 @@ def error_barrier(model_a: nn.Module, model_b: nn.Module, data, alphas=None) -> 
 
 def spawn_and_compare(parent: nn.Module, state: dict, train_data, test_data, cfg: TrainConfig,
                       seeds=(1, 2), alphas=None) -> dict:
-    """Train two copies of ``parent`` rewound to ``state`` with different data orders; their barrier."""
+    """Train two copies of ``parent`` rewound to ``state`` with different data orders; their barrier.
+
+    Trains copies; ``parent`` is not changed.
+    """
     V.module(parent, "parent")
     V.mapping(state, "state")
     V.data(train_data, "train_data")

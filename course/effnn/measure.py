@@ -46,6 +46,8 @@ def _run(model, inputs, name: str = "example_inputs"):
 def effective_parameters(model: nn.Module):
     """Yield ``(name, tensor)`` of the weights the forward pass really uses.
 
+    Reads ``model``; does not change its weights.
+
     For modules pruned with ``torch.nn.utils.prune`` this is ``weight = weight_orig * weight_mask``,
     not the dense ``weight_orig``.
     """
@@ -66,6 +68,8 @@ def _effective(model: nn.Module):
 def count_params(model: nn.Module) -> int:
     """Number of parameters (dense count; masks do not change it).
 
+    Reads ``model``; does not change its weights.
+
     >>> count_params(nn.Linear(3, 2))
     8
     """
@@ -73,12 +77,20 @@ def count_params(model: nn.Module) -> int:
 
 
 def count_nonzero(model: nn.Module) -> int:
-    """Number of non-zero parameters after any pruning mask is applied."""
+    """Number of non-zero parameters after any pruning mask is applied.
+
+    Reads ``model``; does not change its weights.
+
+    >>> count_nonzero(nn.Linear(2, 2, bias=False).requires_grad_(False).apply(lambda m: m.weight.fill_(0)))
+    0
+    """
     return sum(int(torch.count_nonzero(t.detach())) for _, t in effective_parameters(model))
 
 
 def sparsity(model: nn.Module) -> float:
     """Fraction of parameters that are exactly zero (0.0 for a model without parameters).
+
+    Reads ``model``; does not change its weights.
 
     >>> sparsity(nn.Linear(2, 2, bias=False).requires_grad_(False).apply(lambda m: nn.init.zeros_(m.weight)))
     1.0
@@ -95,6 +107,8 @@ def _as_inputs(example):
 @torch.no_grad()
 def count_macs(model: nn.Module, example_inputs) -> int:
     """Dense multiply-accumulates of one forward pass on ``example_inputs`` (FLOPs / 2).
+
+    Reads ``model``; does not change its weights.
 
     Args:
         model: any module (left in its train/eval mode).
@@ -120,7 +134,13 @@ def count_macs(model: nn.Module, example_inputs) -> int:
 
 
 def dense_bytes(model: nn.Module, include_buffers: bool = True) -> int:
-    """Bytes of all parameters (and buffers) stored densely in their dtypes."""
+    """Bytes of all parameters (and buffers) stored densely in their dtypes.
+
+    Reads ``model``; does not change its weights.
+
+    >>> dense_bytes(nn.Linear(3, 2))
+    32
+    """
     _check_module(model)
     V.flag(include_buffers, "include_buffers")
     total = sum(t.numel() * t.element_size() for _, t in effective_parameters(model))
@@ -131,7 +151,15 @@ def dense_bytes(model: nn.Module, include_buffers: bool = True) -> int:
 
 
 def sparse_bytes(model: nn.Module, value_bits: int = 32, index_bits: int = 32) -> int:
-    """Bytes of the weights stored as CSR: non-zero values + column indices + row pointers."""
+    """Bytes of the weights stored as CSR: non-zero values + column indices + row pointers.
+
+    Reads ``model``; does not change its weights.
+
+    Args:
+        value_bits, index_bits: bits per stored value and per index (32 each by default).
+    Returns:
+        bytes, an int.
+    """
     _check_module(model)
     V.positive_int(value_bits, "value_bits")
     V.positive_int(index_bits, "index_bits")
@@ -144,7 +172,10 @@ def sparse_bytes(model: nn.Module, value_bits: int = 32, index_bits: int = 32) -
 
 
 def serialized_bytes(model: nn.Module) -> int:
-    """Size of ``torch.save(model.state_dict())``: works for quantized modules too."""
+    """Size of ``torch.save(model.state_dict())``: works for quantized modules too.
+
+    Reads ``model``; does not change its weights.
+    """
     _check_module(model)
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
@@ -211,9 +242,15 @@ def compare(baseline: nn.Module, candidate: nn.Module, example_inputs, *, thread
             rounds: int = 3, min_run_time: float = 0.2) -> dict:
     """Ratios baseline / candidate for params, non-zeros, MACs, bytes and latency.
 
+    Reads both models; changes neither.
+
     Latency is measured in one process, alternating the two models ``rounds`` times. ``latency_ms``
     keeps each model's best median, so that a burst of background load hits both equally;
     ``latency_min_ms`` is each model's fastest single run, the least noisy estimate on a busy machine.
+
+    Returns:
+        ``{"baseline": {...}, "candidate": {...}, "ratio": {...}}`` with params, non-zeros, MACs,
+        bytes and latencies; ``ratio`` is baseline / candidate (above 1: the candidate is smaller or faster).
     """
     _check_module(baseline, "baseline")
     _check_module(candidate, "candidate")
@@ -238,7 +275,13 @@ def compare(baseline: nn.Module, candidate: nn.Module, example_inputs, *, thread
 
 @renamed_kwargs(example_input="example_inputs")
 def summary(model: nn.Module, example_inputs) -> dict:
-    """Params, non-zeros, MACs, dense bytes and median latency of one model."""
+    """Params, non-zeros, MACs, dense bytes and median latency of one model.
+
+    Reads ``model``; does not change its weights.
+
+    Returns:
+        ``{"params", "nonzero", "macs", "bytes", "latency_ms"}``.
+    """
     _check_module(model)
     _check_input(example_inputs)
     return {"params": count_params(model), "nonzero": count_nonzero(model),

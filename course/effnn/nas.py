@@ -151,7 +151,10 @@ class SuperNet(nn.Module):
 
 
 def fresh_subnet(supernet: SuperNet, arch, seed: int = 0) -> nn.Sequential:
-    """The same architecture with fresh random weights, for stand-alone training."""
+    """The same architecture with fresh random weights, for stand-alone training.
+
+    Returns a new network; ``supernet`` is not changed.
+    """
     if not isinstance(supernet, SuperNet):
         raise TypeError(f"supernet must be a SuperNet, got {type(supernet).__name__}")
     supernet._check(arch)
@@ -163,7 +166,10 @@ def fresh_subnet(supernet: SuperNet, arch, seed: int = 0) -> nn.Sequential:
 
 
 def train_supernet(supernet: SuperNet, train_data, cfg: TrainConfig | None = None, desc: str = "supernet") -> list[float]:
-    """Single-path uniform sampling: one random sub-net per step, trained with cross-entropy."""
+    """Single-path uniform sampling: one random sub-net per step, trained with cross-entropy.
+
+    In place: trains ``supernet`` itself.
+    """
     if not isinstance(supernet, SuperNet):
         raise TypeError(f"supernet must be a SuperNet, got {type(supernet).__name__}")
     V.data(train_data, "train_data")
@@ -190,7 +196,10 @@ def train_supernet(supernet: SuperNet, train_data, cfg: TrainConfig | None = Non
 
 
 def supernet_accuracy(supernet: SuperNet, arch, data) -> float:
-    """Accuracy of one sub-net with inherited weights (the supernet's proxy score)."""
+    """Accuracy of one sub-net with inherited weights (the supernet's proxy score).
+
+    Reads ``supernet``; does not change its weights.
+    """
     if not isinstance(supernet, SuperNet):
         raise TypeError(f"supernet must be a SuperNet, got {type(supernet).__name__}")
     V.data(data, "data")

@@ -74,6 +74,8 @@ def _layers_of(model, layers, name: str = "layers") -> list[nn.Module]:
 def prunable_layers(model: nn.Module, include_output: bool = True) -> list[nn.Module]:
     """Linear and conv layers in definition order (``include_output=False`` drops the last one).
 
+    Reads ``model``; does not change its weights.
+
     >>> len(prunable_layers(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))))
     2
     """
@@ -86,6 +88,8 @@ def prunable_layers(model: nn.Module, include_output: bool = True) -> list[nn.Mo
 def weight_of(layer: nn.Module) -> torch.Tensor:
     """The weight the layer's forward pass uses (``weight_orig * weight_mask`` when pruned).
 
+    Reads ``layer``; does not change its weights.
+
     Computed afresh: ``layer.weight`` itself is only refreshed by the next forward pass.
     """
     _check_layer(layer)
@@ -95,7 +99,10 @@ def weight_of(layer: nn.Module) -> torch.Tensor:
 
 
 def mask_of(layer: nn.Module) -> torch.Tensor:
-    """The layer's 0/1 mask (all ones if it was never pruned)."""
+    """The layer's 0/1 mask (all ones if it was never pruned).
+
+    Reads ``layer``; does not change its weights.
+    """
     _check_layer(layer)
     mask = getattr(layer, "weight_mask", None)
     return mask if mask is not None else torch.ones_like(layer.weight)
@@ -127,6 +134,15 @@ def install_mask(layer: nn.Module, mask: torch.Tensor) -> None:
 
     Unlike ``prune.custom_from_mask``, which multiplies a new mask into the old one, this overwrites
     it: lottery-ticket transplants and DEEP R's rewiring need exactly that.
+
+    Args:
+        layer: a Linear/Conv layer, changed in place. mask: 0/1 tensor shaped like ``layer.weight``.
+    Returns:
+        None.
+
+    >>> lin = nn.Linear(2, 2); install_mask(lin, torch.tensor([[1., 0.], [0., 1.]]))
+    >>> mask_of(lin).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
     """
     _check_layer(layer)
     V.tensor(mask, "mask")
@@ -169,6 +185,11 @@ def prune_by_scores(model: nn.Module, scores: dict, amount: float = 0.5, *, scop
         amounts: ``{layer or its name in model: fraction}``; unlisted scored layers get ``amount``.
     Returns:
         ``model``.
+
+    >>> lin = nn.Linear(2, 2)
+    >>> m = prune_by_scores(nn.Sequential(lin), {lin: torch.tensor([[1., 2.], [3., 4.]])}, 0.5)
+    >>> mask_of(lin).tolist()
+    [[0.0, 0.0], [1.0, 1.0]]
     """
     _check_model(model)
     V.choice(scope, "scope", SCOPES)
@@ -254,7 +275,19 @@ def magnitude_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "glob
 
 def random_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "global", layers=None,
                  seed: int = 0) -> nn.Module:
-    """The control every criterion must beat: remove a random subset of the weights; returns ``model``."""
+    """The control every criterion must beat: remove a random subset of the weights; returns ``model``.
+
+    In place: changes ``model`` and returns it (copy it first to keep the original).
+
+    Args:
+        model: a model with a prunable layer; amount: final fraction of zeros in [0, 1);
+        scope: ``"global"`` or ``"layer"``; layers: default every prunable layer; seed: an int.
+    Returns:
+        ``model``.
+
+    >>> round(weight_sparsity(random_prune(nn.Sequential(nn.Linear(10, 10)), 0.3)), 2)
+    0.3
+    """
     _check_model(model)
     layers = _layers_of(model, layers)
     V.integer(seed, "seed")
@@ -264,7 +297,17 @@ def random_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "global"
 
 
 def remove_masks(model: nn.Module) -> nn.Module:
-    """Make pruning permanent: ``weight`` becomes a plain parameter with the zeros baked in."""
+    """Make pruning permanent: ``weight`` becomes a plain parameter with the zeros baked in.
+
+    In place: changes ``model`` and returns it (copy it first to keep the original).
+
+    Returns:
+        ``model``, with no ``weight_orig`` / ``weight_mask`` left.
+
+    >>> m = remove_masks(magnitude_prune(nn.Sequential(nn.Linear(4, 4)), 0.5))
+    >>> hasattr(m[0], "weight_mask"), round(weight_sparsity(m), 2)
+    (False, 0.5)
+    """
     _check_model(model)
     for m in model.modules():
         if prune.is_pruned(m) and hasattr(m, "weight_mask"):
@@ -273,7 +316,16 @@ def remove_masks(model: nn.Module) -> nn.Module:
 
 
 def layer_sparsity(model: nn.Module, layers=None) -> dict[str, float]:
-    """Fraction of zero weights per prunable layer, keyed by module name."""
+    """Fraction of zero weights per prunable layer, keyed by module name.
+
+    Reads ``model``; does not change its weights.
+
+    Returns:
+        ``{module name: fraction of zeros}``.
+
+    >>> layer_sparsity(magnitude_prune(nn.Sequential(nn.Linear(4, 4)), 0.25, scope="layer"))
+    {'0': 0.25}
+    """
     _check_model(model)
     layers = set(_layers_of(model, layers))
     return {name: float((weight_of(m) == 0).float().mean()) for name, m in model.named_modules() if m in layers}
@@ -281,6 +333,8 @@ def layer_sparsity(model: nn.Module, layers=None) -> dict[str, float]:
 
 def weight_sparsity(model: nn.Module, layers=None) -> float:
     """Fraction of zeros over the weights of the prunable layers (biases excluded).
+
+    Reads ``model``; does not change its weights.
 
     A model without prunable layers has no such fraction: ``ValueError``.
 
@@ -319,7 +373,11 @@ def nm_mask(weight: torch.Tensor, n: int = 2, m: int = 4) -> torch.Tensor:
 
 
 def is_nm_sparse(weight: torch.Tensor, n: int = 2, m: int = 4) -> bool:
-    """True when every group of ``m`` consecutive inputs holds at most ``n`` non-zeros."""
+    """True when every group of ``m`` consecutive inputs holds at most ``n`` non-zeros.
+
+    >>> is_nm_sparse(torch.tensor([[1., 0., 0., 2.]])), is_nm_sparse(torch.ones(1, 4))
+    (True, False)
+    """
     V.tensor(weight, "weight", ndim=(2, 3, 4))
     n, m = V.positive_int(n, "n"), V.positive_int(m, "m")
     rows = weight.detach().reshape(weight.shape[0], -1)
@@ -331,7 +389,18 @@ def is_nm_sparse(weight: torch.Tensor, n: int = 2, m: int = 4) -> bool:
 def nm_prune(model: nn.Module, n: int = 2, m: int = 4, layers=None) -> nn.Module:
     """Install an N:M magnitude mask on each layer whose input size is divisible by ``m``; returns ``model``.
 
+    In place: changes ``model`` and returns it (copy it first to keep the original).
+
     A model where no layer qualifies is refused (``ValueError``) rather than returned unpruned.
+
+    Args:
+        n, m: keep ``n`` of every ``m`` consecutive input weights (2:4 is what sparse tensor cores run).
+    Returns:
+        ``model``.
+
+    >>> m = nm_prune(nn.Sequential(nn.Linear(8, 2)))
+    >>> is_nm_sparse(weight_of(m[0])), round(weight_sparsity(m), 2)
+    (True, 0.5)
     """
     _check_model(model)
     n, m = V.positive_int(n, "n"), V.positive_int(m, "m")
@@ -355,6 +424,9 @@ def block_scores(weight: torch.Tensor, granularity: str = "weight") -> torch.Ten
     For a conv weight ``(out, in, kh, kw)`` (Mao et al. 2017): ``weight`` = single entries,
     ``vector`` = one kernel row ``(kw)``, ``kernel`` = one ``kh x kw`` slice, ``filter`` = a whole
     output channel. A linear weight ``(out, in)`` has ``weight``, ``vector`` (= one row) and ``filter``.
+
+    >>> block_scores(torch.tensor([[3., 4.], [0., 1.]]), "filter").tolist()
+    [[5.0, 5.0], [1.0, 1.0]]
     """
     V.choice(granularity, "granularity", GRANULARITIES)
     V.tensor(weight, "weight", ndim=(2, 3, 4))
@@ -430,7 +502,17 @@ def iterative_schedule(final: float, steps: int) -> list[float]:
 
 
 def polynomial_schedule(final: float, steps: int, initial: float = 0.0, power: int = 3) -> list[float]:
-    """Gradual pruning (Zhu & Gupta 2017): :math:`s_t = s_f + (s_i - s_f)(1 - t/T)^3`, fast first."""
+    """Gradual pruning (Zhu & Gupta 2017): :math:`s_t = s_f + (s_i - s_f)(1 - t/T)^3`, fast first.
+
+    Args:
+        final: the last round's fraction of zeros, in [0, 1); steps: rounds, an int >= 1;
+        initial: the starting fraction; power: the exponent (3 in the paper).
+    Returns:
+        ``steps`` fractions, rising to ``final``.
+
+    >>> [round(s, 3) for s in polynomial_schedule(0.8, 2)]
+    [0.7, 0.8]
+    """
     final = check_amount(final, "final")
     initial = check_amount(initial, "initial")
     steps = V.positive_int(steps, "steps")

@@ -298,7 +298,10 @@ class QuantWrapper(nn.Module):
 
 
 def quant_layers(model: nn.Module) -> list[QuantWrapper]:
-    """The :class:`QuantWrapper` layers of ``model``, in order."""
+    """The :class:`QuantWrapper` layers of ``model``, in order.
+
+    Reads ``model``; does not change its weights.
+    """
     V.module(model, "model")
     return [m for m in model.modules() if isinstance(m, QuantWrapper)]
 
@@ -331,7 +334,10 @@ def wrap_for_quant(model: nn.Module, w_bits: int = 8, a_bits: int | None = 8, **
 
 
 def set_mode(model: nn.Module, mode: str) -> nn.Module:
-    """Switch every :class:`QuantWrapper` of ``model`` to ``mode``; returns ``model``."""
+    """Switch every :class:`QuantWrapper` of ``model`` to ``mode``; returns ``model``.
+
+    In place: changes ``model`` and returns it (copy it first to keep the original).
+    """
     V.module(model, "model")
     V.choice(mode, "mode", ("float", "calibrate", "quant"))
     if not quant_layers(model):
@@ -343,7 +349,10 @@ def set_mode(model: nn.Module, mode: str) -> nn.Module:
 
 @torch.no_grad()
 def calibrate(model: nn.Module, data, batches: int = 8, batch_size: int = 128) -> nn.Module:
-    """Run up to ``batches`` batches of ``data`` through ``model`` to fix activation ranges."""
+    """Run up to ``batches`` batches of ``data`` through ``model`` to fix activation ranges.
+
+    In place: changes ``model`` and returns it (copy it first to keep the original).
+    """
     from .train import as_loader
 
     V.module(model, "model")
@@ -364,7 +373,18 @@ def calibrate(model: nn.Module, data, batches: int = 8, batch_size: int = 128) -
 
 def ptq(model: nn.Module, calib_data, w_bits: int, a_bits: int | None = None, *,
         observer: str = "minmax", per_channel: bool = True, batches: int = 8) -> nn.Module:
-    """Post-training quantization: wrap, calibrate, and return the fake-quantized copy."""
+    """Post-training quantization: wrap, calibrate, and return the fake-quantized copy.
+
+    Args:
+        model: copied, not changed. calib_data: ``(x, y)`` tensors, Dataset or DataLoader.
+        w_bits, a_bits: weight and activation bits (``a_bits=None``: float activations).
+    Returns:
+        the fake-quantized copy (a model of :class:`QuantWrapper` layers, in eval mode).
+
+    >>> q = ptq(nn.Sequential(nn.Linear(2, 2)), (torch.randn(16, 2), torch.zeros(16)), 4)
+    >>> q[0].w_bits
+    4
+    """
     V.data(calib_data, "calib_data")
     V.positive_int(batches, "batches")
     V.choice(observer, "observer", ("minmax", "percentile"))
@@ -375,6 +395,8 @@ def ptq(model: nn.Module, calib_data, w_bits: int, a_bits: int | None = None, *,
 def qat(model: nn.Module, train_data, w_bits: int, a_bits: int | None, cfg=None, *,
         per_channel: bool = True, observer: str = "minmax", batches: int = 8) -> nn.Module:
     """Quantization-aware training: start from PTQ, then fine-tune through the fake quantizers.
+
+    Returns a new (fake-quantized) model; ``model`` is not changed.
 
     Weight ranges follow the weights at every step; activation ranges stay at their calibrated
     values; gradients pass the rounding by the straight-through estimator.
@@ -474,7 +496,14 @@ class TernaryLinear(nn.Linear):
 
 
 def ternarize_model(model: nn.Module, threshold: float = 0.05, skip_first_last: bool = False) -> nn.Module:
-    """A copy of ``model`` whose Linear layers are :class:`TernaryLinear` (optionally not the first/last)."""
+    """A copy of ``model`` whose Linear layers are :class:`TernaryLinear` (optionally not the first/last).
+
+    Returns:
+        a new model; ``model`` is not changed.
+
+    >>> type(ternarize_model(nn.Sequential(nn.Linear(2, 2)))[0]).__name__
+    'TernaryLinear'
+    """
     V.module(model, "model")
     threshold = V.fraction(threshold, "threshold")
     V.flag(skip_first_last, "skip_first_last")
@@ -490,7 +519,10 @@ def ternarize_model(model: nn.Module, threshold: float = 0.05, skip_first_last: 
 
 
 def ternary_sparsity(model: nn.Module) -> float:
-    """Fraction of zero weights over all :class:`TernaryLinear` layers."""
+    """Fraction of zero weights over all :class:`TernaryLinear` layers.
+
+    Reads ``model``; does not change its weights.
+    """
     V.module(model, "model")
     layers = [m for m in model.modules() if isinstance(m, TernaryLinear)]
     if not layers:
@@ -502,6 +534,8 @@ def ternary_sparsity(model: nn.Module) -> float:
 
 def clip_latent(model: nn.Module, bound: float = 1.0) -> None:
     """Keep the latent weights of ternary layers in ``[-bound, bound]`` (an ``after_step`` hook).
+
+    In place: changes ``model``; returns None (an ``after_step`` hook).
 
     Works inside or outside ``torch.no_grad()``; a model without ternary layers is refused.
 
@@ -530,7 +564,14 @@ def _silence_ao():
 
 
 def dynamic_int8(model: nn.Module) -> nn.Module:
-    """Dynamic int8 (weights int8, activations quantized on the fly) for every Linear; a copy."""
+    """Dynamic int8 (weights int8, activations quantized on the fly) for every Linear; a copy.
+
+    Returns:
+        a new model; ``model`` is not changed.
+
+    >>> type(dynamic_int8(nn.Sequential(nn.Linear(2, 2)))[0]).__name__
+    'Linear'
+    """
     from torch.ao.quantization import quantize_dynamic
 
     V.module(model, "model")
@@ -652,7 +693,10 @@ def compare_int8(fp32: nn.Module, int8: nn.Module, example_inputs, test_data, *,
                  min_run_time: float = 0.2, threads: int = 2) -> Int8Report:
     """Time both models alternately, ``rounds`` times each, and keep each model's fastest timed
     block (best-of-N, as ``timeit`` advises: on a shared CPU the slower blocks measure the other
-    programs); plus size and accuracy of both."""
+    programs); plus size and accuracy of both.
+
+    Reads both models; changes neither.
+    """
     from .measure import latency, serialized_bytes
     from .train import accuracy
 

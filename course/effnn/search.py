@@ -1,7 +1,7 @@
-"""Automated compression: per-layer pruning ratios found by Optuna under a MAC budget, and
+"""Automated compression: per-layer pruning amounts found by Optuna under a MAC budget, and
 learning-curve extrapolation to stop bad runs early.
 
-AMC (He et al. 2018) showed that the best ratio differs per layer and searched it with an agent under
+AMC (He et al. 2018) showed that the best amount differs per layer and searched it with an agent under
 a FLOPs constraint. Here the agent is Optuna's TPE sampler: a trial proposes a *preference* per layer,
 the preferences are scaled by one factor so the network lands exactly on the MAC budget
 (:func:`keep_for_budget`), the model is pruned for real with ``effnn.structured.prune_channels`` and
@@ -10,6 +10,10 @@ scored. Uniform pruning is the special case "all preferences equal", so the thre
 
 Trials are logged offline in Optuna's own journal file (``JournalFileBackend``): the study can be
 reloaded and inspected later like an experiment tracker's run history.
+
+Vocabulary: a layer's *keep fraction* ``k`` is what AMC's agent sets (the channels preserved); the
+amount removed is ``1 - k``, what :func:`effnn.structured.prune_channels` takes. Every pruning
+function here returns a pruned *copy* and leaves ``model`` unchanged (a search tries many models).
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ import torch
 from torch import nn
 
 from . import config
-from ._deprecate import renamed_kwargs
+from ._deprecate import renamed_function, renamed_kwargs
 from . import validate as V
 from .measure import count_macs
 from .structured import output_layers, prune_channels
@@ -194,16 +198,16 @@ def prune_at_budget(model: nn.Module, example_inputs, budget: float, preferences
 @renamed_kwargs(example_input="example_inputs")
 def global_at_budget(model: nn.Module, example_inputs, budget: float, importance: str = "l2",
                      steps: int = 10) -> tuple[nn.Module, float]:
-    """Global pruning (one ratio, layers compete on normalised importance) at the largest ratio
+    """Global pruning (one amount, layers compete on normalised importance) at the largest amount
     found by bisection whose measured MACs stay within ``budget``.
 
-    A budget that even the most pruned model (ratio 0.95) exceeds is refused with a ``ValueError``.
+    A budget that even the most pruned model (amount 0.95) exceeds is refused with a ``ValueError``.
 
     Args:
         model: copied, not changed. example_inputs: one input tensor.
         budget: MACs, a finite number > 0. steps: bisection steps, an int >= 1.
     Returns:
-        ``(pruned_copy, ratio)``.
+        ``(pruned_copy, amount)``.
     """
     from .structured import make_importance
 
@@ -227,7 +231,7 @@ def global_at_budget(model: nn.Module, example_inputs, budget: float, importance
         macs = count_macs(smallest, example_inputs)
         if macs > budget:
             raise ValueError(f"budget={budget:.0f} MACs is below what global pruning reaches "
-                             f"({macs} MACs at ratio {hi})")
+                             f"({macs} MACs at amount {hi})")
         best = (smallest, hi)
     return best
 
@@ -247,16 +251,17 @@ def journal_storage(path: str | Path | None = None, study_name: str = "study"):
 
 
 @renamed_kwargs(example_input="example_inputs")
-def search_ratios(model: nn.Module, example_inputs, budget: float, score: Callable[[nn.Module], float], *,
-                  n_trials: int = 30, seed: int = 0, storage=None, study_name: str = "amc_search",
-                  low: float = 0.2, importance: str = "l2", progress: bool = True):
+def search_amounts(model: nn.Module, example_inputs, budget: float, score: Callable[[nn.Module], float], *,
+                   n_trials: int = 30, seed: int = 0, storage=None, study_name: str = "amc_search",
+                   low: float = 0.2, importance: str = "l2", progress: bool = True):
     """Optuna TPE over per-layer preferences in ``[low, 1]``; every trial lands on ``budget``.
 
     ``score(pruned_model)`` returns the value to maximise (e.g. validation accuracy after a short
     fine-tune). Trial 0 is the uniform point, so the search starts from the baseline it must beat.
     Each trial records its keep fractions and measured MACs as user attributes. A study with the
     same name in ``storage`` is replaced, so a rerun with the same seed repeats the same trials.
-    Returns the ``optuna.Study``.
+    ``model`` is not changed (each trial prunes a copy). Returns the ``optuna.Study``.
+    ``search_ratios`` is this function's deprecated name.
     """
     import optuna
 
@@ -353,3 +358,7 @@ def fit_learning_curve(values, family: str = "pow3"):
     predict.params = params
     predict.family = family
     return predict
+
+
+#: Deprecated name of :func:`search_amounts` (one release).
+search_ratios = renamed_function(search_amounts, "search_ratios")

@@ -38,6 +38,9 @@ def make_importance(importance="l2"):
     - ``taylor``: :math:`|\\sum w\\,\\partial L/\\partial w|` per channel (Molchanov et al. 2019), needs
       gradients: call ``loss.backward()`` on calibration data before pruning;
     - ``lamp``: layer-adaptive magnitude scores (Lee et al. 2021); ``random``: a control.
+
+    >>> type(make_importance("l1")).__name__
+    'GroupMagnitudeImportance'
     """
     tp = _tp()
     if isinstance(importance, tp.importance.Importance):
@@ -86,8 +89,15 @@ def _ignored(model: nn.Module, example_inputs, ignored_layers) -> list[nn.Module
 def output_layers(model: nn.Module, example_inputs) -> list[nn.Module]:
     """The conv/linear layers whose output is the model's output (e.g. the classifier).
 
+    Reads ``model``; does not change its weights.
+
     Their output channels are the classes, so they must never be pruned. Found by running the model
     once and keeping the last conv/linear called whose output has the model output's shape.
+
+    >>> from effnn.models import ResCNN
+    >>> net = ResCNN(width=4)
+    >>> output_layers(net, torch.randn(1, 1, 8, 8)) == [net.head[2]]
+    True
     """
     V.module(model)
     inputs = _as_tuple(example_inputs)
@@ -195,6 +205,8 @@ def _what(handler) -> str:
 def dependency_groups(model: nn.Module, example_inputs, ignored_layers=None) -> list[CoupledGroup]:
     """The coupled-channel groups torch-pruning's DepGraph finds, one per prunable root layer.
 
+    Reads ``model``; does not change its weights.
+
     Each member says which layer and which of its dimensions (``out_channels`` or ``in_channels``)
     would lose the same channels. A residual
     block shows up as one group holding both convs that write into the skip connection.
@@ -259,6 +271,7 @@ class SpeedupConfig:
         if self.input_size is not None:
             V.positive_int(self.input_size, "input_size")
         V.integer(self.seed, "seed")
+        make_importance(self.importance)
 
     @classmethod
     def fast(cls, **overrides) -> "SpeedupConfig":
@@ -301,6 +314,13 @@ def run_speedup(config: SpeedupConfig, data=None) -> SpeedupResult:
     from .train import TrainConfig, accuracy, fit, seed_everything
 
     c = config
+    if data is not None:
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise TypeError("data must be a (train, test) pair of (x, y) image tensors, or None for the digits")
+        for name, split in zip(("data[0] (train)", "data[1] (test)"), data):
+            V.data(split, name)
+            if not (isinstance(split, (tuple, list)) and torch.is_tensor(split[0]) and split[0].ndim == 4):
+                raise ValueError(f"{name} must be (images (N, C, H, W), labels): a ResCNN takes images")
     train, test = data if data is not None else (classification("train"), classification("test"))
     seed_everything(c.seed)
     dense = ResCNN(in_channels=train[0].shape[1], width=c.width, blocks=c.blocks)

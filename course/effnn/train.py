@@ -99,7 +99,11 @@ def _config(cfg, name: str = "cfg") -> "TrainConfig":
 
 
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer ``cfg.optimizer`` names, over ``params``, with ``cfg``'s lr / weight decay / momentum."""
+    """The optimizer ``cfg.optimizer`` names, over ``params``, with ``cfg``'s lr / weight decay / momentum.
+
+    >>> type(make_optimizer(nn.Linear(2, 2).parameters(), TrainConfig(optimizer="sgd"))).__name__
+    'SGD'
+    """
     _config(cfg)
     if torch.is_tensor(params) or not hasattr(params, "__iter__"):
         raise TypeError(f"params must be an iterable of parameters (model.parameters()), got {type(params).__name__}")
@@ -208,7 +212,16 @@ def _mean_over(model: nn.Module, data, per_batch, batch_size: int) -> float:
 
 @torch.no_grad()
 def predict(model: nn.Module, data, batch_size: int = 512) -> torch.Tensor:
-    """Logits for every sample of ``data`` (tensors, Dataset or DataLoader), in order."""
+    """Logits for every sample of ``data`` (tensors, Dataset or DataLoader), in order.
+
+    Reads ``model``; does not change its weights.
+
+    Returns:
+        a ``(N, classes)`` tensor of logits (the model is put back in its previous train/eval mode).
+
+    >>> predict(nn.Linear(2, 3), (torch.zeros(5, 2), torch.zeros(5))).shape
+    torch.Size([5, 3])
+    """
     V.module(model, "model")
     V.data(data, "data")
     was_training = model.training
@@ -221,6 +234,8 @@ def predict(model: nn.Module, data, batch_size: int = 512) -> torch.Tensor:
 def accuracy(model: nn.Module, data, batch_size: int = 512) -> float:
     """Top-1 accuracy in [0, 1] of ``model`` on ``data`` (not empty: an empty set has no accuracy).
 
+    Reads ``model``; does not change its weights.
+
     >>> m = nn.Linear(2, 2)
     >>> with torch.no_grad(): _ = m.weight.copy_(torch.eye(2)), m.bias.zero_()
     >>> accuracy(m, (torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([0, 0])))
@@ -230,6 +245,13 @@ def accuracy(model: nn.Module, data, batch_size: int = 512) -> float:
 
 
 def evaluate_loss(model: nn.Module, data, batch_size: int = 512) -> float:
-    """Mean cross-entropy over ``data``."""
+    """Mean cross-entropy over ``data``.
+
+    Reads ``model``; does not change its weights.
+
+    >>> round(evaluate_loss(nn.Linear(2, 2, bias=False).requires_grad_(False).apply(lambda m: m.weight.zero_()),
+    ...                     (torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))), 4)
+    0.6931
+    """
     return _mean_over(model, data, lambda logits, y: nn.functional.cross_entropy(logits, y, reduction="sum"),
                       batch_size)

@@ -52,6 +52,7 @@ class BaselineRecipe:
         V.number(self.weight_decay, "weight_decay", low=0)
         V.number(self.clip, "clip", low=0, low_open=True)
         V.integer(self.seed, "seed")
+        V.mapping(self.architecture, "architecture")
 
     @classmethod
     def fast(cls, **overrides) -> "BaselineRecipe":

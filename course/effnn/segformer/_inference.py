@@ -15,7 +15,10 @@ DEPLOY_THREADS = 1
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    """Logits ``(N, C, H/4, W/4)`` of every image (uint8 or float), in eval mode."""
+    """Logits ``(N, C, H/4, W/4)`` of every image (uint8 or float), in eval mode.
+
+    Reads ``model``; does not change its weights.
+    """
     V.module(model)
     V.tensor(images, "images", ndim=4)
     batch_size = V.positive_int(batch_size, "batch_size")
@@ -28,7 +31,10 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 64)
 
 
 def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Logits ``(N, C, H/4, W/4)`` whatever the model returns (a HF output or a tensor)."""
+    """Logits ``(N, C, H/4, W/4)`` whatever the model returns (a HF output or a tensor).
+
+    Reads ``model``; does not change its weights.
+    """
     out = model(x)
     return out.logits if hasattr(out, "logits") else out
 
@@ -46,7 +52,10 @@ def upsample(logits: torch.Tensor, size) -> torch.Tensor:
 
 @torch.no_grad()
 def teacher_logits(teacher: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    """The teacher's logits for every image, computed once and reused by every fine-tuning run."""
+    """The teacher's logits for every image, computed once and reused by every fine-tuning run.
+
+    Reads ``teacher`` (left in eval mode); does not change its weights.
+    """
     V.module(teacher, "teacher")
     V.tensor(images, "images", ndim=4)
     batch_size = V.positive_int(batch_size, "batch_size")

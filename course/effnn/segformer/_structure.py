@@ -13,14 +13,20 @@ def _segformer_classes():
 
 
 def attentions(model: nn.Module) -> list:
-    """Every ``SegformerAttention`` of the model, in order."""
+    """Every ``SegformerAttention`` of the model, in order.
+
+    Reads ``model``; does not change its weights.
+    """
     V.module(model)
     hf = _segformer_classes()
     return [m for m in model.modules() if isinstance(m, hf.SegformerAttention)]
 
 
 def head_counts(model: nn.Module) -> dict:
-    """``{q_proj: h, k_proj: h, v_proj: h}`` for every attention: torch-pruning's ``num_heads``."""
+    """``{q_proj: h, k_proj: h, v_proj: h}`` for every attention: torch-pruning's ``num_heads``.
+
+    Reads ``model``; does not change its weights.
+    """
     heads = {}
     for att in attentions(model):
         for proj in (att.q_proj, att.k_proj, att.v_proj):
