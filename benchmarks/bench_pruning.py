@@ -8,11 +8,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from effnn.criteria import criteria_experiment
+from effnn.criteria import CriteriaConfig, run_criteria
 from effnn.data import classification
-from effnn.lth import LTHConfig, find_tickets, summarize
-from effnn.models import LeNet300100
-from effnn.prune import HanConfig, han_experiment
+from effnn.lth import LTHConfig, run_lth, summarize
+from effnn.prune import HanConfig, run_han
 from effnn.structured import SpeedupConfig, run_speedup
 from effnn.train import TrainConfig
 
@@ -30,7 +29,7 @@ def han2015(fast: bool) -> dict:
     _small_models_one_thread()
     seeds = _pick(fast, 3, 1)
     data = {s: classification(s) for s in ("train", "test")}
-    runs = [han_experiment(HanConfig(seed=s), data) for s in range(seeds)]
+    runs = [run_han(HanConfig(seed=s), data) for s in range(seeds)]
     mean = lambda k: float(np.mean([r[k] for r in runs]))  # noqa: E731
     return {"weight_ratio": mean("weight_ratio"), "acc_dense": mean("acc_dense"),
             "acc_pruned": mean("acc_iterative"), "acc_oneshot_same_sparsity": mean("acc_oneshot"),
@@ -40,8 +39,7 @@ def han2015(fast: bool) -> dict:
 
 def criteria(fast: bool) -> dict:
     _small_models_one_thread()
-    res = criteria_experiment(hidden=_pick(fast, 16, 8), epochs=_pick(fast, 40, 10),
-                              fisher_samples=_pick(fast, None, 300))
+    res = run_criteria(CriteriaConfig.fast() if fast else CriteriaConfig())
     return {str(round(100 * s)): {k: float(v) for k, v in row.items()} for s, row in res["table"].items()}
 
 
@@ -51,9 +49,7 @@ def lth(fast: bool) -> dict:
     train, val, test = (classification(s) for s in ("train", "val", "test"))
     cfg = lambda s: LTHConfig(rounds=_pick(fast, 4, 2), amount=0.4, seed=s,  # noqa: E731
                               train=TrainConfig(epochs=15, fast_epochs=2, lr=1.2e-3))
-    in_features = train[0][0].numel()
-    runs = [find_tickets(lambda: LeNet300100(in_features=in_features), train, val, test, cfg(s))
-            for s in range(seeds)]
+    runs = [run_lth(cfg(s), (train, val, test)).records for s in range(seeds)]
     rows = summarize(runs)
     last = rows[-1]
     return {"remaining_frac": last["remaining"], "acc_dense": rows[0]["acc_ticket"],

@@ -195,3 +195,17 @@ def test_bad_inputs():
         C.obs_prune(torch.ones(3), torch.eye(3), 4)
     with pytest.raises(ValueError, match="amounts"):
         C.criterion_weights(C.TinyMLP(4, 2, 2), torch.ones(2, 4), torch.zeros(2, dtype=torch.long), (1.0,))
+
+
+def test_run_criteria_and_the_keyword_form_agree():
+    from effnn.criteria import CriteriaConfig, criteria_experiment, run_criteria
+
+    g = torch.Generator().manual_seed(0)
+    data = (torch.randn(64, 6, generator=g), torch.randint(0, 3, (64,), generator=g))
+    cfg = CriteriaConfig(hidden=3, epochs=1, amounts=(0.5,), fisher_samples=16)
+    res = run_criteria(cfg, data)
+    assert set(res.table) == {0.5} and {"magnitude", "obs", "random"} <= set(res.table[0.5])
+    old = criteria_experiment(hidden=3, epochs=1, amounts=[0.5], fisher_samples=16, data=data)
+    assert old["table"] == res.table
+    with pytest.raises(ValueError, match="amounts"):
+        CriteriaConfig(amounts=(1.0,))

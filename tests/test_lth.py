@@ -144,3 +144,16 @@ def test_old_rate_names_still_work_with_a_deprecation_warning():
         with pytest.warns(DeprecationWarning):
             LTHConfig(rate=1.5)
     assert LTHConfig.fast(seed=3).rounds == 2 and LTHConfig.fast(seed=3).seed == 3
+
+
+def test_run_lth_is_find_tickets_in_the_runner_shape():
+    from effnn.lth import LTHResult, run_lth
+
+    cfg = LTHConfig(rounds=1, amount=0.5, controls=(), train=TrainConfig(epochs=1, lr=1e-2))
+    data = (_data(), _data(32, 1), _data(32, 2))
+    res = run_lth(cfg, data, model_fn=_model)
+    assert isinstance(res, LTHResult) and [r["round"] for r in res.records] == [0, 1]
+    assert res.last["acc_ticket"] == find_tickets(_model, *data, cfg)[-1]["acc_ticket"]
+    assert res.last["remaining"] < 0.6
+    with pytest.raises(TypeError, match="data"):
+        run_lth(cfg, data[:2])

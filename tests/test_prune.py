@@ -184,3 +184,21 @@ def test_old_sparsity_name_of_the_configs_still_works_with_a_deprecation_warning
         assert PruneRetrainConfig(amount=0.7).sparsity == 0.7
     with pytest.raises(TypeError, match="pass 'amount' only"):
         HanConfig(amount=0.5, sparsity=0.5)
+
+
+def test_run_han_result_has_every_number_and_reads_like_the_old_dict():
+    from effnn.data import classification
+    from effnn.prune import HanConfig, HanResult, han_experiment, run_han
+
+    tr, te = classification("train", flatten=True), classification("test", flatten=True)
+    data = {"train": (tr[0][:128], tr[1][:128]), "test": (te[0][:64], te[1][:64])}
+    cfg = HanConfig(amount=0.8, steps=2, dense=TrainConfig(epochs=1), retrain=TrainConfig(epochs=1))
+    res = run_han(cfg, data)
+    assert isinstance(res, HanResult)
+    assert res["weight_ratio"] == res.weight_ratio == res.nonzero_dense / res.nonzero_iterative
+    assert 0.2 * res.nonzero_dense < res.nonzero_iterative < 0.35 * res.nonzero_dense  # 20 % of weights + biases
+    assert set(res) >= {"acc_dense", "acc_oneshot_equal_budget", "layer_sparsity_iterative", "dense_model"}
+    again = han_experiment(cfg, data)
+    assert again.acc_iterative == res.acc_iterative  # same seed, same numbers
+    with pytest.raises(TypeError, match="config"):
+        run_han({"amount": 0.5}, data)

@@ -228,6 +228,10 @@ spec("prune.han_experiment", lambda: dict(cfg=__import__("effnn.prune").prune.Ha
                                                                                          retrain=tcfg()),
                                           data={"train": DATA64, "test": DATA64}),
      cfg=["cfg", 3], data=["d", {"train": DATA64}, {"train": EMPTY8, "test": DATA64}])
+spec("prune.run_han", lambda: dict(config=__import__("effnn.prune").prune.HanConfig(steps=1, dense=tcfg(),
+                                                                                   retrain=tcfg()),
+                                   data={"train": DATA64, "test": DATA64}),
+     config=["cfg", 3], data=["d", {"train": DATA64}, {"train": EMPTY8, "test": DATA64}])
 
 # criteria ------------------------------------------------------------------------------------
 W = torch.randn(4, 3)
@@ -274,6 +278,11 @@ spec("criteria.loss_increase", lambda: dict(model=__import__("effnn.criteria").c
      model=MODEL, x=TENSOR(), y=TENSOR(DATA64[1][:3]), amounts=[(1.0,), (), "x"])
 spec("criteria.criteria_experiment", lambda: dict(hidden=2, epochs=1, amounts=(0.5,), data=DATA64),
      hidden=POSINT, epochs=POSINT, amounts=[(1.0,), (), "x"], seed=INT, data=DATA(_xy(0, (64,)), MISMATCH8)[1:])
+spec("criteria.CriteriaConfig", lambda: dict(), hidden=POSINT, epochs=POSINT, amounts=[(1.0,), (), "x", (NAN,)],
+     seed=INT, fisher_samples=[0, -1, 1.5, "2", True, NAN])
+spec("criteria.run_criteria", lambda: dict(config=__import__("effnn.criteria").criteria.CriteriaConfig(
+    hidden=2, epochs=1, amounts=(0.5,)), data=DATA64), config=[None, {"hidden": 2}, 3],
+     data=DATA(_xy(0, (64,)), MISMATCH8)[1:])
 
 # quant ---------------------------------------------------------------------------------------
 spec("quant.qrange", lambda: dict(bits=8, symmetric=True), bits=BITS + [1], symmetric=FLAG)
@@ -523,6 +532,8 @@ spec("lth.imp_prune", lambda: dict(model=mlp(), cfg=lthcfg(), round_=1), model=M
 spec("lth.find_tickets", lambda: dict(model_fn=mlp, train_data=DATA64, val_data=DATA64, test_data=DATA64,
                                       cfg=lthcfg()),
      model_fn=FUNC, train_data=DATA(), test_data=DATA(), cfg=["cfg", 3])
+spec("lth.run_lth", lambda: dict(config=lthcfg(), data=(DATA64, DATA64, DATA64), model_fn=mlp),
+     config=["cfg", None, 3], data=[None, "d", (DATA64, DATA64), (EMPTY8, DATA64, DATA64)], model_fn=[3, "f"])
 spec("lth.interpolate", lambda: dict(model_a=mlp(), model_b=mlp(), alpha=0.5), model_a=MODEL, model_b=MODEL + [cnn()],
      alpha=FINITE)
 spec("lth.error_barrier", lambda: dict(model_a=mlp(), model_b=mlp(), data=DATA64, alphas=[0.0, 1.0]),

@@ -12,6 +12,8 @@ Data-aware: :func:`taylor_weight`, :func:`taylor_activation`, :func:`taylor_grou
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Callable
 
 import torch
@@ -19,6 +21,7 @@ from torch import nn
 
 from . import validate as V
 from ._deprecate import renamed_kwargs
+from .experiment import Result
 
 
 def _tensor(x, name: str, *, ndim=None) -> torch.Tensor:
@@ -488,29 +491,83 @@ def loss_increase(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amounts=(0
             for s, row in table.items()}
 
 
-@renamed_kwargs(sparsities="amounts")
-def criteria_experiment(hidden: int = 16, epochs: int = 40, amounts=(0.5, 0.8), seed: int = 0,
-                        fisher_samples: int | None = None, data=None) -> dict:
-    """Train a :class:`TinyMLP` on digits and tabulate :func:`loss_increase` (training loss, no retraining)."""
+@dataclass
+class CriteriaConfig:
+    """Lecture 02's criteria comparison: a :class:`TinyMLP` trained once, pruned by every criterion.
+
+    Args:
+        hidden: the MLP's hidden width (small: OBS needs the exact Hessian of every weight).
+        epochs: training epochs (fast mode trains them too: the comparison needs a trained net).
+        amounts: the fractions of weights removed, each in [0, 1).
+        seed: seeds the model and its training.
+        fisher_samples: per-sample gradients for WoodFisher (``None``: every training sample).
+
+    >>> CriteriaConfig(amounts=(0.5,)).amounts, CriteriaConfig.fast().epochs
+    ((0.5,), 10)
+    """
+    hidden: int = 16
+    epochs: int = 40
+    amounts: tuple = (0.5, 0.8)
+    seed: int = 0
+    fisher_samples: int | None = None
+
+    def __post_init__(self):
+        from .prune import check_amount
+
+        V.positive_int(self.hidden, "hidden")
+        V.positive_int(self.epochs, "epochs")
+        _sparsities(self.amounts, check_amount)
+        V.integer(self.seed, "seed")
+        if self.fisher_samples is not None:
+            V.positive_int(self.fisher_samples, "fisher_samples")
+
+    @classmethod
+    def fast(cls, **overrides) -> "CriteriaConfig":
+        """The fast-mode preset (the benchmark's): 8 hidden units, 10 epochs, 300 Fisher samples."""
+        return cls(**{"hidden": 8, "epochs": 10, "fisher_samples": 300, **overrides})
+
+
+@dataclass
+class CriteriaResult(Result):
+    """The trained MLP, its training accuracy, and ``table = {amount: {criterion: mean loss increase}}``."""
+    model: nn.Module
+    train_acc: float
+    table: dict
+
+
+def run_criteria(config: CriteriaConfig, data=None) -> CriteriaResult:
+    """Train a :class:`TinyMLP` and tabulate :func:`loss_increase` (training loss, no retraining).
+
+    Args:
+        config: the experiment. data: an ``(x, y)`` pair (default: the digits training set).
+    Returns:
+        A :class:`CriteriaResult`; the MLP is built here, nothing passed in is changed.
+    """
     from .data import classification
-    from .prune import check_amount
     from .train import TrainConfig, accuracy, fit, seed_everything
 
-    V.positive_int(hidden, "hidden")
-    V.positive_int(epochs, "epochs")
-    _sparsities(amounts, check_amount)
-    V.integer(seed, "seed")
-    if fisher_samples is not None:
-        V.positive_int(fisher_samples, "fisher_samples")
+    if not isinstance(config, CriteriaConfig):
+        raise TypeError(f"config must be an effnn.criteria.CriteriaConfig, got {type(config).__name__}")
     if data is not None:
         V.data(data, "data")
         if not (isinstance(data, (tuple, list)) and len(data) == 2):
             raise TypeError("data must be an (x, y) pair of tensors")
+    c = config
     x, y = data if data is not None else classification("train", flatten=True)
     x = x.reshape(len(x), -1)
-    seed_everything(seed)
-    model = TinyMLP(in_features=x.shape[1], hidden=hidden)
-    fit(model, (x, y), TrainConfig(epochs=epochs, fast_epochs=epochs, lr=3e-3, batch_size=128, seed=seed),
+    seed_everything(c.seed)
+    model = TinyMLP(in_features=x.shape[1], hidden=c.hidden)
+    fit(model, (x, y), TrainConfig(epochs=c.epochs, fast_epochs=c.epochs, lr=3e-3, batch_size=128, seed=c.seed),
         desc="tiny MLP")
-    table = loss_increase(model, x, y, amounts, fisher_samples=fisher_samples)
-    return {"model": model, "train_acc": accuracy(model, (x, y)), "table": table}
+    table = loss_increase(model, x, y, c.amounts, fisher_samples=c.fisher_samples)
+    return CriteriaResult(model=model, train_acc=accuracy(model, (x, y)), table=table)
+
+
+@renamed_kwargs(sparsities="amounts")
+def criteria_experiment(hidden: int = 16, epochs: int = 40, amounts=(0.5, 0.8), seed: int = 0,
+                        fisher_samples: int | None = None, data=None) -> CriteriaResult:
+    """Keyword form of ``run_criteria(CriteriaConfig(...), data)``: same arguments, same result."""
+    if isinstance(amounts, list):
+        amounts = tuple(amounts)
+    return run_criteria(CriteriaConfig(hidden=hidden, epochs=epochs, amounts=amounts, seed=seed,
+                                       fisher_samples=fisher_samples), data)

@@ -33,6 +33,12 @@ class Result:
     def __contains__(self, key) -> bool:
         return key in self.keys()
 
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
     def keys(self) -> list[str]:
         """The field names, like a dict's keys."""
         return [f.name for f in dataclasses.fields(self)]

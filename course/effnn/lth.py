@@ -23,6 +23,7 @@ from torch import nn
 
 from . import validate as V
 from ._deprecate import renamed_fields
+from .experiment import Result
 from .criteria import taylor_weight
 from .prune import (_layers_of, check_amount, install_mask, mask_of, prunable_layers, prune_by_scores,
                     weight_of, weight_sparsity)
@@ -312,6 +313,43 @@ def find_tickets(model_fn: Callable[[], nn.Module], train_data, val_data, test_d
             row["acc_snip"] = accuracy(control, test_data)
         records.append(row)
     return records
+
+
+@dataclass
+class LTHResult(Result):
+    """What :func:`run_lth` found: one record per round (see :func:`find_tickets`), round 0 dense."""
+    records: list
+
+    @property
+    def last(self) -> dict:
+        """The most pruned round's record."""
+        return self.records[-1]
+
+
+def run_lth(config: LTHConfig, data, model_fn: Callable[[], nn.Module] | None = None) -> LTHResult:
+    """Run :class:`LTHConfig`: IMP with rewinding and its controls (open_lth's runner shape).
+
+    Args:
+        config: the run (``LTHConfig.fast()`` in fast mode, or any config).
+        data: ``(train, val, test)``, each an ``(x, y)`` pair (``val`` may be None: no early-stopping
+            iteration).
+        model_fn: builds a fresh network; default: a :class:`~effnn.models.LeNet300100` sized to the data.
+
+    Returns:
+        An :class:`LTHResult`; every model it trains is its own, nothing passed in is changed.
+    """
+    if not isinstance(config, LTHConfig):
+        raise TypeError(f"config must be an effnn.lth.LTHConfig, got {type(config).__name__}")
+    if not (isinstance(data, (tuple, list)) and len(data) == 3):
+        raise TypeError("data must be a (train, val, test) triple of (x, y) pairs")
+    train, val, test = data
+    V.data(train, "data[0] (train)")
+    if model_fn is None:
+        from .models import LeNet300100
+
+        in_features = train[0][0].numel()
+        model_fn = lambda: LeNet300100(in_features=in_features)  # noqa: E731
+    return LTHResult(records=find_tickets(model_fn, train, val, test, config))
 
 
 def _first_batch(data, n: int):

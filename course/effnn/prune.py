@@ -26,6 +26,7 @@ from torch.nn.utils import prune
 
 from . import validate as V
 from ._deprecate import renamed_fields
+from .experiment import Result
 from .train import TrainConfig, accuracy, fit, progress_bar
 
 PRUNABLE = (nn.Linear, nn.Conv2d, nn.Conv1d)
@@ -638,21 +639,46 @@ class HanConfig:
                       "retrain": TrainConfig(epochs=1, fast_epochs=1, lr=1e-3), **overrides})
 
 
-def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> dict:
-    """Reproduce the LeNet-300-100 row of Han et al. 2015 for one seed; returns accuracies and ratios.
+@dataclass
+class HanResult(Result):
+    """What :func:`run_han` measured: dense, iterative, one-shot and equal-budget one-shot pruning."""
+    acc_dense: float
+    nonzero_dense: int
+    acc_iterative: float
+    acc_iterative_no_retrain: float
+    nonzero_iterative: int
+    layer_sparsity_iterative: dict
+    acc_oneshot: float
+    acc_oneshot_no_retrain: float
+    nonzero_oneshot: int
+    layer_sparsity_oneshot: dict
+    acc_oneshot_equal_budget: float
+    acc_oneshot_equal_budget_no_retrain: float
+    nonzero_oneshot_equal_budget: int
+    layer_sparsity_oneshot_equal_budget: dict
+    weight_ratio: float
+    dense_model: nn.Module
+
+
+def run_han(config: HanConfig | None = None, data: dict | None = None) -> "HanResult":
+    """Reproduce the LeNet-300-100 row of Han et al. 2015 for one seed (open_lth's runner shape).
 
     ``data`` holds ``train`` and ``test`` ``(x, y)`` pairs (default: :func:`effnn.data.classification`,
     digits offline, MNIST with ``EFFNN_DATA=real``). ``weight_ratio`` counts all non-zero parameters
     (biases included) of the dense over the pruned network. ``dense_model`` is the trained baseline.
+    Every pruned model is a copy of it; nothing passed in is changed.
+
+    Returns:
+        A :class:`HanResult` (also readable as ``result["acc_dense"]``, like the old dict).
     """
     from .data import classification
     from .measure import count_nonzero
     from .models import LeNet300100
     from .train import seed_everything
 
-    cfg = HanConfig() if cfg is None else cfg
+    cfg = HanConfig() if config is None else config
     if not isinstance(cfg, HanConfig):
-        raise TypeError(f"cfg must be a HanConfig, got {type(cfg).__name__}")
+        raise TypeError(f"config must be a HanConfig, got {type(cfg).__name__}")
     if data is not None:
         V.mapping(data, "data")
         for key in ("train", "test"):
@@ -678,4 +704,11 @@ def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> di
         out[f"layer_sparsity_{name}"] = layer_sparsity(model)
     out["weight_ratio"] = out["nonzero_dense"] / out["nonzero_iterative"]
     out["dense_model"] = dense
-    return out
+    return HanResult(**out)
+
+
+def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> HanResult:
+    """``run_han(cfg, data)`` under its first name (lecture 01 calls it so)."""
+    if cfg is not None and not isinstance(cfg, HanConfig):
+        raise TypeError(f"cfg must be a HanConfig, got {type(cfg).__name__}")
+    return run_han(cfg, data)
