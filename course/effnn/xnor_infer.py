@@ -15,7 +15,11 @@ is the reference of every product.
 
 - :class:`PackedBinaryMLP`: first layer real (matmul, BatchNorm folded into ``h * a + b >= 0``), then
   bits through every hidden binary layer, then the last binary layer's real output (BatchNorm and
-  Hardtanh as ``clip(z * a + b, -1, 1)``) into the real classifier.
+  Hardtanh as ``clip(z * a + b, -1, 1)``) into the real classifier. Everything between the two real
+  layers is one compiled pass per row (sign and pack, then per layer XOR, popcount, threshold and pack,
+  the row's bits staying in L1), rows split over numba's threads for a large batch. At build the
+  thresholds become bounds on the mismatch count (a channel with ``s = -1`` gets its weight bits
+  inverted), so a layer's output bit is one integer comparison.
 - :func:`time_models`: the fp32 model against the packed one, same process, alternating.
 """
 from __future__ import annotations
@@ -30,6 +34,7 @@ from . import validate as V
 from . import xnor
 
 try:
+    import numba
     from numba import njit, prange
 
     from .xnor import popcount64
@@ -47,100 +52,157 @@ def _n_words(n: int) -> int:
 
 # ----------------------------------------------------------------------------- compiled kernels
 if _NUMBA:
+    _ONE = np.uint64(1)
+
     @njit(cache=xnor._cache_ok(), inline="always")
-    def _pack_row_into(bits_row, fire, count):  # pragma: no cover - compiled
-        """fire[:count] (uint64 0/1) -> bits_row in effnn.xnor's layout (MSB first, padding bits 1)."""
+    def _sign_pack_row(h_row, fa, fb, bits):  # pragma: no cover - compiled
+        """bits = the signs of ``h_row * fa + fb`` (>= 0 -> 1) in effnn.xnor's layout (MSB first, padding 1)."""
+        count = h_row.shape[0]
         full = count // _WORD
         for w in range(full):
             word = np.uint64(0)
-            for b in range(_WORD):  # branch-free: LLVM vectorizes the shifts and the OR-reduction
-                word |= fire[w * _WORD + b] << np.uint64(_WORD - 1 - b)
-            bits_row[w] = word
-        if full < bits_row.shape[0]:
+            for b in range(_WORD):  # branch-free: LLVM vectorizes the masks and the OR-reduction
+                j = w * _WORD + b
+                fire = np.uint64(0) - np.uint64(h_row[j] * fa[j] + fb[j] >= np.float32(0.0))
+                word |= (_ONE << np.uint64(_WORD - 1 - b)) & fire
+            bits[w] = word
+        if full * _WORD < count:
             word = np.uint64(0)
             for b in range(_WORD):
                 j = full * _WORD + b
-                bit = fire[j] if j < count else np.uint64(1)
-                word |= bit << np.uint64(_WORD - 1 - b)
-            bits_row[full] = word
+                bit = (h_row[j] * fa[j] + fb[j] >= np.float32(0.0)) if j < count else True
+                word |= np.uint64(bit) << np.uint64(_WORD - 1 - b)
+            bits[full] = word
 
     @njit(cache=xnor._cache_ok(), inline="always")
-    def _row_popcounts(a_row, bt, acc):  # pragma: no cover - compiled
-        """acc[j] = popcount(a_row XOR column j of bt), four words per pass (fewer loads and stores of acc)."""
-        words = a_row.shape[0]
-        cols = bt.shape[1]
-        for j in range(cols):
-            acc[j] = 0
+    def _mismatches(bits, wflat, off, words, cols, acc):  # pragma: no cover - compiled
+        """acc[j] = popcount(bits XOR column j of the (words, cols) weights at wflat[off:]), four words a pass.
+
+        Indexing the flat buffer directly (not a reshaped slice) keeps the unit stride visible to LLVM,
+        which then vectorizes xor + popcount + add over contiguous j.
+        """
         w = 0
         while w + 4 <= words:
-            a0, a1, a2, a3 = a_row[w], a_row[w + 1], a_row[w + 2], a_row[w + 3]
-            r0, r1, r2, r3 = bt[w], bt[w + 1], bt[w + 2], bt[w + 3]
-            for j in range(cols):  # contiguous in j: LLVM vectorizes xor + popcount + add
-                acc[j] += np.int64(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
-                                   + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
+            a0, a1, a2, a3 = bits[w], bits[w + 1], bits[w + 2], bits[w + 3]
+            o = off + w * cols
+            r0, r1 = wflat[o:o + cols], wflat[o + cols:o + 2 * cols]
+            r2, r3 = wflat[o + 2 * cols:o + 3 * cols], wflat[o + 3 * cols:o + 4 * cols]
+            if w == 0:
+                for j in range(cols):
+                    acc[j] = np.int64(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
+                                      + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
+            else:
+                for j in range(cols):
+                    acc[j] += np.int64(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
+                                       + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
             w += 4
+        if w == 0:
+            for j in range(cols):
+                acc[j] = 0
         while w < words:
-            aw = a_row[w]
-            row = bt[w]
+            aw = bits[w]
+            row = wflat[off + w * cols:off + (w + 1) * cols]
             for j in range(cols):
                 acc[j] += np.int64(popcount64(aw ^ row[j]))
             w += 1
 
-    def _threshold_body(a_bits, bt, n, s, t, out_bits):  # pragma: no cover - compiled
-        rows, words = a_bits.shape
-        cols = bt.shape[1]
-        for i in prange(rows):
-            acc = np.empty(cols, dtype=np.int64)
-            _row_popcounts(a_bits[i], bt, acc)
-            fire = np.empty(cols, dtype=np.uint64)
-            for j in range(cols):
-                fire[j] = np.uint64(s[j] * (n - 2 * acc[j]) >= t[j])
-            _pack_row_into(out_bits[i], fire, cols)
+    @njit(cache=xnor._cache_ok(), inline="always")
+    def _threshold_pack(acc, thr, cols, bits):  # pragma: no cover - compiled
+        """bits = (acc <= thr) per channel, packed in effnn.xnor's layout: the next layer's input."""
+        full = cols // _WORD
+        for w in range(full):
+            word = np.uint64(0)
+            for b in range(_WORD):
+                j = w * _WORD + b
+                word |= (_ONE << np.uint64(_WORD - 1 - b)) & (np.uint64(0) - np.uint64(acc[j] <= thr[j]))
+            bits[w] = word
+        if full * _WORD < cols:
+            word = np.uint64(0)
+            for b in range(_WORD):
+                j = full * _WORD + b
+                bit = (acc[j] <= thr[j]) if j < cols else True
+                word |= np.uint64(bit) << np.uint64(_WORD - 1 - b)
+            bits[full] = word
 
-    def _affine_body(a_bits, bt, n, a, b, out):  # pragma: no cover - compiled
-        rows, words = a_bits.shape
-        cols = bt.shape[1]
-        for i in prange(rows):
-            acc = np.empty(cols, dtype=np.int64)
-            _row_popcounts(a_bits[i], bt, acc)
-            for j in range(cols):
-                v = np.float32(n - 2 * acc[j]) * a[j] + b[j]
-                out[i, j] = min(np.float32(1.0), max(np.float32(-1.0), v))
+    @njit(cache=xnor._cache_ok(), inline="always")
+    def _four_words_threshold_pack(bits, wflat, off, cols, thr, toff):  # pragma: no cover - compiled
+        """A 4-word (<= 256-input) threshold layer in one pass: XOR, popcount, ``acc <= thr`` and packing
+        per output word, with no mismatch count stored; ``bits`` (read first) becomes the layer's output."""
+        a0, a1, a2, a3 = bits[0], bits[1], bits[2], bits[3]
+        r0, r1 = wflat[off:off + cols], wflat[off + cols:off + 2 * cols]
+        r2, r3 = wflat[off + 2 * cols:off + 3 * cols], wflat[off + 3 * cols:off + 4 * cols]
+        th = thr[toff:toff + cols]
+        full = cols // _WORD
+        for w in range(full):
+            word = np.uint64(0)
+            for b in range(_WORD):
+                j = w * _WORD + b
+                c = np.int64(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
+                             + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
+                word |= (_ONE << np.uint64(_WORD - 1 - b)) & (np.uint64(0) - np.uint64(c <= th[j]))
+            bits[w] = word
+        if full * _WORD < cols:
+            word = np.uint64(0)
+            for b in range(_WORD):
+                j = full * _WORD + b
+                fire = True
+                if j < cols:
+                    c = np.int64(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
+                                 + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
+                    fire = c <= th[j]
+                word |= np.uint64(fire) << np.uint64(_WORD - 1 - b)
+            bits[full] = word
 
-    def _sign_pack_body(h, a, b, out_bits):  # pragma: no cover - compiled
-        rows, cols = h.shape
-        for i in prange(rows):
-            fire = np.empty(cols, dtype=np.uint64)
-            for j in range(cols):
-                fire[j] = np.uint64(h[i, j] * a[j] + b[j] >= np.float32(0.0))
-            _pack_row_into(out_bits[i], fire, cols)
+    @njit(cache=xnor._cache_ok(), inline="always")
+    def _mlp_rows(h, fa, fb, wflat, geometry, thr, a, b, start, stop, out):  # pragma: no cover - compiled
+        """Every binary step of the MLP for rows start..stop-1, one row at a time (its bits stay in L1).
 
-    def _fused_body(h, fa, fb, wts, n, s, t, a, b, out):  # pragma: no cover - compiled
-        """Every step of the MLP for one row at a time: the row's bits stay in L1 between the layers."""
-        rows, width = h.shape
-        layers = wts.shape[0]
-        words = wts.shape[1]
-        for i in prange(rows):
-            fire = np.empty(width, dtype=np.uint64)
-            for j in range(width):
-                fire[j] = np.uint64(h[i, j] * fa[j] + fb[j] >= np.float32(0.0))
-            bits = np.empty(words, dtype=np.uint64)
-            _pack_row_into(bits, fire, width)
-            acc = np.empty(width, dtype=np.int64)
-            for layer in range(layers - 1):
-                _row_popcounts(bits, wts[layer], acc)
-                for j in range(width):
-                    fire[j] = np.uint64(s[layer, j] * (n - 2 * acc[j]) >= t[layer, j])
-                _pack_row_into(bits, fire, width)
-            _row_popcounts(bits, wts[layers - 1], acc)
-            for j in range(width):
-                v = np.float32(n - 2 * acc[j]) * a[j] + b[j]
-                out[i, j] = min(np.float32(1.0), max(np.float32(-1.0), v))
+        ``geometry[k] = (words_in, cols, weight offset, threshold offset, n)`` of binary layer k.
+        """
+        layers = geometry.shape[0]
+        most_words, most_cols = 1, 1
+        for k in range(layers):
+            most_words = max(most_words, geometry[k, 0], (geometry[k, 1] + _WORD - 1) // _WORD)
+            most_cols = max(most_cols, geometry[k, 1])
+        bits = np.empty(most_words, dtype=np.uint64)
+        acc = np.empty(most_cols, dtype=np.int64)
+        for i in range(start, stop):
+            _sign_pack_row(h[i], fa, fb, bits)
+            for k in range(layers):
+                words, cols, woff, toff, n = geometry[k, 0], geometry[k, 1], geometry[k, 2], geometry[k, 3], \
+                    geometry[k, 4]
+                if k < layers - 1 and words == 4:
+                    _four_words_threshold_pack(bits, wflat, woff, cols, thr, toff)
+                    continue
+                _mismatches(bits, wflat, woff, words, cols, acc)
+                if k < layers - 1:
+                    _threshold_pack(acc, thr[toff:toff + cols], cols, bits)
+                else:
+                    for j in range(cols):
+                        v = np.float32(np.int32(n - 2 * acc[j])) * a[j] + b[j]  # int32: a vector conversion
+                        out[i, j] = min(np.float32(1.0), max(np.float32(-1.0), v))
 
-    _KERNELS = {}
-    for _name, _body in (("threshold", _threshold_body), ("affine", _affine_body), ("sign_pack", _sign_pack_body),
-                         ("fused", _fused_body)):
-        _KERNELS[_name] = (njit(parallel=True, cache=xnor._cache_ok())(_body), njit(cache=False)(_body))
+    @njit(parallel=True, cache=xnor._cache_ok())
+    def _mlp_parallel(h, fa, fb, wflat, geometry, thr, a, b, chunks, out):  # pragma: no cover - compiled
+        """The rows in ``chunks`` contiguous blocks, one per thread (each allocates its row buffers once)."""
+        rows = h.shape[0]
+        per = (rows + chunks - 1) // chunks
+        for c in prange(chunks):
+            _mlp_rows(h, fa, fb, wflat, geometry, thr, a, b, c * per, min(rows, (c + 1) * per), out)
+
+    @njit(cache=xnor._cache_ok())
+    def _mlp_serial(h, fa, fb, wflat, geometry, thr, a, b, chunks, out):  # pragma: no cover - compiled
+        """Small batches: no thread pool to wake (on a busy machine a parallel region waits for every thread)."""
+        _mlp_rows(h, fa, fb, wflat, geometry, thr, a, b, 0, h.shape[0], out)
+
+    def _sign_pack_body(h, fa, fb, bits):  # pragma: no cover - compiled
+        for i in prange(h.shape[0]):
+            _sign_pack_row(h[i], fa, fb, bits[i])
+
+    _KERNELS = {"mlp": (_mlp_parallel, _mlp_serial)}
+    # prange runs as range in the serial twin; not cached: it shares its source (and cache key)
+    _KERNELS["sign_pack"] = (njit(parallel=True, cache=xnor._cache_ok())(_sign_pack_body),
+                             njit(cache=False)(_sign_pack_body))
 
 
 #: Below this many word operations one thread wins (measured on 2 cores: a 256-row batch of the
@@ -226,6 +288,7 @@ class PackedBinaryMLP:
     def __init__(self, first_weight, first_a, first_b, layers, last):
         V.tensor(first_weight, "first_weight", ndim=2, floating=True, finite=True, min_numel=1)
         self.first_weight = first_weight.detach().float().contiguous()
+        self._first_weight_t = self.first_weight.T.contiguous()  # (in, hidden): the faster GEMM operand
         hidden = self.first_weight.shape[0]
         self.first_a = _vector(first_a, "first_a", hidden, np.float32)
         self.first_b = _vector(first_b, "first_b", hidden, np.float32)
@@ -246,43 +309,36 @@ class PackedBinaryMLP:
             raise ValueError(f"last must be a torch.nn.Linear with {width} inputs")
         if not _NUMBA:
             raise RuntimeError("PackedBinaryMLP needs numba (a course dependency); it is not installed")
-        self._fused = None
-        if all(layer.n == hidden and layer.out_features == hidden for layer in self.layers):
-            mid = self.layers[:-1]
-            self._fused = (
-                np.ascontiguousarray(np.stack([layer.weights_t for layer in self.layers])), hidden,
-                np.stack([layer.s for layer in mid]) if mid else np.zeros((0, hidden), np.int64),
-                np.stack([layer.t for layer in mid]) if mid else np.zeros((0, hidden), np.int64),
-                self.layers[-1].a, self.layers[-1].b)
+        self._plan = _plan(self.layers)
+
+    def _first(self, x) -> np.ndarray:
+        """The real first layer's output (rows, hidden), float32."""
+        V.tensor(x, "x", floating=True, min_numel=1)
+        if x.dim() < 2:
+            raise ValueError(f"x must be a batch (rows, features...), got shape {tuple(x.shape)}")
+        flat = torch.flatten(x.detach(), 1)
+        if flat.shape[1] != self._first_weight_t.shape[0]:
+            raise ValueError(f"x has {flat.shape[1]} features per sample; the first layer takes "
+                             f"{self._first_weight_t.shape[0]}")
+        return torch.mm(flat.float(), self._first_weight_t).numpy()
 
     def bits_in(self, x: torch.Tensor) -> np.ndarray:
         """The first binary layer's input, packed: sign(BN(first layer(x)))."""
-        h = torch.flatten(x, 1).float() @ self.first_weight.T
-        h = h.numpy()
+        h = self._first(x)
         out = np.empty((h.shape[0], _n_words(h.shape[1])), dtype=np.uint64)
         _run("sign_pack", h.size, h, self.first_a, self.first_b, out)
         return out
 
     @torch.inference_mode()
     def __call__(self, x) -> torch.Tensor:
-        V.tensor(x, "x", floating=True, min_numel=1)
-        if self._fused is not None:
-            h = (torch.flatten(x, 1).float() @ self.first_weight.T).numpy()
-            real = np.empty(h.shape, dtype=np.float32)
-            wts = self._fused[0]
-            _run("fused", h.shape[0] * wts.shape[0] * wts.shape[1] * wts.shape[2], h, self.first_a, self.first_b,
-                 *self._fused, real)
-            return self.last(torch.from_numpy(real))
-        bits = self.bits_in(x)
-        rows = bits.shape[0]
-        for layer in self.layers[:-1]:
-            out = np.empty((rows, _n_words(layer.out_features)), dtype=np.uint64)
-            _run("threshold", rows * layer.out_features * bits.shape[1], bits, layer.weights_t, layer.n,
-                 layer.s, layer.t, out)
-            bits = out
-        layer = self.layers[-1]
-        real = np.empty((rows, layer.out_features), dtype=np.float32)
-        _run("affine", real.size * bits.shape[1], bits, layer.weights_t, layer.n, layer.a, layer.b, real)
+        h = self._first(x)
+        wflat, geometry, thr, work = self._plan
+        real = np.empty((h.shape[0], self.layers[-1].out_features), dtype=np.float32)
+        rows = h.shape[0]
+        parallel = rows * work >= PARALLEL_MIN_WORK
+        chunks = min(rows, numba.get_num_threads()) if parallel else 1
+        (_KERNELS["mlp"][0] if parallel else _KERNELS["mlp"][1])(
+            h, self.first_a, self.first_b, wflat, geometry, thr, self.layers[-1].a, self.layers[-1].b, chunks, real)
         return self.last(torch.from_numpy(real))
 
     def packed_bytes(self) -> int:
@@ -295,6 +351,36 @@ def _layer_check(value, name):
         raise TypeError(f"{name} must be a PackedLayer (from effnn.xnor_infer.packed_layer), got "
                         f"{type(value).__name__}")
     return value
+
+
+def _plan(layers: list[PackedLayer]):
+    """The compiled runner's operands: every layer's packed weights in one buffer, and integer thresholds
+    on the mismatch count ``acc`` (``z = n - 2 acc``) so that a channel fires when ``acc <= thr``.
+
+    ``s * z >= t`` is ``acc <= (n - t) // 2`` for ``s = +1``; for ``s = -1`` the channel's weight bits are
+    inverted (its mismatches become ``n - acc``), which turns ``acc >= ceil((n + t) / 2)`` into the same
+    form; for ``s = 0`` the channel is constant (``thr = n``: always, ``-1``: never).
+    """
+    chunks, geometry, thr, offset, toffset = [], [], [], 0, 0
+    for k, layer in enumerate(layers):
+        wt = layer.weights_t
+        words, cols, n = wt.shape[0], wt.shape[1], layer.n
+        if k < len(layers) - 1:
+            s, t = layer.s, layer.t
+            pad = words * _WORD - n
+            real_bits = np.full(words, np.iinfo(np.uint64).max, dtype=np.uint64)
+            real_bits[-1] = np.uint64(((1 << _WORD) - 1) ^ ((1 << pad) - 1))
+            wt = np.where(s[None, :] < 0, wt ^ real_bits[:, None], wt)
+            low = -((-(n + t)) // 2)  # ceil((n + t) / 2)
+            bound = np.where(s > 0, (n - t) // 2, np.where(s < 0, n - low, np.where(t <= 0, n, -1)))
+            thr.append(np.clip(bound, -1, n).astype(np.int64))
+        chunks.append(np.ascontiguousarray(wt, dtype=np.uint64).ravel())
+        geometry.append((words, cols, offset, toffset, n))
+        offset += words * cols
+        toffset += cols if k < len(layers) - 1 else 0
+    work = sum(g[0] * g[1] for g in geometry)
+    thr = np.concatenate(thr) if thr else np.zeros(0, np.int64)
+    return np.concatenate(chunks), np.array(geometry, dtype=np.int64), thr, work
 
 
 def bn_affine(bn: torch.nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
