@@ -175,6 +175,9 @@ def serialized_bytes(model: nn.Module) -> int:
     """Size of ``torch.save(model.state_dict())``: works for quantized modules too.
 
     Reads ``model``; does not change its weights.
+
+    >>> serialized_bytes(nn.Linear(3, 2)) > dense_bytes(nn.Linear(3, 2))  # plus the file's framing
+    True
     """
     _check_module(model)
     buf = io.BytesIO()

@@ -337,6 +337,11 @@ def set_mode(model: nn.Module, mode: str) -> nn.Module:
     """Switch every :class:`QuantWrapper` of ``model`` to ``mode``; returns ``model``.
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
+
+    Args:
+        mode: ``"float"`` (plain layers), ``"calibrate"`` (record activation ranges) or ``"quant"``.
+    Returns:
+        ``model``.
     """
     V.module(model, "model")
     V.choice(mode, "mode", ("float", "calibrate", "quant"))
@@ -352,6 +357,12 @@ def calibrate(model: nn.Module, data, batches: int = 8, batch_size: int = 128) -
     """Run up to ``batches`` batches of ``data`` through ``model`` to fix activation ranges.
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
+
+    Args:
+        model: a model from :func:`wrap_for_quant`; data: ``(x, y)`` tensors, Dataset or DataLoader;
+        batches: an int >= 1; batch_size: an int >= 1.
+    Returns:
+        ``model``, in ``"quant"`` mode with its activation ranges set.
     """
     from .train import as_loader
 
@@ -400,6 +411,12 @@ def qat(model: nn.Module, train_data, w_bits: int, a_bits: int | None, cfg=None,
 
     Weight ranges follow the weights at every step; activation ranges stay at their calibrated
     values; gradients pass the rounding by the straight-through estimator.
+
+    Args:
+        model: copied, not changed. train_data: ``(x, y)`` tensors, Dataset or DataLoader.
+        w_bits, a_bits: weight and activation bits. cfg: the fine-tuning (default 5 epochs at lr 1e-4).
+    Returns:
+        the trained fake-quantized copy.
     """
     from .train import TrainConfig, _config, fit
 
@@ -696,6 +713,12 @@ def compare_int8(fp32: nn.Module, int8: nn.Module, example_inputs, test_data, *,
     programs); plus size and accuracy of both.
 
     Reads both models; changes neither.
+
+    Args:
+        fp32, int8: the two models (e.g. ``model`` and ``dynamic_int8(model)``).
+        example_inputs: the batch both are timed on. test_data: ``(x, y)`` for the accuracies.
+    Returns:
+        an :class:`Int8Report` (latencies, serialized sizes, accuracies and their ratios).
     """
     from .measure import latency, serialized_bytes
     from .train import accuracy
