@@ -20,7 +20,7 @@ from autograder.release import write_root_config
 from autograder.settings import limits_for
 from autograder.simulate import blank_submission, reference_submission
 
-from test_grading_hostile import A, FULL, _base, _insert_after_setup, _set  # the same broken class
+from test_grading_hostile import A, FULL, _base, _insert_after_setup, _set, put_submission  # the same broken class
 
 pytestmark = pytest.mark.slow
 LIMITS = limits_for(A, memory_mb=6144)  # A0's own time limits: no endless loop in this class
@@ -52,11 +52,8 @@ def _class(subs: Path) -> dict:
     """A0 submissions, honest and broken; returns {student: (status, score)}."""
     expected = {}
 
-    def put(student, nb, status="graded", score=FULL, name=f"{A}.ipynb"):
-        path = subs / student / A / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(nb if isinstance(nb, str) else json.dumps(nb))
-        expected[student] = (status, score)
+    def put(*args, **kwargs):
+        put_submission(subs, expected, *args, **kwargs)
 
     base = _base()
     put("honest", base)

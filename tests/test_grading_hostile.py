@@ -102,15 +102,22 @@ subprocess.Popen(["sh", "-c", "sleep 31337"], start_new_session=True)
 """
 
 
+def put_submission(subs: Path, expected: dict, student: str, nb, status="graded", score=FULL,
+                   name=f"{A}.ipynb") -> None:
+    """Write one student's notebook (a dict, or raw text for a malformed one) into the submission
+    folder, and record the status and score the grader must give it."""
+    path = subs / student / A / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(nb if isinstance(nb, str) else json.dumps(nb))
+    expected[student] = (status, score)
+
+
 def _class(subs: Path, outside: list[Path]) -> dict:
     """Write the class's submissions; return {student: (expected status, expected score)}."""
     expected = {}
 
-    def put(student, nb, status="graded", score=FULL, name=f"{A}.ipynb"):
-        path = subs / student / A / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(nb if isinstance(nb, str) else json.dumps(nb))
-        expected[student] = (status, score)
+    def put(*args, **kwargs):
+        put_submission(subs, expected, *args, **kwargs)
 
     base = _base()
     put("honest", base)

@@ -1,0 +1,201 @@
+"""The coarsest structures pruning removes: whole attention heads and whole residual blocks.
+
+Removing a head or a block deletes a whole sub-computation, so the saving is real on any hardware; the
+question is only how much accuracy it costs. Two findings from the literature are measured with this
+module in lecture 01:
+
+- *Are Sixteen Heads Really Better than One?* (Michel, Levy, Neubig, 2019): most single heads of a
+  trained transformer can be masked at test time at little cost, and some heads matter a lot.
+- *Residual Networks Behave Like Ensembles of Relatively Shallow Networks* (Veit, Wilber, Belongie,
+  2016): deleting one block of a trained residual network costs little, while deleting one layer of a
+  plain (non-residual) network of the same shape breaks it.
+
+Heads are removed for real by torch-pruning (``num_heads`` / ``prune_num_heads``), which keeps the
+query, key, value and output projections of each head consistent.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from . import validate as V
+
+
+class HeadAttention(nn.Module):
+    """Multi-head self-attention written with separate q/k/v projections (the layout torch-pruning
+    prunes head by head). ``head_gate`` (None, or one 0/1 value per head) masks heads for ablation."""
+
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        V.positive_int(dim, "dim")
+        V.positive_int(num_heads, "num_heads")
+        if dim % num_heads:
+            raise ValueError(f"dim={dim} must be divisible by num_heads={num_heads}")
+        self.num_heads = num_heads
+        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+        self.head_gate: torch.Tensor | None = None
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        q, k, v = (p(x).view(b, t, self.num_heads, -1).transpose(1, 2) for p in (self.q, self.k, self.v))
+        weights = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / q.shape[-1] ** 0.5, dim=-1)
+        heads = torch.matmul(weights, v)                                   # (b, heads, t, head_dim)
+        if self.head_gate is not None:
+            heads = heads * self.head_gate.view(1, -1, 1, 1)
+        return self.out(heads.transpose(1, 2).reshape(b, t, -1))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: x + attention(norm(x)), then x + MLP(norm(x))."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: int = 2):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = HeadAttention(dim, num_heads)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class RowTransformer(nn.Module):
+    """A small transformer classifier for (N, 1, H, W) images that reads each image row as a token."""
+
+    def __init__(self, width: int = 8, height: int = 8, dim: int = 32, num_heads: int = 4, depth: int = 2,
+                 num_classes: int = 10):
+        super().__init__()
+        for value, name in ((width, "width"), (height, "height"), (depth, "depth")):
+            V.positive_int(value, name)
+        V.integer(num_classes, "num_classes", low=2)
+        self.embed = nn.Linear(width, dim)
+        self.position = nn.Parameter(torch.zeros(1, height, dim))
+        self.blocks = nn.Sequential(*[TransformerBlock(dim, num_heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x):
+        if x.dim() != 4 or x.shape[1] != 1:
+            raise ValueError(f"RowTransformer expects (N, 1, H, W) input, got shape {tuple(x.shape)}")
+        tokens = self.embed(x[:, 0]) + self.position
+        return self.head(self.norm(self.blocks(tokens)).mean(1))
+
+
+def attention_layers(model: nn.Module) -> list[HeadAttention]:
+    """The model's attention layers, in order."""
+    return [m for m in model.modules() if isinstance(m, HeadAttention)]
+
+
+@torch.no_grad()
+def head_ablation(model: nn.Module, data) -> torch.Tensor:
+    """Test accuracy with one head masked at a time: a (layers, heads) tensor. The model is unchanged.
+
+    Args:
+        model: a model with :class:`HeadAttention` layers (all with the same number of heads).
+        data: ``(x, y)`` tensors to score on.
+    """
+    from .train import accuracy
+
+    layers = attention_layers(V.module(model, "model"))
+    if not layers:
+        raise ValueError("model has no HeadAttention layers to ablate")
+    grid = torch.zeros(len(layers), max(a.num_heads for a in layers))
+    for i, att in enumerate(layers):
+        for h in range(att.num_heads):
+            att.head_gate = torch.ones(att.num_heads)
+            att.head_gate[h] = 0.0
+            try:
+                grid[i, h] = accuracy(model, data)
+            finally:
+                att.head_gate = None
+    return grid
+
+
+def prune_heads(model: nn.Module, example_inputs, amount: float, *, ignored_layers=None) -> nn.Module:
+    """Remove the fraction ``amount`` of heads in every attention layer (smallest L2 norm of a head's
+    q/k/v/out weights first), in place, with torch-pruning; returns the model.
+
+    Each layer keeps at least one head. ``num_heads`` of each layer is updated to the heads left.
+    """
+    V.module(model, "model")
+    amount = V.fraction(amount, "amount")
+    layers = attention_layers(model)
+    if not layers:
+        raise ValueError("model has no HeadAttention layers whose heads could be pruned")
+    if amount == 0:
+        return model
+    num_heads = {p: att.num_heads for att in layers for p in (att.q, att.k, att.v)}
+    # Only the attention groups (q, k, v and the output projection's inputs, coupled by the two matmuls)
+    # are pruned, and within them whole heads only (prune_head_dims=False). torch-pruning removes heads
+    # only inside a group that is pruned at all, hence pruning_ratio=amount with everything else ignored.
+    ignored = list(ignored_layers or []) + [m for m in model.modules() if isinstance(m, nn.Linear)
+                                             and m not in num_heads]
+    unwrapped = [(p, p.dim() - 1) for n, p in model.named_parameters(recurse=False)]  # e.g. positions
+    pruner = tp.pruner.MetaPruner(
+        model, example_inputs, importance=tp.importance.GroupMagnitudeImportance(p=2), pruning_ratio=amount,
+        num_heads=num_heads, prune_num_heads=True, prune_head_dims=False, head_pruning_ratio=amount,
+        ignored_layers=ignored, unwrapped_parameters=unwrapped)
+    pruner.step()
+    for att in layers:
+        att.num_heads = int(pruner.num_heads[att.q])
+    return model
+
+
+# ----------------------------------------------------------------------------- whole blocks
+class PlainBlock(nn.Module):
+    """conv-BN-ReLU-conv-BN-ReLU without the identity: the plain twin of ``models.ResidualBlock``."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        V.positive_int(channels, "channels")
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                                  nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(channels), nn.ReLU())
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def plain_twin(model: nn.Module) -> nn.Module:
+    """A fresh copy of a ``models.ResCNN`` whose residual blocks are plain blocks of the same shape."""
+    from .models import ResidualBlock
+
+    twin = copy.deepcopy(V.module(model, "model"))
+    for stage in (twin.stage1, twin.stage2):
+        for i, block in enumerate(stage):
+            if isinstance(block, ResidualBlock):
+                stage[i] = PlainBlock(block.conv1.in_channels)
+    return twin
+
+
+def blocks_of(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``(name, block)`` for each residual or plain block of a ``models.ResCNN``-shaped model."""
+    from .models import ResidualBlock
+
+    found = [(n, m) for n, m in model.named_modules() if isinstance(m, (ResidualBlock, PlainBlock))]
+    if not found:
+        raise ValueError("model has no residual or plain blocks to delete")
+    return found
+
+
+@torch.no_grad()
+def block_deletion(model: nn.Module, data) -> dict[str, float]:
+    """Test accuracy with one block replaced by the identity at a time ({block name: accuracy}); the
+    model is unchanged."""
+    from .train import accuracy
+
+    out = {}
+    for name, _ in blocks_of(V.module(model, "model")):
+        parent_name, _, index = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        original = parent[int(index)]
+        parent[int(index)] = nn.Identity()
+        try:
+            out[name] = accuracy(model, data)
+        finally:
+            parent[int(index)] = original
+    return out
