@@ -1,0 +1,109 @@
+"""Accuracy of a sparse subnetwork against the step it is rewound to.
+
+Frankle et al. (*Stabilizing the Lottery Ticket Hypothesis*, 2019; *Linear Mode Connectivity and the
+Lottery Ticket Hypothesis*, 2020) found that a pruning mask trained from the initial weights
+:math:`\\theta_0` often fails at larger learning rates, while the same mask rewound to the weights
+:math:`\\theta_k` of an early step ``k`` succeeds. :func:`rewind_sweep` measures that curve cheaply:
+one dense training records :math:`\\theta_k` for every ``k`` asked (:class:`Snapshots`), one magnitude
+mask is cut from the trained weights, and the masked network is retrained from each :math:`\\theta_k`,
+plus the random re-initialisation control. One mask for every ``k`` keeps the rewind point the only
+thing that changes.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import replace
+from typing import Callable
+
+import torch
+from torch import nn
+
+from . import validate as V
+
+
+class Snapshots:
+    """``after_step`` hook for :func:`effnn.train.fit`: a copy of the weights after each step in ``steps``.
+
+    Step 0 (the initialisation) is taken when the hook is created. ``saved[k]`` is a
+    :func:`effnn.lth.snapshot` (keyed by unpruned parameter names, ready for :func:`effnn.lth.rewind`).
+    """
+
+    def __init__(self, model: nn.Module, steps):
+        from .lth import snapshot
+
+        V.module(model, "model")
+        steps = V.sequence_of(list(steps) if isinstance(steps, range) else steps, "steps",
+                              lambda v, n: V.integer(v, n, low=0))
+        V.nonempty(steps, "steps")
+        self.steps, self.step = sorted(set(steps)), 0
+        self.saved = {0: snapshot(model)} if 0 in self.steps else {}
+
+    def __call__(self, model: nn.Module) -> None:
+        from .lth import snapshot
+
+        self.step += 1
+        if self.step in self.steps:
+            self.saved[self.step] = snapshot(model)
+
+
+def steps_per_epoch(train_data, batch_size: int) -> int:
+    """Optimizer steps in one epoch over ``(x, y)`` tensors at ``batch_size``."""
+    V.data(train_data, "train_data")
+    return math.ceil(len(train_data[1]) / V.positive_int(batch_size, "batch_size"))
+
+
+def rewind_sweep(model_fn: Callable[[], nn.Module], train_data, test_data, cfg, steps, *,
+                 amount: float = 0.96, output_amount: float = 0.5, seeds=(0, 1), control: bool = True) -> dict:
+    """Test accuracy of one magnitude mask rewound to each step in ``steps`` and retrained.
+
+    Per seed: train ``model_fn()`` densely with ``cfg`` (recording :math:`\\theta_k`), remove ``amount``
+    of each hidden layer's weights and ``output_amount`` of the output layer's by magnitude, then for
+    each ``k`` rewind the survivors to :math:`\\theta_k` and retrain with ``cfg``; with ``control`` the
+    same mask also trains from a fresh initialisation. Every ``k`` must fall inside the dense training.
+
+    Returns ``acc[k]`` and ``acc_reinit`` (one value per seed; empty without ``control``), ``dense``
+    per seed, ``remaining`` (the fraction of weights left), ``steps_per_epoch``, ``total_steps`` and
+    ``n_test``.
+    """
+    from .lth import apply_masks, masks, rewind
+    from .prune import magnitude_prune, prunable_layers, weight_sparsity
+    from .train import _config, accuracy, fit, seed_everything
+
+    V.function(model_fn, "model_fn")
+    V.data(train_data, "train_data")
+    V.data(test_data, "test_data")
+    _config(cfg)
+    amount, output_amount = V.fraction(amount, "amount"), V.fraction(output_amount, "output_amount")
+    steps = V.sequence_of(list(steps) if isinstance(steps, range) else steps, "steps",
+                          lambda v, n: V.integer(v, n, low=0))
+    V.nonempty(steps, "steps")
+    seeds = V.sequence_of(list(seeds) if isinstance(seeds, range) else seeds, "seeds", V.integer)
+    V.nonempty(seeds, "seeds")
+    control = V.flag(control, "control")
+    per_epoch = steps_per_epoch(train_data, cfg.batch_size)
+    total = per_epoch * cfg.effective_epochs
+    if max(steps) > total:
+        raise ValueError(f"steps must lie within the dense training ({total} steps), got {max(steps)}")
+    out = {"acc": {k: [] for k in steps}, "acc_reinit": [], "dense": [], "steps_per_epoch": per_epoch,
+           "total_steps": total, "n_test": len(test_data[1])}
+    for seed in seeds:
+        run_cfg = replace(cfg, seed=seed)
+        seed_everything(seed)
+        dense = model_fn()
+        snaps = Snapshots(dense, steps)
+        fit(dense, train_data, run_cfg, after_step=snaps, desc="dense")
+        out["dense"].append(accuracy(dense, test_data))
+        layers = prunable_layers(dense)
+        magnitude_prune(dense, amount, scope="layer", layers=layers, amounts={layers[-1]: output_amount})
+        out["remaining"] = 1 - weight_sparsity(dense)
+        for k in steps:
+            ticket = rewind(copy.deepcopy(dense), snaps.saved[k])
+            fit(ticket, train_data, run_cfg, desc=f"rewound to step {k}")
+            out["acc"][k].append(accuracy(ticket, test_data))
+        if control:
+            seed_everything(10_000 + seed)
+            twin = apply_masks(model_fn(), masks(dense))
+            fit(twin, train_data, run_cfg, desc="random re-init")
+            out["acc_reinit"].append(accuracy(twin, test_data))
+    return out
