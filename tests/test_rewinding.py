@@ -1,4 +1,6 @@
 """effnn.rewinding: snapshots at given steps and the rewind-step sweep."""
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -51,8 +53,10 @@ def test_rewind_sweep_rewinds_one_mask_to_each_step():
     assert len(out["acc_reinit"]) == 1 and len(out["dense"]) == 1
     again = R.rewind_sweep(make, train, test, cfg, [0, 3, 8], amount=0.75, output_amount=0.5, seeds=(0,))
     assert again["acc"] == out["acc"] and again["acc_reinit"] == out["acc_reinit"]  # seeded
-    alone = R.rewind_sweep(make, train, test, cfg, [0, 8], amount=0.75, output_amount=0.5, seeds=(0,), control=False)
-    assert alone["acc_reinit"] == [] and alone["acc"][8] == out["acc"][8]  # the control changes nothing else
+    alone = R.rewind_sweep(make, train, test, cfg, [8], amount=0.75, output_amount=0.5, seeds=(0,), control=False,
+                           warmup_steps=4)
+    assert alone["acc_reinit"] == [] and alone["acc"][8] == out["acc"][8]  # the arms change nothing else
+    assert len(alone["acc_warmup"]) == 1 and out["acc_warmup"] == []
     with pytest.raises(ValueError, match="within the dense training"):
         R.rewind_sweep(make, train, test, cfg, [0, 9], seeds=(0,))
     with pytest.raises(ValueError, match="seeds"):
@@ -66,3 +70,27 @@ def test_rewinding_to_step_zero_is_the_lottery_ticket():
     snaps = R.Snapshots(net, [0])
     theta0 = L.snapshot(net)
     assert all(torch.equal(snaps.saved[0][k], v) for k, v in theta0.items())
+
+
+def test_fit_warmup_of_one_step_is_fit():
+    data = _data(64)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=1e-2)
+    torch.manual_seed(0)
+    a = nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 4))
+    b = copy.deepcopy(a)
+    fit(a, data, cfg)
+    R.fit_warmup(b, data, cfg, warmup_steps=1)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_fit_warmup_ramps_the_learning_rate():
+    # plain SGD from zero weights: the first step's size is lr / warmup_steps times the gradient
+    data = _data(16)
+    net = nn.Sequential(nn.Linear(12, 4))
+    nn.init.zeros_(net[0].weight), nn.init.zeros_(net[0].bias)
+    probe = copy.deepcopy(net)
+    nn.functional.cross_entropy(probe(data[0]), data[1]).backward()
+    R.fit_warmup(net, data, TrainConfig(epochs=1, batch_size=16, lr=0.5, optimizer="sgd", momentum=0.0), warmup_steps=5)
+    assert torch.allclose(net[0].weight, -0.5 / 5 * probe[0].weight.grad, atol=1e-7)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        R.fit_warmup(net, data, TrainConfig(epochs=1), warmup_steps=0)

@@ -47,6 +47,33 @@ class Snapshots:
             self.saved[self.step] = snapshot(model)
 
 
+def fit_warmup(model: nn.Module, train_data, cfg, warmup_steps: int) -> nn.Module:
+    """:func:`effnn.train.fit` with a linear learning-rate warm-up over the first ``warmup_steps`` steps.
+
+    The rate climbs from ``cfg.lr / warmup_steps`` to ``cfg.lr`` (torch's ``LinearLR``) and stays there,
+    the warm-up Frankle & Carbin needed for IMP on deeper networks. Same seed, data order and optimizer
+    as ``fit``, so ``warmup_steps=1`` trains exactly as ``fit`` does. Returns ``model`` (in eval mode).
+    """
+    from .train import _config, as_loader, make_optimizer, seed_everything
+
+    V.module(model, "model")
+    V.data(train_data, "train_data")
+    _config(cfg)
+    warmup_steps = V.positive_int(warmup_steps, "warmup_steps")
+    seed_everything(cfg.seed)
+    loader = as_loader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed)
+    opt = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
+    ramp = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / warmup_steps, total_iters=warmup_steps)
+    for _ in range(cfg.effective_epochs):
+        model.train()
+        for x, y in loader:
+            opt.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+            ramp.step()
+    return model.eval()
+
+
 def steps_per_epoch(train_data, batch_size: int) -> int:
     """Optimizer steps in one epoch over ``(x, y)`` tensors at ``batch_size``."""
     V.data(train_data, "train_data")
@@ -54,15 +81,18 @@ def steps_per_epoch(train_data, batch_size: int) -> int:
 
 
 def rewind_sweep(model_fn: Callable[[], nn.Module], train_data, test_data, cfg, steps, *,
-                 amount: float = 0.96, output_amount: float = 0.5, seeds=(0, 1), control: bool = True) -> dict:
+                 amount: float = 0.96, output_amount: float = 0.5, seeds=(0, 1), control: bool = True,
+                 warmup_steps: int | None = None) -> dict:
     """Test accuracy of one magnitude mask rewound to each step in ``steps`` and retrained.
 
     Per seed: train ``model_fn()`` densely with ``cfg`` (recording :math:`\\theta_k`), remove ``amount``
     of each hidden layer's weights and ``output_amount`` of the output layer's by magnitude, then for
     each ``k`` rewind the survivors to :math:`\\theta_k` and retrain with ``cfg``; with ``control`` the
-    same mask also trains from a fresh initialisation. Every ``k`` must fall inside the dense training.
+    same mask also trains from a fresh initialisation; with ``warmup_steps`` the mask rewound to
+    :math:`\\theta_0` also trains with a learning-rate warm-up (:func:`fit_warmup`), in ``acc_warmup``.
+    Every ``k`` must fall inside the dense training.
 
-    Returns ``acc[k]`` and ``acc_reinit`` (one value per seed; empty without ``control``), ``dense``
+    Returns ``acc[k]``, ``acc_reinit`` and ``acc_warmup`` (one value per seed; empty when not asked), ``dense``
     per seed, ``remaining`` (the fraction of weights left), ``steps_per_epoch``, ``total_steps`` and
     ``n_test``.
     """
@@ -81,17 +111,19 @@ def rewind_sweep(model_fn: Callable[[], nn.Module], train_data, test_data, cfg, 
     seeds = V.sequence_of(list(seeds) if isinstance(seeds, range) else seeds, "seeds", V.integer)
     V.nonempty(seeds, "seeds")
     control = V.flag(control, "control")
+    if warmup_steps is not None:
+        warmup_steps = V.positive_int(warmup_steps, "warmup_steps")
     per_epoch = steps_per_epoch(train_data, cfg.batch_size)
     total = per_epoch * cfg.effective_epochs
     if max(steps) > total:
         raise ValueError(f"steps must lie within the dense training ({total} steps), got {max(steps)}")
-    out = {"acc": {k: [] for k in steps}, "acc_reinit": [], "dense": [], "steps_per_epoch": per_epoch,
+    out = {"acc": {k: [] for k in steps}, "acc_reinit": [], "acc_warmup": [], "dense": [], "steps_per_epoch": per_epoch,
            "total_steps": total, "n_test": len(test_data[1])}
     for seed in seeds:
         run_cfg = replace(cfg, seed=seed)
         seed_everything(seed)
         dense = model_fn()
-        snaps = Snapshots(dense, steps)
+        snaps = Snapshots(dense, steps + ([0] if warmup_steps is not None else []))
         fit(dense, train_data, run_cfg, after_step=snaps, desc="dense")
         out["dense"].append(accuracy(dense, test_data))
         layers = prunable_layers(dense)
@@ -101,6 +133,9 @@ def rewind_sweep(model_fn: Callable[[], nn.Module], train_data, test_data, cfg, 
             ticket = rewind(copy.deepcopy(dense), snaps.saved[k])
             fit(ticket, train_data, run_cfg, desc=f"rewound to step {k}")
             out["acc"][k].append(accuracy(ticket, test_data))
+        if warmup_steps is not None:
+            ticket = rewind(copy.deepcopy(dense), snaps.saved[0])
+            out["acc_warmup"].append(accuracy(fit_warmup(ticket, train_data, run_cfg, warmup_steps), test_data))
         if control:
             seed_everything(10_000 + seed)
             twin = apply_masks(model_fn(), masks(dense))
