@@ -92,6 +92,10 @@ def weight_of(layer: nn.Module) -> torch.Tensor:
     Reads ``layer``; does not change its weights.
 
     Computed afresh: ``layer.weight`` itself is only refreshed by the next forward pass.
+
+    >>> lin = magnitude_prune(nn.Sequential(nn.Linear(4, 4)), 0.5)[0]
+    >>> int((weight_of(lin) == 0).sum())
+    8
     """
     _check_layer(layer)
     if hasattr(layer, "weight_orig") and hasattr(layer, "weight_mask"):
@@ -103,6 +107,9 @@ def mask_of(layer: nn.Module) -> torch.Tensor:
     """The layer's 0/1 mask (all ones if it was never pruned).
 
     Reads ``layer``; does not change its weights.
+
+    >>> mask_of(nn.Linear(2, 2)).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
     """
     _check_layer(layer)
     mask = getattr(layer, "weight_mask", None)

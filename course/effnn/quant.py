@@ -155,7 +155,12 @@ def dequantize(q: torch.Tensor, scale, zero_point, *, axis: int | None = None) -
 
 
 def tensor_qparams(x: torch.Tensor, bits: int, *, symmetric: bool = True, axis: int | None = None):
-    """Min-max scale and zero point of ``x``: one pair, or one per slice along ``axis``."""
+    """Min-max scale and zero point of ``x``: one pair, or one per slice along ``axis``.
+
+    >>> scale, zp = tensor_qparams(torch.tensor([-1.0, 1.0]), 8)
+    >>> round(float(scale) * 127, 6), int(zp)
+    (1.0, 0)
+    """
     _check_float(x)
     axis = _check_axis(x, axis)
     if axis is None:
@@ -301,6 +306,9 @@ def quant_layers(model: nn.Module) -> list[QuantWrapper]:
     """The :class:`QuantWrapper` layers of ``model``, in order.
 
     Reads ``model``; does not change its weights.
+
+    >>> len(quant_layers(wrap_for_quant(nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2)))))
+    2
     """
     V.module(model, "model")
     return [m for m in model.modules() if isinstance(m, QuantWrapper)]
@@ -539,6 +547,10 @@ def ternary_sparsity(model: nn.Module) -> float:
     """Fraction of zero weights over all :class:`TernaryLinear` layers.
 
     Reads ``model``; does not change its weights.
+
+    >>> m = ternarize_model(nn.Sequential(nn.Linear(4, 4)))
+    >>> 0.0 <= ternary_sparsity(m) < 1.0
+    True
     """
     V.module(model, "model")
     layers = [m for m in model.modules() if isinstance(m, TernaryLinear)]

@@ -210,6 +210,14 @@ def dependency_groups(model: nn.Module, example_inputs, ignored_layers=None) -> 
     Each member says which layer and which of its dimensions (``out_channels`` or ``in_channels``)
     would lose the same channels. A residual
     block shows up as one group holding both convs that write into the skip connection.
+
+    Returns:
+        one :class:`CoupledGroup` per prunable root layer (print one to see its members).
+
+    >>> from effnn.models import ResCNN
+    >>> groups = dependency_groups(ResCNN(width=4, blocks=1), torch.randn(1, 1, 8, 8))
+    >>> any(("stage1.0.conv2", "out_channels") in g.members for g in groups)
+    True
     """
     V.module(model)
     tp = _tp()

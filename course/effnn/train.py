@@ -20,7 +20,11 @@ from . import validate as V
 
 
 def progress_bar(iterable=None, **kwargs):
-    """A ``tqdm.auto`` bar, hidden under CI / nbgrader / ``EFFNN_QUIET`` unless asked otherwise."""
+    """A ``tqdm.auto`` bar, hidden under CI / nbgrader / ``EFFNN_QUIET`` unless asked otherwise.
+
+    >>> sum(progress_bar(range(3), disable=True))
+    3
+    """
     from tqdm.auto import tqdm
 
     kwargs.setdefault("disable", config.quiet())
