@@ -51,6 +51,13 @@ def rewind(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
     """Copy ``state`` (from :func:`snapshot`) back into the parameters; masks are kept.
 
     After ``rewind(model, theta0)`` the pruned network computes with ``theta0 * mask``: the ticket.
+
+    In place: changes ``model``'s parameters and returns it.
+
+    >>> net = nn.Sequential(nn.Linear(2, 2)); theta0 = snapshot(net)
+    >>> with torch.no_grad(): _ = net[0].weight.add_(1.0)
+    >>> torch.equal(rewind(net, theta0)[0].weight, theta0["0.weight"])
+    True
     """
     V.module(model, "model")
     V.mapping(state, "state")
@@ -72,6 +79,9 @@ def masks(model: nn.Module) -> dict[str, torch.Tensor]:
     """Each prunable layer's mask (ones if unpruned), keyed by module name.
 
     Reads ``model``; does not change its weights.
+
+    >>> sorted(masks(nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))))
+    ['0', '2']
     """
     V.module(model, "model")
     layers = set(_layers_of(model, None))
@@ -82,6 +92,11 @@ def apply_masks(model: nn.Module, mask_dict: dict[str, torch.Tensor]) -> nn.Modu
     """Install the masks of :func:`masks` (e.g. from another model) on ``model``; returns ``model``.
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
+
+    >>> from effnn.prune import magnitude_prune
+    >>> donor = magnitude_prune(nn.Sequential(nn.Linear(4, 4)), 0.5)
+    >>> round(weight_sparsity(apply_masks(nn.Sequential(nn.Linear(4, 4)), masks(donor))), 2)
+    0.5
     """
     V.module(model, "model")
     V.mapping(mask_dict, "mask_dict")
@@ -255,6 +270,11 @@ def imp_prune(model: nn.Module, cfg: LTHConfig, round_: int) -> nn.Module:
     """Magnitude-prune each layer to its round-``round_`` sparsity (the mask only grows).
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
+
+    >>> from effnn.prune import layer_sparsity
+    >>> net = nn.Sequential(nn.Linear(10, 10), nn.ReLU(), nn.Linear(10, 10))
+    >>> [round(s, 2) for s in layer_sparsity(imp_prune(net, LTHConfig(amount=0.5, output_amount=0.2), 1)).values()]
+    [0.5, 0.2]
     """
     V.module(model, "model")
     if not isinstance(cfg, LTHConfig):
@@ -526,7 +546,12 @@ def static_sparse(model: nn.Module, density: float, seed: int = 0, layers=None) 
 
 
 def summarize(runs: list[list[dict]], keys=("acc_ticket", "acc_reinit", "acc_snip")) -> list[dict]:
-    """Mean and standard deviation over seeds of each round of :func:`find_tickets` records."""
+    """Mean and standard deviation over seeds of each round of :func:`find_tickets` records.
+
+    >>> runs = [[{"round": 0, "remaining": 1.0, "acc_ticket": a}] for a in (0.8, 0.9)]
+    >>> round(summarize(runs, keys=("acc_ticket",))[0]["acc_ticket"], 2)
+    0.85
+    """
     import numpy as np
 
     if not isinstance(runs, (list, tuple)) or not runs:
