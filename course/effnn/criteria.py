@@ -63,14 +63,27 @@ def magnitude(weight: torch.Tensor, p: int = 1) -> torch.Tensor:
 
 
 def filter_norm(weight: torch.Tensor, p: int = 1) -> torch.Tensor:
-    """Per-output-channel norm :math:`\\|W_j\\|_p = (\\sum_{i,k,l} |w_{j,i,k,l}|^p)^{1/p}`."""
+    """Per-output-channel norm :math:`\\|W_j\\|_p = (\\sum_{i,k,l} |w_{j,i,k,l}|^p)^{1/p}`.
+
+    Args: ``weight`` ``(out, ...)``; ``p`` 1 or 2. Returns: ``(out,)`` scores, small = prune first.
+
+    >>> filter_norm(torch.tensor([[1.0, -2.0], [0.5, 0.5]])).tolist()
+    [3.0, 1.0]
+    """
     p = _norm_p(p)
     w = _tensor(weight, "weight")
     return w.reshape(w.shape[0], -1).norm(p=p, dim=1)
 
 
 def bn_scale(bn: nn.Module) -> torch.Tensor:
-    """Network slimming (Liu et al. 2017): channel ``c`` of :math:`\\gamma_c \\hat x_c + \\beta_c` scores :math:`|\\gamma_c|`."""
+    """Network slimming (Liu et al. 2017): channel ``c`` of :math:`\\gamma_c \\hat x_c + \\beta_c` scores :math:`|\\gamma_c|`.
+
+    Args: ``bn`` an affine BatchNorm layer. Returns: ``(C,)`` scores (a copy, detached).
+
+    >>> bn = nn.BatchNorm1d(2); _ = bn.weight.data.copy_(torch.tensor([-0.5, 2.0]))
+    >>> bn_scale(bn).tolist()
+    [0.5, 2.0]
+    """
     if not isinstance(bn, nn.modules.batchnorm._BatchNorm) or bn.weight is None:
         raise TypeError("bn must be an affine BatchNorm layer")
     return bn.weight.detach().abs()
@@ -81,6 +94,11 @@ def geometric_median_distance(weight: torch.Tensor) -> torch.Tensor:
 
     The filter nearest the geometric median of its layer (smallest sum) is the most replaceable
     by the others, whatever its norm, so it is pruned first.
+
+    Args: ``weight`` ``(out, ...)``. Returns: ``(out,)`` sums of distances.
+
+    >>> geometric_median_distance(torch.tensor([[0.0], [1.0], [3.0]])).tolist()
+    [4.0, 3.0, 5.0]
     """
     w = _tensor(weight, "weight")
     flat = w.reshape(w.shape[0], -1)
@@ -104,7 +122,13 @@ def taylor_weight(weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 
 
 def taylor_group(weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """Molchanov et al. 2019, per output channel: :math:`(\\sum_{w \\in W_j} w\\, \\partial L/\\partial w)^2`."""
+    """Molchanov et al. 2019, per output channel: :math:`(\\sum_{w \\in W_j} w\\, \\partial L/\\partial w)^2`.
+
+    Args: ``weight`` and its ``grad``, same shape ``(out, ...)``. Returns: ``(out,)`` scores.
+
+    >>> taylor_group(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, -1.0]])).tolist()
+    [1.0]
+    """
     w, g = _tensor(weight, "weight"), _tensor(grad, "grad")
     if w.shape != g.shape:
         raise ValueError(f"weight {tuple(w.shape)} and grad {tuple(g.shape)} differ in shape")
@@ -117,6 +141,12 @@ def taylor_activation(activation: torch.Tensor, grad: torch.Tensor) -> torch.Ten
     ``activation`` and ``grad`` are ``(N, C, ...)``; the product is averaged over the spatial
     positions, its absolute value then averaged over the batch: a channel whose removal changes
     the loss little on every sample scores low.
+
+    Returns: ``(C,)`` scores.
+
+    >>> a = torch.ones(2, 3, 4); g = torch.zeros(2, 3, 4); g[:, 1] = 0.5
+    >>> taylor_activation(a, g).tolist()
+    [0.0, 0.5, 0.0]
     """
     a, g = _tensor(activation, "activation"), _tensor(grad, "grad")
     if a.shape != g.shape or a.dim() < 2:
@@ -152,6 +182,10 @@ def hessian(loss_of: Callable[[list[torch.Tensor]], torch.Tensor], params) -> to
     """The exact Hessian :math:`H = \\nabla^2 L` w.r.t. ``params`` flattened (autograd, tiny models only).
 
     ``loss_of(tensors)`` must compute the loss with ``tensors`` in place of ``params``.
+    Returns: the ``(d, d)`` Hessian, ``d`` = all entries of ``params``.
+
+    >>> hessian(lambda ts: (ts[0] ** 2).sum() + ts[0][0] * ts[0][1], [torch.zeros(2)]).tolist()
+    [[2.0, 1.0], [1.0, 2.0]]
     """
     V.function(loss_of, "loss_of")
     params = _param_list(params)
@@ -168,6 +202,10 @@ def obd_saliency(weight: torch.Tensor, hessian_diag: torch.Tensor) -> torch.Tens
     """Optimal Brain Damage (LeCun et al. 1990): :math:`s_i = \\tfrac12 h_{ii} w_i^2`.
 
     At a minimum the gradient term vanishes and a diagonal Hessian leaves only this.
+    Args: ``weight`` and ``hessian_diag``, same shape. Returns: per-weight saliency.
+
+    >>> obd_saliency(torch.tensor([2.0, 1.0]), torch.tensor([1.0, 10.0])).tolist()
+    [2.0, 5.0]
     """
     w, h = _tensor(weight, "weight"), _tensor(hessian_diag, "hessian_diag")
     if w.shape != h.shape:
@@ -180,6 +218,10 @@ def obs_saliency(w: torch.Tensor, h_inv: torch.Tensor) -> torch.Tensor:
 
     The loss increase of removing ``w_q`` *and* moving the other weights optimally (see
     :func:`obs_update`), in the quadratic model of the loss. ``w`` is flat, ``h_inv`` is ``(d, d)``.
+    Returns: ``(d,)`` saliencies; the smallest is removed first.
+
+    >>> obs_saliency(torch.tensor([2.0, 1.0]), torch.diag(torch.tensor([4.0, 0.5]))).tolist()
+    [0.5, 1.0]
     """
     w, h_inv = _tensor(w, "w"), _tensor(h_inv, "h_inv")
     _check_h_inv(h_inv, w.numel())
@@ -213,6 +255,10 @@ def obs_path(w: torch.Tensor, h_inv: torch.Tensor, *, candidates: torch.Tensor |
     After removing ``q`` the inverse Hessian of the remaining weights is the Schur complement
     :math:`H^{-1} - H^{-1} e_q e_q^T H^{-1} / [H^{-1}]_{qq}` (as in WoodFisher and Optimal Brain
     Compression), so no matrix is inverted again. ``candidates`` (bool) limits which weights may go.
+    Returns: a generator; ``w`` (float64) carries the compensating updates, ``mask`` marks survivors.
+
+    >>> [m.tolist() for _, m in obs_path(torch.tensor([3.0, 1.0]), torch.eye(2))]
+    [[True, False], [False, False]]
     """
     w = _tensor(w, "w").clone().double().reshape(-1)
     h_inv = _tensor(h_inv, "h_inv").clone().double()
@@ -282,7 +328,12 @@ def obs_prune(w: torch.Tensor, h_inv: torch.Tensor, n_prune: int, *, candidates:
 def per_sample_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: list[str] | None = None):
     """Gradients of each sample's cross-entropy, ``(N, d)``, via ``torch.func.vmap`` (no loop).
 
-    Reads ``model``; does not change its weights.
+    Reads ``model``; does not change its weights. ``params``: parameter names (default: all),
+    concatenated in that order. Their outer products build the empirical Fisher.
+
+    >>> _ = torch.manual_seed(0); m = TinyMLP(4, 3, 2)
+    >>> per_sample_grads(m, torch.randn(5, 4), torch.tensor([0, 1, 0, 1, 1]), params=["3.bias"]).shape
+    torch.Size([5, 2])
     """
     from torch.func import functional_call, grad, vmap
 
@@ -305,7 +356,13 @@ def per_sample_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params:
 
 
 def empirical_fisher(grads: torch.Tensor, damp: float = 0.0) -> torch.Tensor:
-    """:math:`\\hat F = \\lambda I + \\frac1N \\sum_n \\nabla\\ell_n \\nabla\\ell_n^T` from ``(N, d)`` gradients."""
+    """:math:`\\hat F = \\lambda I + \\frac1N \\sum_n \\nabla\\ell_n \\nabla\\ell_n^T` from ``(N, d)`` gradients.
+
+    A Hessian stand-in that needs only gradients. Returns: ``(d, d)``.
+
+    >>> empirical_fisher(torch.tensor([[1.0, 0.0], [1.0, 2.0]]), damp=0.5).tolist()
+    [[1.5, 1.0], [1.0, 2.5]]
+    """
     g = _tensor(grads, "grads")
     if g.dim() != 2:
         raise ValueError(f"grads must be (N, d), got {tuple(g.shape)}")
@@ -318,6 +375,11 @@ def woodfisher_inverse(grads: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
 
     :math:`\\hat F_0^{-1} = \\lambda^{-1} I`, :math:`\\hat F_{n+1}^{-1} = \\hat F_n^{-1} -
     \\frac{\\hat F_n^{-1} g g^T \\hat F_n^{-1}}{N + g^T \\hat F_n^{-1} g}`: rank-one updates, no inversion.
+    Returns: ``(d, d)``, equal to ``inverse(empirical_fisher(grads, damp))``.
+
+    >>> g = torch.tensor([[1.0, 0.0], [1.0, 2.0]])
+    >>> torch.allclose(woodfisher_inverse(g, 0.5), torch.linalg.inv(empirical_fisher(g, 0.5)))
+    True
     """
     g = _tensor(grads, "grads").double()
     if g.dim() != 2:
@@ -337,6 +399,10 @@ def kfac_factors(inputs: torch.Tensor, grad_outputs: torch.Tensor):
     :math:`A = \\mathbb{E}[x x^T]`, :math:`G = \\mathbb{E}[g g^T]`, :math:`g = \\partial \\ell/\\partial y`,
     so the layer's Fisher block is approximated by :math:`G \\otimes A` (for ``W.flatten()``, row-major)
     and inverted as :math:`G^{-1} \\otimes A^{-1}`. Inputs are ``(N, in)`` and ``(N, out)``.
+
+    >>> a, g = kfac_factors(torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0]]))
+    >>> a.tolist(), g.tolist()
+    ([[1.0, 2.0], [2.0, 4.0]], [[9.0]])
     """
     x, g = _tensor(inputs, "inputs"), _tensor(grad_outputs, "grad_outputs")
     if x.dim() != 2 or g.dim() != 2 or len(x) != len(g):
@@ -350,7 +416,11 @@ CRITERIA = ("random", "magnitude", "taylor", "obd", "obs", "woodfisher")
 
 
 class TinyMLP(nn.Sequential):
-    """64 -> hidden -> 10 with tanh: small enough for an exact Hessian, smooth enough for Taylor."""
+    """64 -> hidden -> 10 with tanh: small enough for an exact Hessian, smooth enough for Taylor.
+
+    >>> TinyMLP(hidden=4)(torch.zeros(3, 8, 8)).shape
+    torch.Size([3, 10])
+    """
 
     def __init__(self, in_features: int = 64, hidden: int = 16, num_classes: int = 10):
         for v, n in ((in_features, "in_features"), (hidden, "hidden"), (num_classes, "num_classes")):
@@ -361,7 +431,13 @@ class TinyMLP(nn.Sequential):
 def weight_loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     """``(names, loss_of)``: the model's weight matrices and the loss as a function of them.
 
-    Reads ``model``; does not change its weights.
+    Reads ``model``; does not change its weights. ``loss_of`` is what :func:`hessian` differentiates.
+
+    >>> m = TinyMLP(4, 3, 2); _ = m[3].bias.data.zero_(); x, y = torch.zeros(2, 4), torch.tensor([0, 1])
+    >>> names, loss_of = weight_loss_fn(m, x, y); names
+    ['1.weight', '3.weight']
+    >>> round(loss_of([torch.zeros(3, 4), torch.zeros(2, 3)]).item(), 4)  # zero weights and output bias: log 2
+    0.6931
     """
     from torch.func import functional_call
 
@@ -382,6 +458,10 @@ def damped_inverse(h: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
     Away from an exact minimum the Hessian of a network is indefinite, and OBS with a negative
     :math:`[H^{-1}]_{qq}` would "gain" loss by removing weights; :math:`\lambda = \max(0, -\lambda_{min})
     + \text{damp}\cdot\overline{|h_{ii}|}` fixes that (the Levenberg-Marquardt trick).
+    Returns: the inverse, float64.
+
+    >>> bool((torch.diagonal(damped_inverse(torch.tensor([[1.0, 2.0], [2.0, 1.0]]))) > 0).all())
+    True
     """
     h = _tensor(h, "h", ndim=2).double()
     if h.shape[0] != h.shape[1]:
@@ -417,6 +497,11 @@ def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amount
     Returns ``{amount: {criterion: list of flat weight vectors}}`` (``random`` has ``seeds`` of
     them). OBS (exact Hessian) and WoodFisher (empirical Fisher from ``fisher_samples`` per-sample
     gradients) also move the surviving weights; the other criteria only zero the pruned ones.
+
+    >>> _ = torch.manual_seed(0); m = TinyMLP(4, 2, 2)
+    >>> t = criterion_weights(m, torch.randn(6, 4), torch.tensor([0, 1] * 3), amounts=(0.5,), seeds=1)
+    >>> sorted(t[0.5]), int((t[0.5]["magnitude"][0] == 0).sum())
+    (['magnitude', 'obd', 'obs', 'random', 'taylor', 'woodfisher'], 6)
     """
     from .prune import check_amount
 
@@ -471,7 +556,12 @@ def loss_increase(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amounts=(0
 
     Reads ``model``; does not change its weights.
 
-    Keyword arguments go to :func:`criterion_weights`.
+    Keyword arguments go to :func:`criterion_weights`. A positive value: pruning hurt the loss.
+
+    >>> _ = torch.manual_seed(0); m = TinyMLP(4, 2, 2)
+    >>> t = loss_increase(m, torch.randn(6, 4), torch.tensor([0, 1] * 3), amounts=(0.5,), seeds=1)
+    >>> t[0.5]["obs"] <= t[0.5]["magnitude"] + 1e-6
+    True
     """
     from .prune import check_amount
 
@@ -529,7 +619,11 @@ class CriteriaConfig:
 
 @dataclass
 class CriteriaResult(Result):
-    """The trained MLP, its training accuracy, and ``table = {amount: {criterion: mean loss increase}}``."""
+    """The trained MLP, its training accuracy, and ``table = {amount: {criterion: mean loss increase}}``.
+
+    >>> r = CriteriaResult(model=TinyMLP(), train_acc=0.9, table={}); r["train_acc"]
+    0.9
+    """
     model: nn.Module
     train_acc: float
     table: dict
@@ -542,6 +636,11 @@ def run_criteria(config: CriteriaConfig, data=None) -> CriteriaResult:
         config: the experiment. data: an ``(x, y)`` pair (default: the digits training set).
     Returns:
         A :class:`CriteriaResult`; the MLP is built here, nothing passed in is changed.
+
+    >>> _ = torch.manual_seed(0); x, y = torch.randn(40, 6), torch.arange(40) % 2
+    >>> r = run_criteria(CriteriaConfig(hidden=2, epochs=1, amounts=(0.5,)), (x, y))
+    >>> sorted(r.table[0.5])[:2], 0.0 <= r.train_acc <= 1.0
+    (['magnitude', 'obd'], True)
     """
     from .data import classification
     from .train import TrainConfig, accuracy, fit, seed_everything
@@ -566,7 +665,12 @@ def run_criteria(config: CriteriaConfig, data=None) -> CriteriaResult:
 @renamed_kwargs(sparsities="amounts")
 def criteria_experiment(hidden: int = 16, epochs: int = 40, amounts=(0.5, 0.8), seed: int = 0,
                         fisher_samples: int | None = None, data=None) -> CriteriaResult:
-    """Keyword form of ``run_criteria(CriteriaConfig(...), data)``: same arguments, same result."""
+    """Keyword form of ``run_criteria(CriteriaConfig(...), data)``: same arguments, same result.
+
+    >>> _ = torch.manual_seed(0); x, y = torch.randn(40, 6), torch.arange(40) % 2
+    >>> list(criteria_experiment(hidden=2, epochs=1, amounts=(0.5,), data=(x, y)).table)
+    [0.5]
+    """
     if isinstance(amounts, list):
         amounts = tuple(amounts)
     return run_criteria(CriteriaConfig(hidden=hidden, epochs=epochs, amounts=amounts, seed=seed,
