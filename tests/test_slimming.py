@@ -55,7 +55,7 @@ def test_penalty_gradient_is_lambda_sign_gamma():
 def test_criteria_after_finetuning_runs_every_arm_at_one_shape():
     train, test = _data(128, seed=0), _data(64, seed=1)
     kwargs = dict(ratio=0.5, seeds=(0,), width=8, l1=5e-2, train_cfg=TrainConfig(epochs=2, fast_epochs=2, lr=3e-3),
-                  finetune_cfg=TrainConfig(epochs=1, fast_epochs=1, lr=1e-3))
+                  finetune_cfg=TrainConfig(epochs=1, fast_epochs=1, lr=1e-3), calibration=32, latency_rounds=1)
     out = SL.criteria_after_finetuning(train, test, **kwargs)
     assert list(out["acc"]) == [a[0] for a in SL.ARMS]
     assert all(len(v) == 1 and 0 <= v[0] <= 1 for v in out["acc"].values())
@@ -64,8 +64,10 @@ def test_criteria_after_finetuning_runs_every_arm_at_one_shape():
     dense = 8 * 1 * 5 * 40 + 8 * 8 * 3 * 20 + 8 * 8 * 3 * 10 + 80 * 10
     pruned = 4 * 1 * 5 * 40 + 4 * 4 * 3 * 20 + 4 * 4 * 3 * 10 + 40 * 10
     assert (out["macs_dense"], out["macs_pruned"]) == (dense, pruned)
+    assert out["latency"]["ratio"]["macs"] == dense / pruned  # the timed pair is the counted pair
     assert out["gammas"]["slimmed"].mean() < out["gammas"]["plain"].mean()
-    again = SL.criteria_after_finetuning(train, test, **kwargs)
+    again = SL.criteria_after_finetuning(train, test, **{**kwargs, "latency_rounds": 0})
+    assert "latency" not in again
     assert again["acc"] == out["acc"] and again["acc_no_finetune"] == out["acc_no_finetune"]  # seeded
 
 
@@ -77,3 +79,5 @@ def test_criteria_after_finetuning_rejects_bad_arguments():
         SL.criteria_after_finetuning(data, data, arms=(("a", "l1", False), ("a", "l2", False)))
     with pytest.raises(ValueError, match="seeds"):
         SL.criteria_after_finetuning(data, data, seeds=[])
+    with pytest.raises(ValueError, match="calibration"):
+        SL.criteria_after_finetuning(data, data, calibration=0)

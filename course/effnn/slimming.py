@@ -23,8 +23,8 @@ from . import validate as V
 #: Arms of :func:`criteria_after_finetuning`: (name, importance, baseline trained with the L1 penalty).
 #: The last two share the penalised baseline, so they separate the criterion from the training.
 ARMS = (("L1 norm", "l1", False), ("L2 norm", "l2", False), ("FPGM", "fpgm", False),
-        ("BN |gamma|, no penalty", "bn_scale", False), ("L1 norm, penalised baseline", "l1", True),
-        ("network slimming", "bn_scale", True))
+        ("Taylor", "taylor", False), ("BN |gamma|, no penalty", "bn_scale", False),
+        ("L1 norm, penalised baseline", "l1", True), ("network slimming", "bn_scale", True))
 
 
 class ConvNet1d(nn.Module):
@@ -81,16 +81,20 @@ def slimming_loss(l1: float):
 
 
 def criteria_after_finetuning(train, test, *, ratio: float = 0.75, seeds=(0, 1), width: int = 32,
-                              l1: float = 1e-2, train_cfg=None, finetune_cfg=None, arms=ARMS) -> dict:
+                              l1: float = 1e-2, train_cfg=None, finetune_cfg=None, arms=ARMS,
+                              calibration: int = 512, latency_rounds: int = 3) -> dict:
     """Prune ``ratio`` of every conv's channels by each arm's criterion, fine-tune, and test.
 
     Per seed: one baseline trained plainly and one with :func:`slimming_loss` (``l1``) for the arms
     that ask for it; every arm prunes a copy of its baseline uniformly (so all pruned networks have the
-    same shape, MACs and latency) and fine-tunes it with ``finetune_cfg``. Returns ``acc[arm]`` and
+    same shape, MACs and latency) and fine-tunes it with ``finetune_cfg``. The Taylor arm scores with
+    the gradient of the loss on the first ``calibration`` training samples. Returns ``acc[arm]`` and
     ``acc_no_finetune[arm]`` (one value per seed), ``dense[plain|slimmed]`` per seed, the MACs of the
-    dense and pruned networks, ``gammas`` (the |gamma| of the first seed's two baselines) and ``n_test``.
+    dense and pruned networks, ``latency`` (:func:`effnn.measure.compare` of the first seed's dense and
+    pruned networks at batch 1, one thread, ``latency_rounds`` rounds; 0 skips it), ``gammas`` (the
+    |gamma| of the first seed's two baselines) and ``n_test``.
     """
-    from .measure import count_macs
+    from .measure import compare, count_macs
     from .structured import prune_channels
     from .train import TrainConfig, accuracy, fit, seed_everything
 
@@ -100,6 +104,8 @@ def criteria_after_finetuning(train, test, *, ratio: float = 0.75, seeds=(0, 1),
     seeds = V.sequence_of(seeds, "seeds", V.integer)
     V.nonempty(seeds, "seeds")
     l1 = V.number(l1, "l1", low=0)
+    calibration = V.positive_int(calibration, "calibration")
+    latency_rounds = V.integer(latency_rounds, "latency_rounds", low=0)
     train_cfg = train_cfg or TrainConfig(epochs=10, fast_epochs=1, lr=3e-3)
     finetune_cfg = finetune_cfg or TrainConfig(epochs=3, fast_epochs=1, lr=1e-3)
     names = [a[0] for a in arms]
@@ -124,9 +130,18 @@ def criteria_after_finetuning(train, test, *, ratio: float = 0.75, seeds=(0, 1),
             out["macs_dense"] = count_macs(bases[min(bases)], example)
         for name, importance, slimmed in arms:
             pruned = copy.deepcopy(bases[slimmed])
+            if importance == "taylor":
+                pruned.zero_grad(set_to_none=True)
+                x, y = train[0][:calibration], train[1][:calibration]
+                nn.functional.cross_entropy(pruned(x), y).backward()
             prune_channels(pruned, example, ratio, importance=importance)
+            pruned.zero_grad(set_to_none=True)
             out["acc_no_finetune"][name].append(accuracy(pruned, test))
             fit(pruned, train, replace(finetune_cfg, seed=seed), desc=f"fine-tune {name}")
             out["acc"][name].append(accuracy(pruned, test))
-            out.setdefault("macs_pruned", count_macs(pruned, example))
+            if "macs_pruned" not in out:
+                out["macs_pruned"] = count_macs(pruned, example)
+                if latency_rounds:
+                    out["latency"] = compare(bases[slimmed].eval(), pruned.eval(), example, threads=1,
+                                             rounds=latency_rounds)
     return out
