@@ -35,7 +35,11 @@ from .structured import output_layers, prune_channels
 
 @dataclass
 class ChainLayer:
-    """One prunable layer: its name, dense MACs and output channels."""
+    """One prunable layer: its name, dense MACs and output channels.
+
+    >>> ChainLayer("conv1", macs=1000, channels=8).channels
+    8
+    """
     name: str
     macs: int
     channels: int
@@ -46,6 +50,14 @@ class MacModel:
     keep fractions: :math:`\\sum_l M_l\\,k_{l-1}k_l + M_{rest}`, since a conv or linear layer's MACs
     are proportional to its input times its output channels. The real count is always re-measured
     after pruning; this only steers the budget search without pruning hundreds of copies.
+
+    Args: ``model`` (read, not changed) and ``example_inputs``. ``total`` holds the measured MACs.
+
+    >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
+    >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+    ...                   nn.Flatten(), nn.Linear(8 * 4 * 4, 2))
+    >>> mm = MacModel(m, x); mm.names, mm.total, float(mm.estimate([0.5, 0.5]))
+    (['0', '2'], 12064, 3728.0)
     """
 
     @renamed_kwargs(example_input="example_inputs")
@@ -116,7 +128,17 @@ def _budget(budget) -> float:
 
 def keep_for_budget(mac_model: MacModel, preferences, budget: float, min_keep: float = 0.05) -> list[float]:
     """Keep fractions :math:`k_l = \\mathrm{clip}(t\\,p_l, k_{min}, 1)` with ``t`` found by bisection so
-    the estimated MACs equal ``budget``."""
+    the estimated MACs equal ``budget``.
+
+    Args: ``preferences`` one number > 0 per prunable layer (only their ratios matter); ``budget``
+    MACs; ``min_keep`` the floor. Returns: one keep fraction per layer (``mac_model.names``).
+
+    >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
+    >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+    ...                   nn.Flatten(), nn.Linear(8 * 4 * 4, 2))
+    >>> mm = MacModel(m, x); [round(k, 3) for k in keep_for_budget(mm, [1.0, 1.0], mm.total / 2)]
+    [0.669, 0.669]
+    """
     _mac_model(mac_model)
     prefs = np.asarray(_prefs(preferences, len(mac_model.prunable)), dtype=float)
     budget = _budget(budget)
@@ -152,6 +174,13 @@ def prune_to_keep(model: nn.Module, example_inputs, mac_model: MacModel, keep, i
     """A pruned copy of ``model`` with layer ``i`` keeping about ``keep[i]`` of its channels.
 
     ``keep`` has exactly one fraction in (0, 1] per prunable layer (``mac_model.names``).
+    Returns a new model; ``model`` is not changed.
+
+    >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
+    >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+    ...                   nn.Flatten(), nn.Linear(8 * 4 * 4, 2))
+    >>> p = prune_to_keep(m, x, MacModel(m, x), [0.5, 0.5]); p[0].out_channels, p[2].out_channels
+    (4, 4)
     """
     from .structured import make_importance
 
@@ -171,7 +200,16 @@ def prune_at_budget(model: nn.Module, example_inputs, budget: float, preferences
                     mac_model: MacModel | None = None, importance: str = "l2") -> tuple[nn.Module, list[float]]:
     """Prune a copy with the given per-layer preferences (``None``: uniform) to at most ``budget``
     measured MACs; returns the model and the keep fractions used (a warning says when channel
-    rounding left it above ``budget``)."""
+    rounding left it above ``budget``).
+
+    Returns ``(new_model, keep)``; ``model`` is not changed. ``mac_model`` saves rebuilding one.
+
+    >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
+    >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+    ...                   nn.Flatten(), nn.Linear(8 * 4 * 4, 2))
+    >>> p, keep = prune_at_budget(m, x, 6032); count_macs(p, x) <= 6032, [round(k, 2) for k in keep]
+    (True, [0.67, 0.67])
+    """
     from .structured import make_importance
 
     V.module(model, "model")
@@ -208,6 +246,12 @@ def global_at_budget(model: nn.Module, example_inputs, budget: float, importance
         budget: MACs, a finite number > 0. steps: bisection steps, an int >= 1.
     Returns:
         ``(pruned_copy, amount)``.
+
+    >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
+    >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+    ...                   nn.Flatten(), nn.Linear(8 * 4 * 4, 2))
+    >>> p, amount = global_at_budget(m, x, 6032, steps=3); count_macs(p, x) <= 6032, round(amount, 3)
+    (True, 0.356)
     """
     from .structured import make_importance
 
@@ -237,7 +281,14 @@ def global_at_budget(model: nn.Module, example_inputs, budget: float, importance
 
 
 def journal_storage(path: str | Path | None = None, study_name: str = "study"):
-    """Optuna's file journal (works offline, no database server); default under ``EFFNN_CACHE``."""
+    """Optuna's file journal (works offline, no database server); default under ``EFFNN_CACHE``.
+
+    Args: ``path`` of the log file; ``study_name`` names the default file. Returns: the storage,
+    to pass to :func:`search_amounts` so a study outlives the kernel.
+
+    >>> import tempfile; type(journal_storage(Path(tempfile.mkdtemp()) / "s.log")).__name__
+    'JournalStorage'
+    """
     if path is not None and not isinstance(path, (str, Path)):
         raise TypeError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
     if not isinstance(study_name, str) or not study_name:
@@ -262,6 +313,13 @@ def search_amounts(model: nn.Module, example_inputs, budget: float, score: Calla
     same name in ``storage`` is replaced, so a rerun with the same seed repeats the same trials.
     ``model`` is not changed (each trial prunes a copy). Returns the ``optuna.Study``.
     ``search_ratios`` is this function's deprecated name.
+
+    >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
+    >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+    ...                   nn.Flatten(), nn.Linear(8 * 4 * 4, 2))
+    >>> study = search_amounts(m, x, 6032, lambda p: -count_macs(p, x), n_trials=2, progress=False)
+    >>> len(study.trials), study.trials[0].params, study.best_trial.user_attrs["macs"] <= 6032
+    (2, {'p0': 1.0, 'p1': 1.0}, True)
     """
     import optuna
 
@@ -328,7 +386,11 @@ def fit_learning_curve(values, family: str = "pow3"):
     - ``pow3``: :math:`y = c - a\\,x^{-\\alpha}`; ``exp3``: :math:`y = c - a e^{-bx}` (two of the
       families in Domhan et al. 2015). ``c`` is the predicted asymptote.
 
-    Returns a function ``epoch -> predicted value`` with the fitted ``params`` attached.
+    Returns a function ``epoch -> predicted value`` with the fitted ``params`` attached: a run whose
+    predicted asymptote is below the best so far can be stopped early.
+
+    >>> f = fit_learning_curve([0.5, 0.7, 0.78, 0.82, 0.84]); round(float(f(100)), 2), f.family
+    (0.96, 'pow3')
     """
     from scipy.optimize import curve_fit
 
