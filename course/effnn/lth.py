@@ -123,6 +123,9 @@ class TrainingProbe:
 
     ``early_stop_step`` is the step of minimum validation loss (evaluated every ``eval_every`` steps),
     the quantity Frankle & Carbin plot as "early-stopping iteration".
+
+    Args: ``val_data`` an ``(x, y)`` pair (None: no loss tracked); ``rewind_step`` the ``k`` of
+    :math:`\\theta_k`; ``eval_every`` steps between validations. See :func:`train_probed`.
     """
 
     def __init__(self, val_data=None, rewind_step: int = 0, eval_every: int = 10):
@@ -155,7 +158,14 @@ def train_probed(model: nn.Module, train_data, cfg: TrainConfig, *, val_data=Non
                  eval_every: int = 10, after_step: Callable | None = None) -> TrainingProbe:
     """:func:`effnn.train.fit` with a :class:`TrainingProbe` attached; returns the probe.
 
-    In place: trains ``model`` itself.
+    In place: trains ``model`` itself. ``after_step`` runs after the probe at every step.
+
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
+    >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> cfg = TrainConfig(epochs=1, fast_epochs=1, batch_size=16, lr=1e-2)
+    >>> p = train_probed(mk(), d, cfg, val_data=d, rewind_step=2, eval_every=2)
+    >>> p.step, sorted(p.rewind_state)[:2]
+    (4, ['0.bias', '0.weight'])
     """
     V.module(model, "model")
     V.data(train_data, "train_data")
@@ -238,7 +248,12 @@ class LTHConfig:
 def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None) -> dict:
     """SNIP connection sensitivity :math:`|\\partial L/\\partial w \\odot w|` at the current weights.
 
-    Reads ``model``; does not change its weights.
+    Reads ``model``; does not change its weights. Returns ``{layer module: scores}``, each shaped
+    like the layer's weight; ``layers`` defaults to every prunable layer.
+
+    >>> net = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
+    >>> [s.shape for s in snip_scores(net, torch.randn(16, 8), torch.arange(16) % 2).values()]
+    [torch.Size([4, 8]), torch.Size([2, 4])]
     """
     V.module(model, "model")
     V.tensor(x, "x", min_numel=1)
@@ -261,6 +276,12 @@ def snip_prune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amount: float
     """Prune ``amount`` of all weights at once, at initialization, by SNIP scores (global).
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
+    ``x, y``: one batch the scores are computed on. The control IMP's tickets must beat.
+
+    >>> from effnn.prune import weight_sparsity
+    >>> _ = torch.manual_seed(0); x = torch.randn(16, 8); y = torch.arange(16) % 2
+    >>> round(weight_sparsity(snip_prune(nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2)), x, y, 0.5)), 2)
+    0.5
     """
     check_amount(amount)
     return prune_by_scores(model, snip_scores(model, x, y), amount, scope="global")
@@ -294,7 +315,14 @@ def find_tickets(model_fn: Callable[[], nn.Module], train_data, val_data, test_d
     rewound ticket, and, when asked in ``cfg.controls``, ``acc_reinit`` (same mask, fresh init) and
     ``acc_snip`` (SNIP at init to the same fraction). Accuracies are on ``test_data`` after the full
     training, ``masks`` the round's masks. ``model_fn()`` must build a fresh network; the seed comes
-    from ``cfg.seed``.
+    from ``cfg.seed``. Every data argument is an ``(x, y)`` pair (``val_data`` may be None).
+
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
+    >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> cfg = TrainConfig(epochs=1, fast_epochs=1, batch_size=16, lr=1e-2)
+    >>> recs = find_tickets(mk, d, None, d, LTHConfig(rounds=1, train=cfg, controls=("reinit",)))
+    >>> [round(r["remaining"], 3) for r in recs], "acc_reinit" in recs[1]
+    ([1.0, 0.644], True)
     """
     V.function(model_fn, "model_fn")
     V.data(train_data, "train_data")
@@ -337,7 +365,11 @@ def find_tickets(model_fn: Callable[[], nn.Module], train_data, val_data, test_d
 
 @dataclass
 class LTHResult(Result):
-    """What :func:`run_lth` found: one record per round (see :func:`find_tickets`), round 0 dense."""
+    """What :func:`run_lth` found: one record per round (see :func:`find_tickets`), round 0 dense.
+
+    >>> LTHResult(records=[{"round": 0, "remaining": 1.0}]).last["remaining"]
+    1.0
+    """
     records: list
 
     @property
@@ -357,6 +389,13 @@ def run_lth(config: LTHConfig, data, model_fn: Callable[[], nn.Module] | None = 
 
     Returns:
         An :class:`LTHResult`; every model it trains is its own, nothing passed in is changed.
+
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
+    >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> cfg = TrainConfig(epochs=1, fast_epochs=1, batch_size=16, lr=1e-2)
+    >>> res = run_lth(LTHConfig(rounds=1, train=cfg, controls=()), (d, None, d), mk)
+    >>> len(res.records), round(res.last["remaining"], 3)
+    (2, 0.644)
     """
     if not isinstance(config, LTHConfig):
         raise TypeError(f"config must be an effnn.lth.LTHConfig, got {type(config).__name__}")
@@ -382,7 +421,14 @@ def _first_batch(data, n: int):
 
 @torch.no_grad()
 def interpolate(model_a: nn.Module, model_b: nn.Module, alpha: float) -> nn.Module:
-    """A copy of ``model_a`` with parameters :math:`(1-\\alpha)\\theta_A + \\alpha\\theta_B` (masks of A)."""
+    """A copy of ``model_a`` with parameters :math:`(1-\\alpha)\\theta_A + \\alpha\\theta_B` (masks of A).
+
+    Returns a new model; neither input changes. The building block of :func:`error_barrier`.
+
+    >>> a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+    >>> torch.allclose(interpolate(a, b, 0.5).bias, (a.bias + b.bias) / 2)
+    True
+    """
     V.module(model_a, "model_a")
     V.module(model_b, "model_b")
     alpha = V.number(alpha, "alpha")
@@ -402,6 +448,14 @@ def error_barrier(model_a: nn.Module, model_b: nn.Module, data, alphas=None) -> 
 
     :math:`\\text{barrier} = \\max_\\alpha E((1-\\alpha)\\theta_A + \\alpha\\theta_B) - \\tfrac12(E(\\theta_A) + E(\\theta_B))`;
     near 0 means the two runs ended in one linearly connected basin ("stable to SGD noise").
+    Args: ``data`` an ``(x, y)`` pair; ``alphas`` the points on the segment (default 11).
+    Returns: ``{"alphas", "errors", "barrier"}``.
+
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
+    >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> cfg = TrainConfig(epochs=1, fast_epochs=1, batch_size=16, lr=1e-2)
+    >>> r = error_barrier(mk(), mk(), d, alphas=[0.0, 0.5, 1.0]); sorted(r), len(r["errors"])
+    (['alphas', 'barrier', 'errors'], 3)
     """
     V.data(data, "data")
     if alphas is not None:
@@ -421,7 +475,14 @@ def spawn_and_compare(parent: nn.Module, state: dict, train_data, test_data, cfg
                       seeds=(1, 2), alphas=None) -> dict:
     """Train two copies of ``parent`` rewound to ``state`` with different data orders; their barrier.
 
-    Trains copies; ``parent`` is not changed.
+    Trains copies; ``parent`` is not changed. ``state``: parameters from :func:`snapshot`.
+    Returns :func:`error_barrier` of the two copies.
+
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
+    >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> cfg = TrainConfig(epochs=1, fast_epochs=1, batch_size=16, lr=1e-2)
+    >>> net = mk(); sorted(spawn_and_compare(net, snapshot(net), d, d, cfg, alphas=[0.0, 1.0]))
+    ['alphas', 'barrier', 'errors']
     """
     V.module(parent, "parent")
     V.mapping(state, "state")
@@ -444,6 +505,13 @@ def instability(model_fn: Callable[[], nn.Module], train_data, test_data, cfg: T
     The network (with ``mask`` from :func:`masks`, if given) is trained once to record
     :math:`\theta_k`; two children restart from it with data-order seeds ``seed+1`` and ``seed+2``.
     Returns :func:`error_barrier` of the children: ~0 means stable to SGD noise from step ``k`` on.
+    Trains its own networks from ``model_fn``.
+
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
+    >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> cfg = TrainConfig(epochs=1, fast_epochs=1, batch_size=16, lr=1e-2)
+    >>> sorted(instability(mk, d, d, cfg, rewind_step=2, alphas=[0.0, 0.5, 1.0]))
+    ['alphas', 'barrier', 'errors']
     """
     V.function(model_fn, "model_fn")
     V.data(train_data, "train_data")
@@ -481,6 +549,14 @@ class DeepR:
         lr: the optimizer's learning rate (the update above scales with it).
         l1, temperature: the L1 shrink and the Langevin noise temperature.
         seed: seeds the masks, signs, noise and rewiring; layers: default all prunable layers.
+
+    >>> from effnn.prune import weight_sparsity
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
+    >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> cfg = TrainConfig(epochs=1, fast_epochs=1, batch_size=16, lr=1e-2)
+    >>> net = mk(); hook = DeepR(net, 0.25, lr=1e-2)
+    >>> _ = fit(net, d, cfg, after_step=hook); round(1 - weight_sparsity(net), 2)  # still 25% live
+    0.25
     """
 
     def __init__(self, model: nn.Module, density: float, *, lr: float, l1: float = 0.2,
