@@ -47,7 +47,16 @@ def softmax_t(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
 
 
 def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0) -> torch.Tensor:
-    """``KL(softmax(t/T) || softmax(s/T))`` summed over classes, averaged over samples (and pixels)."""
+    """``KL(softmax(t/T) || softmax(s/T))`` summed over classes, averaged over samples (and pixels).
+
+    Args: logits ``(N, C, ...)`` of equal shape; ``T`` > 0. Returns: a scalar tensor, 0 when the
+    student matches the teacher.
+
+    >>> round(float(soft_kl(torch.tensor([[2.0, 0.0]]), torch.tensor([[2.0, 0.0]]))), 4)
+    0.0
+    >>> float(soft_kl(torch.tensor([[0.0, 2.0]]), torch.tensor([[2.0, 0.0]]))) > 0
+    True
+    """
     T = _check_temperature(T)
     s = _check_logits("student_logits", student_logits)
     t = _check_logits("teacher_logits", teacher_logits)
@@ -100,7 +109,13 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets=
 def kd_loss_fn(teacher: nn.Module, *, T: float = 4.0, alpha: float = 0.9):
     """A ``loss_fn(model, x, y)`` for :func:`effnn.train.fit` that distils from ``teacher``.
 
-    Reads ``teacher``; does not change its weights.
+    Reads ``teacher``; does not change its weights (it is put in eval mode). Returns the
+    ``loss_fn``; ``T`` and ``alpha`` as in :func:`kd_loss`.
+
+    >>> teacher = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> loss_fn = kd_loss_fn(teacher, T=2.0)
+    >>> loss_fn(nn.Linear(4, 2), torch.randn(3, 4), torch.tensor([0, 1, 0])).shape  # a scalar
+    torch.Size([])
     """
     V.module(teacher, "teacher")
     _check_temperature(T)
@@ -116,7 +131,15 @@ def kd_loss_fn(teacher: nn.Module, *, T: float = 4.0, alpha: float = 0.9):
 
 
 class FeatureTap:
-    """Keeps the latest output of ``module`` (a forward hook), for hint losses."""
+    """Keeps the latest output of ``module`` (a forward hook), for hint losses.
+
+    ``remove()`` takes the hook off again.
+
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU()); tap = FeatureTap(net[0])
+    >>> _ = net(torch.randn(3, 4)); tap.output.shape
+    torch.Size([3, 8])
+    >>> tap.remove()
+    """
 
     def __init__(self, module: nn.Module):
         if not isinstance(module, nn.Module):
@@ -133,7 +156,16 @@ class FeatureTap:
 
 class HintStudent(nn.Module):
     """A student plus the FitNets adapter (regressor) that maps its hint layer to the teacher's
-    width. Training this container trains both; ``forward`` is the student's."""
+    width. Training this container trains both; ``forward`` is the student's.
+
+    Args: ``hint_layer`` a module inside ``student``; ``student_dim`` and ``teacher_dim`` the
+    flattened widths of the two hint outputs.
+
+    >>> s = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    >>> hs = HintStudent(s, s[1], student_dim=3, teacher_dim=8)
+    >>> hs(torch.randn(5, 4)).shape, hs.tap.output.shape, hs.adapter.out_features
+    (torch.Size([5, 2]), torch.Size([5, 3]), 8)
+    """
 
     def __init__(self, student: nn.Module, hint_layer: nn.Module, student_dim: int, teacher_dim: int):
         super().__init__()
@@ -156,7 +188,13 @@ def hint_loss_fn(teacher: nn.Module, teacher_layer: nn.Module, *, beta: float = 
     Reads ``teacher``; does not change its weights.
 
     ``teacher_layer`` is the teacher module whose output is the hint; the student side comes
-    from the :class:`HintStudent` the loss is called with.
+    from the :class:`HintStudent` the loss is called with. Returns the ``loss_fn(model, x, y)``.
+
+    >>> teacher = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> s = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    >>> loss_fn = hint_loss_fn(teacher, teacher[1], beta=0.5)
+    >>> loss_fn(HintStudent(s, s[1], 3, 8), torch.randn(5, 4), torch.arange(5) % 2).item() > 0
+    True
     """
     V.module(teacher, "teacher")
     V.module(teacher_layer, "teacher_layer")
@@ -183,7 +221,14 @@ def hint_loss_fn(teacher: nn.Module, teacher_layer: nn.Module, *, beta: float = 
 # ---------------------------------------------------------------------------------------------
 
 def class_balanced_subset(x: torch.Tensor, y: torch.Tensor, per_class: int, seed: int = 0):
-    """``per_class`` random examples of every class (seeded): the small labelled set."""
+    """``per_class`` random examples of every class (seeded): the small labelled set.
+
+    Returns ``(x_subset, y_subset)``, grouped by class; a class with too few examples is an error.
+
+    >>> xs, ys = class_balanced_subset(torch.randn(20, 3), torch.arange(20) % 4, per_class=2)
+    >>> xs.shape, ys.bincount().tolist()
+    (torch.Size([8, 3]), [2, 2, 2, 2])
+    """
     V.tensor(x, "x", min_numel=1)
     V.tensor(y, "y", ndim=1)
     if len(x) != len(y):
@@ -204,7 +249,17 @@ def class_balanced_subset(x: torch.Tensor, y: torch.Tensor, per_class: int, seed
 def train_student(make_student, data, cfg, *, teacher: nn.Module | None = None, T: float = 4.0,
                   alpha: float = 0.9, seed: int = 0, desc: str = "student") -> nn.Module:
     """Build a student with ``make_student()`` under ``seed`` and train it on ``data``: plain
-    cross-entropy without a teacher, :func:`kd_loss` with one. Same init, same batches either way."""
+    cross-entropy without a teacher, :func:`kd_loss` with one. Same init, same batches either way.
+
+    Args: ``data`` an ``(x, y)`` pair; ``cfg`` a ``TrainConfig``. Returns the new, trained student;
+    ``teacher`` is only read. Equal seeds give equal students, so a KD gain is not an init effect.
+
+    >>> from effnn.train import TrainConfig
+    >>> d, cfg = (torch.randn(32, 4), torch.arange(32) % 2), TrainConfig(epochs=1, batch_size=16)
+    >>> a, b = (train_student(lambda: nn.Linear(4, 2), d, cfg) for _ in range(2))
+    >>> torch.equal(a.weight, b.weight)
+    True
+    """
     import dataclasses
 
     from .train import _config, fit, seed_everything
