@@ -228,6 +228,10 @@ class RangeObserver(nn.Module):
     ``method="minmax"`` keeps the running min and max; ``"percentile"`` keeps the mean over batches
     of the ``(100 - p)``-th and ``p``-th percentiles, clipping rare outliers to spend levels where
     the mass is.
+
+    >>> obs = RangeObserver(); _ = obs(torch.tensor([-1.0, 2.0])); _ = obs(torch.tensor([0.5, 3.0]))
+    >>> obs.lo.item(), obs.hi.item(), obs.batches
+    (-1.0, 3.0, 2)
     """
 
     def __init__(self, method: str = "minmax", percentile: float = 99.9):
@@ -265,6 +269,13 @@ class QuantWrapper(nn.Module):
 
     ``mode``: ``"float"`` (off), ``"calibrate"`` (observe inputs, compute in float) or ``"quant"``.
     In training the weight fake-quant uses the STE, which is quantization-aware training (QAT).
+
+    Args: ``layer`` (wrapped, not copied); ``w_bits``, ``a_bits`` (``None``: float activations);
+    ``per_channel`` weight scales; ``observer`` and ``percentile`` as in :class:`RangeObserver`.
+
+    >>> w = QuantWrapper(nn.Linear(4, 2), w_bits=2, a_bits=None); w.mode = "quant"
+    >>> w.quantized_weight()[0].unique().numel()  # 2 bits, symmetric: at most 3 levels per row
+    3
     """
 
     def __init__(self, layer: nn.Module, w_bits: int = 8, a_bits: int | None = 8, *,
@@ -350,6 +361,10 @@ def set_mode(model: nn.Module, mode: str) -> nn.Module:
         mode: ``"float"`` (plain layers), ``"calibrate"`` (record activation ranges) or ``"quant"``.
     Returns:
         ``model``.
+
+    >>> q = set_mode(wrap_for_quant(nn.Sequential(nn.Linear(4, 2))), "calibrate")
+    >>> [w.mode for w in quant_layers(q)]
+    ['calibrate']
     """
     V.module(model, "model")
     V.choice(mode, "mode", ("float", "calibrate", "quant"))
@@ -371,6 +386,12 @@ def calibrate(model: nn.Module, data, batches: int = 8, batch_size: int = 128) -
         batches: an int >= 1; batch_size: an int >= 1.
     Returns:
         ``model``, in ``"quant"`` mode with its activation ranges set.
+
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 4); d = (x, (x[:, 0] > 0).long())
+    >>> m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> q = calibrate(wrap_for_quant(m, 8, 8), d, batches=2, batch_size=16)
+    >>> {w.mode for w in quant_layers(q)}, quant_layers(q)[0].observer.batches
+    ({'quant'}, 2)
     """
     from .train import as_loader
 
@@ -425,6 +446,13 @@ def qat(model: nn.Module, train_data, w_bits: int, a_bits: int | None, cfg=None,
         w_bits, a_bits: weight and activation bits. cfg: the fine-tuning (default 5 epochs at lr 1e-4).
     Returns:
         the trained fake-quantized copy.
+
+    >>> from effnn.train import TrainConfig
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 4); d = (x, (x[:, 0] > 0).long())
+    >>> m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> q = qat(m, d, w_bits=4, a_bits=8, cfg=TrainConfig(epochs=1, batch_size=32))
+    >>> [w.w_bits for w in quant_layers(q)], type(m[0]).__name__  # the original stays float
+    ([4, 4], 'Linear')
     """
     from .train import TrainConfig, _config, fit
 
@@ -480,7 +508,14 @@ def ternarize(w: torch.Tensor, w_p, w_n, threshold: float = 0.05) -> torch.Tenso
 
 
 class TernaryLinear(nn.Linear):
-    """A Linear layer with trained ternary weights: latent fp32 weights, learned ``w_p`` and ``w_n``."""
+    """A Linear layer with trained ternary weights: latent fp32 weights, learned ``w_p`` and ``w_n``.
+
+    Trained Ternary Quantization (Zhu et al. 2017): weights below ``threshold`` times the largest
+    |w| become 0, the rest ``+w_p`` or ``-w_n``; the latent weights keep learning through the STE.
+
+    >>> layer = TernaryLinear(4, 3); layer(torch.randn(2, 4)).shape
+    torch.Size([2, 3])
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, threshold: float = 0.05):
         V.positive_int(in_features, "in_features")
@@ -665,6 +700,12 @@ def static_int8(model: nn.Module, calib_data, *, backend: str = "x86", batches: 
         batches: calibration batches, an int >= 1 (0 would leave every range unset: all-zero outputs).
     Returns:
         the converted int8 model.
+
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 4); d = (x, (x[:, 0] > 0).long())
+    >>> m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> q = static_int8(m, d, batches=2, batch_size=32)
+    >>> type(q.model[0]).__name__, q(x[:2]).shape  # Linear + ReLU fused into one int8 kernel
+    ('LinearReLU', torch.Size([2, 2]))
     """
     import torch.ao.quantization as tq
 
@@ -695,7 +736,14 @@ def static_int8(model: nn.Module, calib_data, *, backend: str = "x86", batches: 
 
 @dataclass
 class Int8Report:
-    """fp32 vs int8 in one process: latency (ms), serialized size (bytes) and accuracy."""
+    """fp32 vs int8 in one process: latency (ms), serialized size (bytes) and accuracy.
+
+    ``speedup`` and ``size_ratio`` are fp32 over int8 (> 1: int8 wins); ``as_dict()`` flattens it.
+
+    >>> r = Int8Report(fp32_ms=1.0, int8_ms=0.5, fp32_bytes=4000, int8_bytes=1000, acc_fp32=0.9, acc_int8=0.89)
+    >>> r.speedup, r.size_ratio
+    (2.0, 4.0)
+    """
     fp32_ms: float
     int8_ms: float
     fp32_bytes: int
@@ -731,6 +779,12 @@ def compare_int8(fp32: nn.Module, int8: nn.Module, example_inputs, test_data, *,
         example_inputs: the batch both are timed on. test_data: ``(x, y)`` for the accuracies.
     Returns:
         an :class:`Int8Report` (latencies, serialized sizes, accuracies and their ratios).
+
+    >>> _ = torch.manual_seed(0); x = torch.randn(64, 4); d = (x, (x[:, 0] > 0).long())
+    >>> m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> r = compare_int8(m, dynamic_int8(m), x[:8], d, rounds=1, min_run_time=0.01)
+    >>> type(r).__name__, sorted(r.as_dict())[:3]
+    ('Int8Report', ['acc_fp32', 'acc_int8', 'fp32_bytes'])
     """
     from .measure import latency, serialized_bytes
     from .train import accuracy
