@@ -48,7 +48,13 @@ def conv_params(c_in: int, c_out: int, k: int, groups: int = 1, bias: bool = Fal
 
 
 def separable_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int) -> int:
-    """:math:`c_{in}k^2HW` (depthwise) :math:`+\\,c_{in}c_{out}HW` (pointwise)."""
+    """:math:`c_{in}k^2HW` (depthwise) :math:`+\\,c_{in}c_{out}HW` (pointwise).
+
+    Compare :func:`conv_macs` of the standard conv: the saving is about :math:`1/c_{out} + 1/k^2`.
+
+    >>> separable_macs(8, 16, 3, 10, 10), conv_macs(8, 16, 3, 10, 10)
+    (20000, 115200)
+    """
     return conv_macs(c_in, c_in, k, h_out, w_out, groups=c_in) + conv_macs(c_in, c_out, 1, h_out, w_out)
 
 
@@ -63,7 +69,14 @@ def separable_params(c_in: int, c_out: int, k: int) -> int:
 
 class DepthwiseSeparableConv(nn.Module):
     """Depthwise :math:`k\\times k` (``groups=c_in``) then pointwise 1x1; no bias, no norm, so the
-    parameter and MAC counts equal :func:`separable_params` / :func:`separable_macs` exactly."""
+    parameter and MAC counts equal :func:`separable_params` / :func:`separable_macs` exactly.
+
+    Args: ``c_in``, ``c_out`` channels; ``k`` the depthwise kernel (padding keeps the size); ``stride``.
+
+    >>> block = DepthwiseSeparableConv(8, 16)
+    >>> block(torch.zeros(1, 8, 10, 10)).shape, sum(p.numel() for p in block.parameters()) == separable_params(8, 16, 3)
+    (torch.Size([1, 16, 10, 10]), True)
+    """
 
     def __init__(self, c_in: int, c_out: int, k: int = 3, stride: int = 1):
         super().__init__()
@@ -80,6 +93,11 @@ class Fire(nn.Module):
     """SqueezeNet's fire module: 1x1 squeeze to ``s`` channels, then concat(1x1 -> e1, 3x3 -> e3).
 
     Params :math:`c_{in}s + s e_1 + 9 s e_3` (+ biases) instead of :math:`9 c_{in}(e_1+e_3)`.
+    The output has ``expand1x1 + expand3x3`` channels at the input's size.
+
+    >>> fire = Fire(64, squeeze=16, expand1x1=64, expand3x3=64)
+    >>> fire(torch.zeros(1, 64, 5, 5)).shape, sum(p.numel() for p in fire.parameters())
+    (torch.Size([1, 128, 5, 5]), 11408)
     """
 
     def __init__(self, c_in: int, squeeze: int, expand1x1: int, expand3x3: int):
@@ -96,7 +114,14 @@ class Fire(nn.Module):
 
 
 def squeezenet(num_classes: int = 1000, version: str = "1.1") -> nn.Sequential:
-    """SqueezeNet 1.0 / 1.1 built from :class:`Fire` (same layer sizes as the paper / torchvision)."""
+    """SqueezeNet 1.0 / 1.1 built from :class:`Fire` (same layer sizes as the paper / torchvision).
+
+    Returns a new ``nn.Sequential`` with random weights; the head is a 1x1 conv, so any input of
+    at least 64 pixels a side works.
+
+    >>> squeezenet(num_classes=10)(torch.zeros(1, 3, 64, 64)).shape
+    torch.Size([1, 10])
+    """
     pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)  # noqa: E731
     if version == "1.0":
         stem = [nn.Conv2d(3, 96, 7, stride=2), nn.ReLU(), pool()]
@@ -126,6 +151,10 @@ def compound_scaling(phi: float, alpha: float = 1.2, beta: float = 1.1, gamma: f
 
     FLOPs of a conv net grow like depth x width^2 x resolution^2, so the factor is
     :math:`(\\alpha\\beta^2\\gamma^2)^\\phi \\approx 2^\\phi`.
+    Returns ``{"phi", "depth", "width", "resolution_mult", "resolution", "flops_factor"}``.
+
+    >>> s = compound_scaling(1); s["resolution"], round(s["flops_factor"], 2)
+    (258, 1.92)
     """
     V.number(phi, "phi", low=0)
     for v, n in ((alpha, "alpha"), (beta, "beta"), (gamma, "gamma")):
@@ -139,7 +168,13 @@ def compound_scaling(phi: float, alpha: float = 1.2, beta: float = 1.1, gamma: f
 
 def compound_grid(target: float = 2.0, step: float = 0.05, tol: float = 0.1, max_value: float = 2.0) -> list[tuple]:
     """All ``(alpha, beta, gamma)`` on a grid with :math:`|\\alpha\\beta^2\\gamma^2 - target| \\le tol`:
-    the feasible set EfficientNet's small grid search chose from at :math:`\\phi = 1`."""
+    the feasible set EfficientNet's small grid search chose from at :math:`\\phi = 1`.
+
+    Args: ``step`` the grid spacing from 1 to ``max_value``; ``tol`` the allowed miss.
+
+    >>> grid = compound_grid(step=0.1, tol=0.05); len(grid), grid[0]
+    (10, (1.0, 1.0, 1.4))
+    """
     V.number(target, "target", low=1)
     V.number(step, "step", low=0, low_open=True)
     V.number(tol, "tol", low=0)
@@ -153,7 +188,11 @@ def compound_grid(target: float = 2.0, step: float = 0.05, tol: float = 0.1, max
 
 # -------------------------------------------------------------------------- real architectures
 def backend() -> str:
-    """``"torchvision"`` when it imports (conda CPU builds), else ``"transformers"`` (pip CPU here)."""
+    """``"torchvision"`` when it imports (conda CPU builds), else ``"transformers"`` (pip CPU here).
+
+    >>> backend() in ("torchvision", "transformers")
+    True
+    """
     try:
         import torchvision.models  # noqa: F401
         return "torchvision"
@@ -226,7 +265,14 @@ def _build(name: str, source: str) -> tuple[nn.Module, str]:
 
 
 def build(name: str, source: str | None = None) -> nn.Module:
-    """One architecture with random weights (eval mode), ``model(x) -> logits``; no download."""
+    """One architecture with random weights (eval mode), ``model(x) -> logits``; no download.
+
+    Args: ``name`` a key of ``PAPER``; ``source`` ``"torchvision"`` or ``"transformers"`` (default:
+    :func:`backend`). Returns a new model, seeded, so two builds are equal.
+
+    >>> m = build("SqueezeNet-1.1", source="transformers"); type(m).__name__, m.training
+    ('Sequential', False)
+    """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
     if source is not None and not isinstance(source, str):
@@ -237,7 +283,17 @@ def build(name: str, source: str | None = None) -> nn.Module:
 def architecture_table(names=None, resolution: int = 224, *, source: str | None = None,
                        min_run_time: float = 0.3, progress: bool = True) -> list[dict]:
     """Params, MACs and CPU latency (batch 1, 2 threads) of each architecture, with paper figures;
-    ``source`` in each row says which library built it."""
+    ``source`` in each row says which library built it.
+
+    Args: ``names`` keys of ``PAPER`` (default all); ``resolution`` the input side (>= 32);
+    ``min_run_time`` seconds per timing. Returns one dict per model. Latency is noisy: compare
+    rows of one call, not across machines.
+
+    >>> rows = architecture_table(["SqueezeNet-1.1"], resolution=32, source="transformers",
+    ...                           min_run_time=0.01, progress=False)
+    >>> rows[0]["source"], round(rows[0]["params_M"], 3), rows[0]["paper_params_M"]
+    ('effnn.arch.squeezenet', 1.235, 1.24)
+    """
     from .measure import count_macs, count_params, latency
     from .train import progress_bar
 
@@ -302,7 +358,14 @@ def efficientnet_scaling_macs(phis=(0, 1, 2), resolution_scale: float = 1.0) -> 
 
 def scaled_cnn(depth_mult: float = 1.0, width_mult: float = 1.0, base_depth: int = 2, base_width: int = 16,
                num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
-    """A plain 2-stage CNN whose depth and width scale like EfficientNet's (ceil depth, round width)."""
+    """A plain 2-stage CNN whose depth and width scale like EfficientNet's (ceil depth, round width).
+
+    Returns a new model; stage 2 has twice stage 1's width.
+
+    >>> net = scaled_cnn(depth_mult=1.5, width_mult=0.5)
+    >>> sum(isinstance(m, nn.Conv2d) for m in net), net[0].out_channels, net(torch.zeros(2, 1, 8, 8)).shape
+    (6, 8, torch.Size([2, 10]))
+    """
     V.number(depth_mult, "depth_mult", low=0, low_open=True)
     V.number(width_mult, "width_mult", low=0, low_open=True)
     for v, n in ((base_depth, "base_depth"), (base_width, "base_width"), (num_classes, "num_classes"),
