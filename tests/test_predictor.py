@@ -63,3 +63,18 @@ def test_tau_difference():
 def test_rank_agreement_refuses(args, err):
     with pytest.raises(err):
         PR.rank_agreement(*args)
+
+
+@pytest.mark.parametrize("call, name", [(lambda: PR.mlp_space(depths=3), "depths"), (lambda: PR.mlp_space(widths="ab"), "widths"),
+                                        (lambda: PR.encode(5), "arch"), (lambda: PR.rank_agreement(5, [1, 2, 3]), "predicted"),
+                                        (lambda: PR.tau_difference([1, 2, 3], None, [1, 2, 3]), "predicted_b"),
+                                        (lambda: PR.rank_agreement([1, 2, 3], [3, 1, 2], n_boot=0), "n_boot")])
+def test_bad_arguments_are_named(call, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        call()
+
+
+def test_numpy_arrays_are_accepted():
+    r = PR.rank_agreement(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.0]), n_boot=20)
+    assert r["kendall"] == pytest.approx(1)
+    assert PR.encode(np.array([16, 32]))[:3] == [2.0, 4.0, 5.0]

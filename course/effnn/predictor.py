@@ -23,14 +23,23 @@ from . import validate as V
 DEFAULT_WIDTHS = (16, 32, 64, 128, 256)
 
 
+def _as_list(value):
+    """Arrays, ranges and tuples as a list; anything else unchanged, so that ``validate`` names it."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (range, tuple, list)):
+        return list(value)
+    return value
+
+
 def mlp_space(depths=(1, 2, 3), widths=DEFAULT_WIDTHS) -> list[tuple[int, ...]]:
     """Every MLP of the space as a tuple of hidden widths, shallow first.
 
     >>> len(mlp_space((1, 2), (8, 16)))
     6
     """
-    depths = V.sequence_of(list(depths) if not isinstance(depths, (list, tuple)) else depths, "depths", V.positive_int)
-    widths = V.sequence_of(list(widths) if not isinstance(widths, (list, tuple)) else widths, "widths", V.positive_int)
+    depths = V.sequence_of(_as_list(depths), "depths", V.positive_int)
+    widths = V.sequence_of(_as_list(widths), "widths", V.positive_int)
     V.nonempty(depths, "depths")
     V.nonempty(widths, "widths")
     return [arch for d in sorted(set(depths)) for arch in itertools.product(sorted(set(widths)), repeat=d)]
@@ -47,7 +56,7 @@ def sample_archs(space, n: int, seed: int = 0) -> list[tuple[int, ...]]:
 
 def mlp_params(arch, in_features: int, classes: int = 10) -> int:
     """Parameters (weights and biases) of the MLP ``in_features -> *arch -> classes``."""
-    sizes = [V.positive_int(in_features, "in_features"), *V.sequence_of(list(arch), "arch", V.positive_int),
+    sizes = [V.positive_int(in_features, "in_features"), *V.sequence_of(_as_list(arch), "arch", V.positive_int),
              V.positive_int(classes, "classes")]
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
@@ -55,7 +64,7 @@ def mlp_params(arch, in_features: int, classes: int = 10) -> int:
 def encode(arch, max_depth: int = 3, in_features: int = 40) -> list[float]:
     """A fixed-length feature vector: depth, log2 of each width (0 where a layer is absent), and
     log10 of the parameter count. The predictor sees only this, never a training run."""
-    arch = V.sequence_of(list(arch), "arch", V.positive_int)
+    arch = V.sequence_of(_as_list(arch), "arch", V.positive_int)
     max_depth = V.positive_int(max_depth, "max_depth")
     if not 1 <= len(arch) <= max_depth:
         raise ValueError(f"arch must have 1 to max_depth={max_depth} layers, got {len(arch)}")
@@ -68,8 +77,8 @@ def rank_agreement(predicted, actual, *, n_boot: int = 1000, seed: int = 0) -> d
     percentiles of a bootstrap over the items (resampled with replacement, seeded)."""
     from scipy import stats
 
-    predicted = np.asarray(V.sequence_of(list(predicted), "predicted", V.number))
-    actual = np.asarray(V.sequence_of(list(actual), "actual", V.number))
+    predicted = np.asarray(V.sequence_of(_as_list(predicted), "predicted", V.number))
+    actual = np.asarray(V.sequence_of(_as_list(actual), "actual", V.number))
     if len(predicted) != len(actual):
         raise ValueError(f"predicted and actual differ in length: {len(predicted)} vs {len(actual)}")
     if len(predicted) < 3:
@@ -107,9 +116,9 @@ def tau_difference(predicted_a, predicted_b, actual, *, n_boot: int = 1000, seed
     a paired bootstrap over the items: ``separated`` only when the 95% interval excludes 0."""
     from scipy import stats
 
-    a = np.asarray(V.sequence_of(list(predicted_a), "predicted_a", V.number))
-    b = np.asarray(V.sequence_of(list(predicted_b), "predicted_b", V.number))
-    y = np.asarray(V.sequence_of(list(actual), "actual", V.number))
+    a = np.asarray(V.sequence_of(_as_list(predicted_a), "predicted_a", V.number))
+    b = np.asarray(V.sequence_of(_as_list(predicted_b), "predicted_b", V.number))
+    y = np.asarray(V.sequence_of(_as_list(actual), "actual", V.number))
     if not len(a) == len(b) == len(y):
         raise ValueError(f"predicted_a, predicted_b and actual differ in length: {len(a)}, {len(b)}, {len(y)}")
     if len(y) < 3:
