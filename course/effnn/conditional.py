@@ -25,6 +25,12 @@ class EarlyExitCNN(nn.Module):
 
     ``forward`` returns the last exit's logits (so ``effnn.train.accuracy`` measures the full model);
     :meth:`exits` returns every exit's logits, which the joint training loss sums.
+
+    Args: ``widths`` one stage (and one exit) each; ``pool`` the side of each head's pooled map.
+
+    >>> _ = torch.manual_seed(0); m = EarlyExitCNN(widths=(4, 8)); x = torch.randn(6, 1, 8, 8)
+    >>> [z.shape for z in m.exits(x)], m(x).shape
+    ([torch.Size([6, 10]), torch.Size([6, 10])], torch.Size([6, 10]))
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, widths=(8, 16, 32), pool: int = 4):
@@ -59,7 +65,12 @@ class EarlyExitCNN(nn.Module):
 def exits_loss(model: EarlyExitCNN, x, y, weights=None) -> torch.Tensor:
     """Joint training loss :math:`\\sum_i w_i\\,\\mathrm{CE}(z_i, y)` over all exits (``fit(loss_fn=...)``).
 
-    Reads ``model``; does not change its weights.
+    Reads ``model``; does not change its weights. ``weights``: one per exit (default all 1).
+    Returns a scalar tensor with a graph, ready for ``backward()``.
+
+    >>> _ = torch.manual_seed(0); m = EarlyExitCNN(widths=(4, 8)); x = torch.randn(6, 1, 8, 8)
+    >>> loss = exits_loss(m, x, torch.arange(6) % 3, weights=[0.5, 1.0]); loss.shape, loss.requires_grad
+    (torch.Size([]), True)
     """
     if not isinstance(model, EarlyExitCNN):
         raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
@@ -95,6 +106,10 @@ def exit_macs(model: EarlyExitCNN, example_inputs) -> list[int]:
     Reads ``model``; does not change its weights.
 
     A sample that continues does not pay for the heads it skipped past, only for their stages.
+
+    >>> _ = torch.manual_seed(0); m = EarlyExitCNN(widths=(4, 8)); x = torch.randn(6, 1, 8, 8)
+    >>> exit_macs(m, x[:1])
+    [2944, 22016]
     """
     if not isinstance(model, EarlyExitCNN):
         raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
@@ -109,7 +124,12 @@ def cascade_predict(model: EarlyExitCNN, x: torch.Tensor, threshold: float):
 
     Reads ``model``; does not change its weights.
 
-    Returns ``(predictions, exit_index)``; the last exit always answers.
+    Returns ``(predictions, exit_index)``; the last exit always answers. A sample leaves at the
+    first exit whose top softmax probability reaches ``threshold`` (in [0, 1]).
+
+    >>> _ = torch.manual_seed(0); m = EarlyExitCNN(widths=(4, 8)); x = torch.randn(6, 1, 8, 8)
+    >>> cascade_predict(m, x, 0.0)[1].tolist(), cascade_predict(m, x, 1.0)[1].tolist()
+    ([0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1])
     """
     if not isinstance(model, EarlyExitCNN):
         raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
@@ -137,7 +157,12 @@ def cascade_predict(model: EarlyExitCNN, x: torch.Tensor, threshold: float):
 def threshold_sweep(model: EarlyExitCNN, data, thresholds) -> list[dict]:
     """Accuracy and mean MACs per sample of the cascade at each confidence threshold.
 
-    Reads ``model``; does not change its weights.
+    Reads ``model``; does not change its weights. ``data``: an ``(x, y)`` pair. Returns one dict
+    per threshold: ``threshold``, ``acc``, ``macs`` and ``exit_share`` (fraction leaving at each exit).
+
+    >>> _ = torch.manual_seed(0); m = EarlyExitCNN(widths=(4, 8)); x = torch.randn(6, 1, 8, 8)
+    >>> [(r["macs"], r["exit_share"]) for r in threshold_sweep(m, (x, torch.arange(6) % 3), [0.0, 1.0])]
+    [(2944.0, [1.0, 0.0]), (22016.0, [0.0, 1.0])]
     """
     if not isinstance(model, EarlyExitCNN):
         raise TypeError(f"model must be an EarlyExitCNN, got {type(model).__name__}")
@@ -168,6 +193,12 @@ class TopKMoE(nn.Module):
     ``k`` experts plus the gate whatever ``n_experts`` is. ``last_load`` keeps how many samples each
     expert got in the latest forward pass; :meth:`balance_loss` is the Switch-Transformer auxiliary
     loss that keeps the gate from sending everything to one expert.
+
+    Args: ``n_experts`` MLPs of width ``hidden``; ``k`` of them run per sample.
+
+    >>> _ = torch.manual_seed(0); moe = TopKMoE(4, 3, n_experts=4, k=1)
+    >>> moe(torch.randn(5, 4)).shape, int(moe.last_load.sum()), moe.active_macs()  # 5 samples, 1 expert each
+    (torch.Size([5, 3]), 5, 240)
     """
 
     def __init__(self, in_features: int, out_features: int, n_experts: int = 4, k: int = 1, hidden: int = 32):
