@@ -8,7 +8,8 @@ in the same process).
 Beyond the grid (issue 14): ``a1.search`` bisects the global ratio per criterion (a fixed number of
 fine-tuning steps per trial) for the largest speedup within 1 pp; ``a1.heads`` adds whole-head
 pruning (half the heads of every multi-head attention) to the magnitude search's best ratio;
-``a1.iterative`` compares torch-pruning's ``iterative_steps`` schedule with one-shot pruning at the
+``a1.per_stage`` prunes by submodule (``R.STAGEWISE``: stage 1's MLPs, 90 % of stages 2-4 and of the
+decoder, half the heads) where the 256² latency goes; ``a1.iterative`` compares torch-pruning's ``iterative_steps`` schedule with one-shot pruning at the
 same final ratio and the same total fine-tuning steps.
 """
 from __future__ import annotations
@@ -82,6 +83,15 @@ def a1(fast: bool) -> dict:
                     "head_ratio": 0.5, "heads": [a.num_attention_heads for a in S.attentions(rec["model"])]
                     if "model" in rec else None,
                     "without_heads": {k: out["search"]["magnitude"][k] for k in ("speedup", "miou")}}
+    # --- per-submodule ratios (R.STAGEWISE) with half the heads: where the latency actually goes
+    rec = R.run_config(baseline, "magnitude", 0.0, global_pruning=False, module_ratios=R.STAGEWISE, head_ratio=0.5,
+                       **dict(common, keep_model=True))
+    model = rec["model"]
+    out["per_stage"] = {"speedup": round(rec["speedup"], 3), "speedup_min": round(rec["speedup_min"], 3),
+                        "miou": round(rec["miou"], 4), "macs_ratio": round(rec["macs_ratio"], 3),
+                        "module_ratios": R.STAGEWISE, "head_ratio": 0.5, "finetune_steps": steps,
+                        "heads": [a.num_attention_heads for a in S.attentions(model)],
+                        "decoder_widths": [p.proj.out_features for p in model.decode_head.linear_projections]}
     # --- iterative (torch-pruning iterative_steps) vs one-shot: same final ratio, same total steps
     ratio = 0.8
     one = R.run_config(baseline, "magnitude", ratio, **common)

@@ -331,3 +331,22 @@ def test_run_config_records_one_pruned_fine_tuned_measured_model():
     assert rec["kind"] == "taylor" and rec["iterative_steps"] == 2 and 0.0 <= rec["miou"] <= 1.0
     assert rec["macs_ratio"] > 1.0 and rec["params"] < count_params(base)
     assert count_params(rec["model"]) == rec["params"] and not rec["model"].training
+
+
+def test_module_ratios_prune_only_the_named_submodules_at_their_own_ratio():
+    # decoder only, uniform: every decoder projection loses half its width, the encoder keeps all of it
+    model = R.prune(tiny(8), "magnitude", 0.0, global_pruning=False, module_ratios={"decode_head": 0.5})
+    ref = tiny(8)
+    assert [p.proj.out_features for p in model.decode_head.linear_projections] == [16, 16, 16, 16]
+    assert model.decode_head.linear_fuse.out_channels == 16
+    for (name, a), (_, b) in zip(model.segformer.named_parameters(), ref.segformer.named_parameters()):
+        assert a.shape == b.shape, name
+    # a "+" key ranks two submodules together with one ratio; the rest follows the global ratio
+    both = R.prune(tiny(8), "magnitude", 0.0, module_ratios={
+        "segformer.stages.0.blocks.0.mlp+segformer.stages.0.blocks.1.mlp": 0.5})
+    assert sum(b.mlp.fc1.out_features for b in both.segformer.stages[0].blocks) == 32
+    assert both(torch.rand(1, 3, 64, 64)).logits.shape == (1, 2, 16, 16)
+    with pytest.raises(ValueError, match="module_ratios"):
+        R.prune(tiny(8), "magnitude", 0.2, module_ratios={"decode_head.nothing": 0.5})
+    with pytest.raises(ValueError, match="module_ratios"):
+        R.prune(tiny(8), "magnitude", 0.2, module_ratios={"decode_head": 1.5})

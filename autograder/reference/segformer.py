@@ -221,6 +221,16 @@ def sync_attention(model: nn.Module, num_heads: dict | None = None) -> nn.Module
 # ------------------------------------------------------------------------------------- pruning
 IMPORTANCES = ("magnitude", "taylor")
 
+#: Where the latency goes at 256², batch 1, one thread (profiled on the baseline): the decode head
+#: about half (four 128-channel maps upsampled to 64x64, concatenated, fused), stage 1 about a
+#: fifth (4096 tokens at width 16), stages 2-4 the rest. Global pruning at 0.8 already shrinks the
+#: decoder to 16-32 channels, and stage 1 then dominates. This per-submodule plan (with half the
+#: heads of every multi-head attention, ``head_ratio=0.5``) keeps stage 1's residual width,
+#: trims its MLPs, and takes 90 % of the decoder and of stages 2-4's prunable groups.
+STAGEWISE = {"segformer.stages.0.blocks.0.mlp+segformer.stages.0.blocks.1.mlp": 0.75,
+             "segformer.stages.1": 0.9, "segformer.stages.2": 0.9, "segformer.stages.3": 0.9,
+             "decode_head": 0.9}
+
 
 def importance(kind: str):
     """torch-pruning's group importance: ``magnitude`` (L2 of weights) or ``taylor`` (|w * dL/dw|)."""
@@ -235,7 +245,7 @@ def importance(kind: str):
 
 def build_pruner(model: nn.Module, imp, ratio: float, *, global_pruning: bool = True,
                  example_inputs: torch.Tensor | None = None, iterative_steps: int = 1,
-                 round_to: int | None = None, head_ratio: float = 0.0):
+                 round_to: int | None = None, head_ratio: float = 0.0, module_ratios: dict | None = None):
     """A torch-pruning ``MetaPruner`` for Segformer: heads declared, classifier kept, logits out.
 
     ``ratio`` is the fraction of channels removed (of each group when uniform, of all of them
@@ -245,7 +255,11 @@ def build_pruner(model: nn.Module, imp, ratio: float, *, global_pruning: bool = 
     ``step()`` calls (ratio/steps more each time). ``head_ratio > 0`` removes that fraction of
     whole attention heads (``prune_num_heads``) instead of dimensions inside every head;
     single-head attentions (stage 1) are left to width pruning, since removing their only head
-    would delete the attention. The model is made prunable first.
+    would delete the attention. ``module_ratios`` ``{"submodule.path": ratio}`` (torch-pruning's
+    ``pruning_ratio_dict``) gives the groups rooted in those submodules their own ratio; a
+    ``"a+b"`` key shares one ratio between submodules. At 256² the decode head (four upsampled
+    maps concatenated at 1/4 resolution) and stage 1 (4096 tokens) take most of the latency, so
+    where the channels go matters more than how many. The model is made prunable first.
     """
     import torch_pruning as tp
 
@@ -265,10 +279,27 @@ def build_pruner(model: nn.Module, imp, ratio: float, *, global_pruning: bool = 
     if head_ratio > 0:
         heads = {layer: h for layer, h in heads.items() if h > 1}
         extra = dict(prune_num_heads=True, prune_head_dims=False, head_pruning_ratio=head_ratio)
+    if module_ratios:
+        extra["pruning_ratio_dict"] = _ratio_dict(model, module_ratios)
     return tp.pruner.MetaPruner(
         model, example_inputs, importance=imp, pruning_ratio=ratio, global_pruning=global_pruning,
         iterative_steps=iterative_steps, ignored_layers=[model.decode_head.classifier],
         num_heads=heads, output_transform=lambda out: out.logits, round_to=round_to, **extra)
+
+
+def _ratio_dict(model: nn.Module, module_ratios: dict) -> dict:
+    """``{"path": r}`` or ``{"a+b": r}`` -> torch-pruning's ``{module or (modules...): r}``."""
+    V.mapping(module_ratios, "module_ratios")
+    out = {}
+    for key, r in module_ratios.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"module_ratios keys must be submodule paths, got {key!r}")
+        try:
+            mods = tuple(model.get_submodule(path) for path in key.split("+"))
+        except AttributeError:
+            raise ValueError(f"module_ratios: {key!r} names no submodule of the model") from None
+        out[mods if len(mods) > 1 else mods[0]] = V.fraction(r, f"module_ratios[{key!r}]")
+    return out
 
 
 def accumulate_taylor_gradients(model: nn.Module, batches) -> int:
@@ -303,17 +334,18 @@ def _step(model: nn.Module, pruner, kind: str, calibration) -> None:
 
 def prune(model: nn.Module, kind: str, ratio: float, *, global_pruning: bool = True, calibration=None,
           example_inputs: torch.Tensor | None = None, round_to: int | None = None,
-          head_ratio: float = 0.0) -> nn.Module:
+          head_ratio: float = 0.0, module_ratios: dict | None = None) -> nn.Module:
     """Prune ``model`` in place with one criterion and return it (eval mode, head geometry synced).
 
     ``calibration``: ``(images, masks)`` batches for Taylor importance (required for ``taylor``).
-    ``head_ratio``: also remove that fraction of whole heads (see :func:`build_pruner`).
+    ``head_ratio``: also remove that fraction of whole heads; ``module_ratios``: per-submodule ratios
+    (see :func:`build_pruner`).
     """
     V.choice(kind, "kind", IMPORTANCES)
     if kind == "taylor" and calibration is None:
         raise ValueError("calibration batches are required for Taylor importance")
     pruner = build_pruner(model, kind, ratio, global_pruning=global_pruning, example_inputs=example_inputs,
-                          round_to=round_to, head_ratio=head_ratio)
+                          round_to=round_to, head_ratio=head_ratio, module_ratios=module_ratios)
     _step(model, pruner, kind, calibration)
     return model.eval()
 
@@ -492,7 +524,7 @@ def measure(baseline: nn.Module, model: nn.Module, val, deploy_size: int = DEPLO
 
 def run_config(baseline: nn.Module, kind: str, ratio: float, *, train, val, teacher, calibration,
                global_pruning: bool = True, steps: int = 400, lr: float = 2e-3, round_to: int | None = 8,
-               head_ratio: float = 0.0, iterative_steps: int = 1, seed: int = 0,
+               head_ratio: float = 0.0, module_ratios: dict | None = None, iterative_steps: int = 1, seed: int = 0,
                deploy_size: int = DEPLOY_SIZE, keep_model: bool = True) -> dict:
     """Prune a copy of ``baseline`` (one-shot or iterative), fine-tune ``steps`` in all, measure it."""
     import copy
@@ -505,7 +537,7 @@ def run_config(baseline: nn.Module, kind: str, ratio: float, *, train, val, teac
         before = float("nan")
     else:
         prune(model, kind, ratio, global_pruning=global_pruning, calibration=calibration, round_to=round_to,
-              head_ratio=head_ratio)
+              head_ratio=head_ratio, module_ratios=module_ratios)
         before = evaluate_miou(model, val)
         finetune(model, train, steps, teacher=teacher, lr=lr, seed=seed, desc=f"{kind} {ratio}")
     rec = {"kind": kind, "ratio": ratio, "global": global_pruning, "head_ratio": head_ratio,
