@@ -66,6 +66,10 @@ def kmeans_codebook(weights: torch.Tensor, bits: int, *, mask: torch.Tensor | No
     Returns ``(centroids, index)``: ``centroids`` has ``2^bits`` entries and ``index`` has the shape
     of ``weights`` (masked-out positions get index 0; the mask keeps them at zero). Linear
     initialisation over ``[min, max]``, which Han et al. found best: it keeps the rare large weights.
+
+    >>> c, index = kmeans_codebook(torch.tensor([-1.0, -0.9, 0.0, 1.0, 1.1]), bits=1)
+    >>> [round(v, 3) for v in c.tolist()], index.tolist()
+    ([-0.633, 1.05], [0, 0, 0, 1, 1])
     """
     from sklearn.cluster import KMeans
 
@@ -100,6 +104,11 @@ class SharedWeight(nn.Module):
 
     ``bias_bits`` (default 8) stores the bias as symmetric linear integers with one fp32 scale,
     and the forward pass uses exactly those values, so the measured accuracy is the stored model's.
+    Args: ``layer`` (its nonzero pattern becomes the mask); ``bits`` per cluster index; ``seed``.
+    Built for every layer by :func:`share_weights`.
+
+    >>> sw = SharedWeight(nn.Linear(4, 3), bits=2); sw.centroids.numel(), sw(torch.zeros(1, 4)).shape
+    (4, torch.Size([1, 3]))
     """
 
     def __init__(self, layer: nn.Module, bits: int, *, seed: int = 0, bias_bits: int | None = 8):
@@ -141,6 +150,11 @@ def share_weights(model: nn.Module, bits, *, seed: int = 0, bias_bits: int | Non
     """Replace (in place) each Linear/Conv2d by a :class:`SharedWeight`.
 
     ``bits`` is one int, or a list with one entry per layer in order. Biases stay trainable.
+    In place: returns ``model``.
+
+    >>> _ = torch.manual_seed(0); m = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> [l.centroids.numel() for l in shared_layers(share_weights(m, [3, 2]))]
+    [8, 4]
     """
     V.module(model, "model")
     if isinstance(model, (nn.Linear, nn.Conv2d)):
@@ -168,6 +182,9 @@ def shared_layers(model: nn.Module) -> list[SharedWeight]:
     """The :class:`SharedWeight` layers of ``model``, in order.
 
     Reads ``model``; does not change its weights.
+
+    >>> len(shared_layers(nn.Sequential(nn.Linear(2, 2)))), len(shared_layers(share_weights(nn.Sequential(nn.Linear(2, 2)), 1)))
+    (0, 1)
     """
     V.module(model, "model")
     return [m for m in model.modules() if isinstance(m, SharedWeight)]
@@ -275,6 +292,9 @@ def relative_index(mask: torch.Tensor, index_bits: int) -> tuple[list[int], list
     A gap larger than ``2^index_bits - 1`` is bridged with padding entries: each padding
     entry advances by the largest gap and stores a zero weight. Returns ``(gaps, is_padding)``
     with one entry per stored weight (real or padding).
+
+    >>> relative_index(torch.tensor([1, 0, 0, 1, 0, 0, 0, 0, 1], dtype=torch.bool), index_bits=2)
+    ([1, 3, 3, 2], [0, 0, 1, 0])
     """
     index_bits = _check_bits("index_bits", index_bits)
     V.tensor(mask, "mask")
@@ -316,7 +336,12 @@ TABLE_BITS_PER_SYMBOL = 5
 
 @dataclass
 class LayerStorage:
-    """Bits one compressed layer needs, by part."""
+    """Bits one compressed layer needs, by part; ``total_bits`` sums them. Built by :func:`layer_storage`.
+
+    >>> LayerStorage("fc", params=4, nonzero=3, weight_bits=3, index_bits=6, codebook_bits=64,
+    ...              table_bits=0, bias_bits=0).total_bits
+    73
+    """
     name: str
     params: int
     nonzero: int
@@ -339,6 +364,13 @@ def layer_storage(name: str, index: torch.Tensor, mask: torch.Tensor, n_centroid
 
     Padding entries get a reserved weight symbol ``n_centroids`` (decoded as 0), so the weight
     alphabet has ``n_centroids + 1`` symbols when padding occurs.
+    Args: ``index`` and ``mask`` of the layer's weight shape; ``index_bits`` the gap width;
+    ``bias_numel`` and ``bias_bits_each`` price the bias. Returns a :class:`LayerStorage`.
+
+    >>> s = layer_storage("fc", torch.tensor([0, 0, 1, 1]), torch.tensor([True, False, True, True]), 2,
+    ...                   index_bits=2, huffman=False)
+    >>> s.weight_bits, s.index_bits, s.codebook_bits  # 3 x 1 bit, 3 x 2 bits, 2 fp32 centroids
+    (3, 6, 64)
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
@@ -379,6 +411,10 @@ def model_storage(model: nn.Module, *, index_bits: int | None = 5, huffman: bool
     A quantized bias costs ``bias_bits`` per entry plus one fp32 scale; a float bias 32 bits each.
     ``index_bits=None`` lets the encoder pick, per layer, the gap width (2..8) that stores the layer
     in the fewest bits (a pure storage choice: it does not change the weights).
+
+    >>> _ = torch.manual_seed(0); m = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> [s.name for s in model_storage(share_weights(m, 2))]
+    ['0', '2']
     """
     V.module(model, "model")
     V.flag(huffman, "huffman")
@@ -404,7 +440,16 @@ def model_storage(model: nn.Module, *, index_bits: int | None = 5, huffman: bool
 
 
 def compression_table(dense_bytes: int, layers: list[LayerStorage]) -> dict:
-    """Totals: compressed bytes, ratio to the fp32 model, mean bits per non-zero weight."""
+    """Totals: compressed bytes, ratio to the fp32 model, mean bits per non-zero weight.
+
+    Args: ``dense_bytes`` the fp32 model's size; ``layers`` from :func:`model_storage`. Returns a dict
+    with ``params``, ``nonzero``, ``kept``, ``compressed_bytes``, ``ratio`` and ``bits_per_weight``.
+
+    >>> s = LayerStorage("fc", params=4, nonzero=3, weight_bits=3, index_bits=6, codebook_bits=64,
+    ...                  table_bits=0, bias_bits=0)
+    >>> t = compression_table(16, [s]); t["compressed_bytes"], t["bits_per_weight"]
+    (10, 3.0)
+    """
     V.positive_int(dense_bytes, "dense_bytes")
     layers = V.sequence_of(layers, "layers", _storage)
     if not layers:
@@ -436,6 +481,16 @@ def prune_and_retrain(model: nn.Module, amounts, train_data, cfg, *, steps: int 
     each (``torch.nn.utils.prune`` keeps the masks applied), then the masks are made permanent.
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
+    Args: ``amounts`` one per Linear/Conv2d in order (or one for all); ``train_data`` an ``(x, y)``
+    pair; ``cfg`` the ``TrainConfig`` of each retraining.
+
+    >>> from effnn.prune import weight_sparsity
+    >>> from effnn.train import TrainConfig
+    >>> _ = torch.manual_seed(0); m = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> data = (torch.randn(32, 8), torch.arange(32) % 2)
+    >>> _ = prune_and_retrain(m, [0.5, 0.5], data, TrainConfig(epochs=1, batch_size=16), steps=2)
+    >>> round(weight_sparsity(m), 2)
+    0.5
     """
     from torch.nn.utils import prune
 
@@ -467,6 +522,13 @@ def share_and_finetune(model: nn.Module, bits, train_data, cfg, *, seed: int = 0
     """Stage 2: k-means weight sharing, then fine-tune the centroids (and biases).
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
+    ``bits`` as in :func:`share_weights`; ``cfg`` the fine-tuning's ``TrainConfig``.
+
+    >>> from effnn.train import TrainConfig
+    >>> _ = torch.manual_seed(0); m = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> data = (torch.randn(32, 8), torch.arange(32) % 2)
+    >>> [type(l).__name__ for l in share_and_finetune(m, 2, data, TrainConfig(epochs=1, batch_size=16))]
+    ['SharedWeight', 'ReLU', 'SharedWeight']
     """
     from .train import _config, fit
 
@@ -494,7 +556,11 @@ def han_table(model: nn.Module, *, index_bits: int = 5) -> list[dict]:
     ``P+Q``: pruned and quantized, fixed-width codes; ``P+Q+H``: the same codes Huffman-coded.
     Bits are per stored entry (padding entries included, which is why a 3-bit layer with padding
     needs 4-bit fixed-width codes: 8 clusters plus the padding symbol). Compression rates are
-    against fp32 weights and biases of the same layer.
+    against fp32 weights and biases of the same layer. Needs :class:`SharedWeight` layers.
+
+    >>> _ = torch.manual_seed(0); m = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> rows = han_table(share_weights(m, 2)); [r["layer"] for r in rows]
+    ['0', '2', 'total']
     """
     V.module(model, "model")
     plain = model_storage(model, index_bits=index_bits, huffman=False)
@@ -525,7 +591,15 @@ def han_table(model: nn.Module, *, index_bits: int = 5) -> list[dict]:
 
 
 def markdown_table(rows: list[dict], digits: int = 3):
-    """Show a list of row dicts as a Markdown table in a notebook (plain text elsewhere)."""
+    """Show a list of row dicts as a Markdown table in a notebook (plain text elsewhere).
+
+    Columns come from the first row; floats get ``digits`` significant digits.
+
+    >>> print(markdown_table([{"layer": "fc1", "ratio": 12.3456}]).data)
+    | layer | ratio |
+    |---|---|
+    | fc1 | 12.3 |
+    """
     if not isinstance(rows, (list, tuple)):
         raise TypeError(f"rows must be a list of dicts, got {type(rows).__name__}")
     if not rows:
