@@ -20,7 +20,16 @@ from .sparse_speed import random_sparse
 
 @dataclass(frozen=True)
 class RowTiming:
-    """One sparsity: milliseconds (fastest block and median) of dense, CSR and row-pruned ``W @ X``."""
+    """One sparsity: milliseconds (fastest block and median) of dense, CSR and row-pruned ``W @ X``.
+
+    ``macs_cut`` is the ideal speedup of keeping ``rows_kept`` rows; ``structured_speedup`` and
+    ``csr_speedup`` the measured ones (fastest blocks), so the gap between them is visible.
+
+    >>> t = RowTiming(side=100, sparsity=0.5, rows_kept=50, dense_ms=2.0, csr_ms=4.0, rows_ms=1.0,
+    ...               dense_median_ms=2.1, csr_median_ms=4.2, rows_median_ms=1.1)
+    >>> t.macs_cut, t.structured_speedup, t.csr_speedup
+    (2.0, 2.0, 0.5)
+    """
     side: int
     sparsity: float
     rows_kept: int
