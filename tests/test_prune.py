@@ -173,6 +173,17 @@ def test_prune_retrain_reaches_target_and_records_rounds():
     assert all(0 <= h["acc_retrained"] <= 1 for h in hist)
 
 
+def test_prune_retrain_fast_preset_shrinks_only_the_retraining():
+    """PruneRetrainConfig.fast(): one epoch per round; rounds, schedule and overrides as asked."""
+    fast, full = PruneRetrainConfig.fast(amount=0.7, steps=4), PruneRetrainConfig(amount=0.7, steps=4)
+    assert (fast.retrain.epochs, fast.retrain.fast_epochs) == (1, 1)
+    assert full.retrain.epochs == 8
+    assert (fast.amount, fast.steps, fast.scope, fast.schedule) == (full.amount, full.steps, full.scope, full.schedule)
+    assert PruneRetrainConfig.fast(retrain=TrainConfig(epochs=3)).retrain.epochs == 3
+    with pytest.raises(ValueError, match="amount"):
+        PruneRetrainConfig.fast(amount=1.5)
+
+
 def test_old_sparsity_name_of_the_configs_still_works_with_a_deprecation_warning():
     """Lecture 01 passes HanConfig(sparsity=...): same config as amount=, with a warning naming amount."""
     from effnn.prune import HanConfig
