@@ -19,19 +19,39 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 def fast_mode() -> bool:
-    """True when training should shrink: ``EFFNN_FAST`` is set, or nbgrader is executing."""
+    """True when training should shrink: ``EFFNN_FAST`` is set, or nbgrader is executing.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"EFFNN_FAST": "yes"}):
+    ...     fast_mode()
+    True
+    """
     if os.environ.get("EFFNN_FAST", "").strip().lower() in _TRUE:
         return True
     return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
 def pick(full, fast):
-    """Return ``fast`` in fast mode and ``full`` otherwise (epochs, steps, sample counts...)."""
+    """Return ``fast`` in fast mode and ``full`` otherwise (epochs, steps, sample counts...).
+
+    The one way code shrinks in fast mode, so the code path stays the same, only sizes change.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"EFFNN_FAST": "1"}):
+    ...     pick(full=30, fast=2)
+    2
+    """
     return fast if fast_mode() else full
 
 
 def quiet() -> bool:
-    """Progress bars are hidden under CI, nbgrader, or ``EFFNN_QUIET=1``."""
+    """Progress bars are hidden under CI, nbgrader, or ``EFFNN_QUIET=1``.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"EFFNN_QUIET": "1"}):
+    ...     quiet()
+    True
+    """
     if os.environ.get("EFFNN_QUIET", "").strip().lower() in _TRUE:
         return True
     return bool(os.environ.get("CI") or os.environ.get("NBGRADER_EXECUTION"))
@@ -41,7 +61,15 @@ DATA_SOURCES = ("embedded", "real")
 
 
 def data_source() -> str:
-    """The one setting that switches every loader between embedded and real data."""
+    """The one setting that switches every loader between embedded and real data.
+
+    Returns ``"embedded"`` (default) or ``"real"`` from ``EFFNN_DATA``; anything else is an error.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"EFFNN_DATA": "Real"}):
+    ...     data_source()
+    'real'
+    """
     src = os.environ.get("EFFNN_DATA", "embedded").strip().lower()
     if src not in DATA_SOURCES:
         raise ValueError(f"EFFNN_DATA must be one of {DATA_SOURCES}, got {src!r}")
@@ -49,7 +77,15 @@ def data_source() -> str:
 
 
 def cache_dir() -> Path:
-    """Folder for trained checkpoints and other reproducible artefacts."""
+    """Folder for trained checkpoints and other reproducible artefacts.
+
+    ``EFFNN_CACHE`` overrides the default ``~/.cache/effnn``; the folder is not created here.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"EFFNN_CACHE": "/tmp/effnn-cache"}):
+    ...     cache_dir().as_posix()
+    '/tmp/effnn-cache'
+    """
     return Path(os.environ.get("EFFNN_CACHE", Path.home() / ".cache" / "effnn")).expanduser()
 
 
@@ -57,6 +93,12 @@ def data_dir() -> Path:
     """Folder that holds real datasets (``mnist/``, ``fashion_mnist/``, ``cifar10/``, ``matting/``).
 
     Nothing is downloaded into it: the files are copied there by hand (README, "Real data").
+    ``EFFNN_DATA_DIR`` overrides the default ``cache_dir() / "data"``.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"EFFNN_DATA_DIR": "/srv/datasets"}):
+    ...     (data_dir() / "mnist").as_posix()
+    '/srv/datasets/mnist'
     """
     default = cache_dir() / "data"
     return Path(os.environ.get("EFFNN_DATA_DIR", default)).expanduser()

@@ -23,7 +23,17 @@ __all__ = ["Result"]
 
 
 class Result:
-    """Mixin for result dataclasses: attribute access, plus ``res[key]``, ``keys()`` and ``as_dict()``."""
+    """Mixin for result dataclasses: attribute access, plus ``res[key]``, ``keys()`` and ``as_dict()``.
+
+    So code written for the old dict results keeps running on the typed ones.
+
+    >>> @dataclasses.dataclass
+    ... class Toy(Result):
+    ...     acc: float
+    ...     macs: int
+    >>> r = Toy(acc=0.9, macs=100); r.acc, r["macs"], list(r), r.as_dict()
+    (0.9, 100, ['acc', 'macs'], {'acc': 0.9, 'macs': 100})
+    """
 
     def __getitem__(self, key: str):
         if not isinstance(key, str) or key not in self.keys():
