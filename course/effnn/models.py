@@ -20,7 +20,10 @@ def _hidden(hidden, name: str = "hidden") -> list[int]:
 class LeNet300100(nn.Module):
     """LeNet-300-100 (the MLP of "Learning both Weights and Connections", Han et al. 2015).
 
-    ``in_features`` follows the data: 64 for 8x8 digits, 784 for MNIST.
+    ``in_features`` follows the data: 64 for 8x8 digits, 784 for MNIST. ``hidden``: the widths.
+
+    >>> net = LeNet300100(); net(torch.zeros(2, 8, 8)).shape, sum(p.numel() for p in net.parameters())
+    (torch.Size([2, 10]), 50610)
     """
 
     def __init__(self, in_features: int = 64, num_classes: int = 10, hidden=(300, 100)):
@@ -48,6 +51,10 @@ class LeNet5(nn.Module):
     """A LeNet-5-style CNN: two conv/pool stages and three fully connected layers.
 
     8x8 inputs (digits) use 3x3 convolutions with padding; 28x28 and larger use 5x5 as in LeCun 1998.
+    Args: ``input_size`` the side of the square input; ``channels`` and ``hidden`` two widths each.
+
+    >>> LeNet5()(torch.zeros(2, 1, 8, 8)).shape, LeNet5(input_size=28).features[0].kernel_size
+    (torch.Size([2, 10]), (5, 5))
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, input_size: int = 8,
@@ -81,7 +88,11 @@ class LeNet5(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """conv-BN-ReLU-conv-BN plus the identity: its two convs' outputs are coupled channels."""
+    """conv-BN-ReLU-conv-BN plus the identity: its two convs' outputs are coupled channels.
+
+    >>> ResidualBlock(4)(torch.zeros(1, 4, 5, 5)).shape
+    torch.Size([1, 4, 5, 5])
+    """
 
     def __init__(self, channels: int):
         V.positive_int(channels, "channels")
@@ -97,7 +108,13 @@ class ResidualBlock(nn.Module):
 
 
 class ResCNN(nn.Module):
-    """A small CNN with BatchNorm and residual blocks, for structural-pruning experiments."""
+    """A small CNN with BatchNorm and residual blocks, for structural-pruning experiments.
+
+    Args: ``width`` stage 1's channels (stage 2 has twice); ``blocks`` residual blocks per stage.
+
+    >>> ResCNN(width=4, blocks=1)(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
+    """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32, blocks: int = 1):
         super().__init__()
@@ -128,7 +145,14 @@ MIT_B0 = dict(
 
 
 def segformer_config(num_labels: int = 2, **overrides):
-    """A ``SegformerConfig``: MiT-b0 by default; any field can be overridden."""
+    """A ``SegformerConfig``: MiT-b0 by default; any field can be overridden.
+
+    Per-stage lists must have one entry per encoder block, and each hidden size must divide by its
+    heads: checked here, with the field named, before transformers fails deeper.
+
+    >>> c = segformer_config(3, depths=[1, 1, 1, 1]); c.num_labels, c.depths, c.hidden_sizes
+    (3, [1, 1, 1, 1], [32, 64, 160, 256])
+    """
     from transformers import SegformerConfig
 
     V.integer(num_labels, "num_labels", low=1)
@@ -148,6 +172,12 @@ def build_segformer(num_labels: int = 2, pretrained: str | Path | None = None, s
     """``SegformerForSemanticSegmentation``: random init from a config, or a local pretrained folder.
 
     Nothing is downloaded: ``pretrained`` must be a local directory written by ``save_pretrained``.
+    Other keywords override :func:`segformer_config` fields. Returns a new model, seeded by ``seed``.
+
+    >>> m = build_segformer(2, depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 24, 32],
+    ...                     num_attention_heads=[1, 1, 1, 1], decoder_hidden_size=16)
+    >>> m(torch.zeros(1, 3, 32, 32)).logits.shape  # logits at a quarter of the input side
+    torch.Size([1, 2, 8, 8])
     """
     from transformers import SegformerForSemanticSegmentation
 
