@@ -54,12 +54,12 @@ def test_penalty_gradient_is_lambda_sign_gamma():
 
 def test_criteria_after_finetuning_runs_every_arm_at_one_shape():
     train, test = _data(128, seed=0), _data(64, seed=1)
-    kwargs = dict(ratio=0.5, seeds=(0,), width=8, l1=5e-2, train_cfg=TrainConfig(epochs=2, fast_epochs=2, lr=3e-3),
+    kwargs = dict(amount=0.5, seeds=(0,), width=8, l1=5e-2, train_cfg=TrainConfig(epochs=2, fast_epochs=2, lr=3e-3),
                   finetune_cfg=TrainConfig(epochs=1, fast_epochs=1, lr=1e-3), calibration=32, latency_rounds=1)
     out = SL.criteria_after_finetuning(train, test, **kwargs)
     assert list(out["acc"]) == [a[0] for a in SL.ARMS]
     assert all(len(v) == 1 and 0 <= v[0] <= 1 for v in out["acc"].values())
-    assert out["n_test"] == 64 and out["ratio"] == 0.5
+    assert out["n_test"] == 64 and out["amount"] == 0.5
     # 8 -> 4 channels in every conv: the first conv's MACs halve, the other two quarter, the classifier halves
     dense = 8 * 1 * 5 * 40 + 8 * 8 * 3 * 20 + 8 * 8 * 3 * 10 + 80 * 10
     pruned = 4 * 1 * 5 * 40 + 4 * 4 * 3 * 20 + 4 * 4 * 3 * 10 + 40 * 10
@@ -73,8 +73,8 @@ def test_criteria_after_finetuning_runs_every_arm_at_one_shape():
 
 def test_criteria_after_finetuning_rejects_bad_arguments():
     data = _data(16)
-    with pytest.raises(ValueError, match="ratio"):
-        SL.criteria_after_finetuning(data, data, ratio=1.5)
+    with pytest.raises(ValueError, match="amount"):
+        SL.criteria_after_finetuning(data, data, amount=1.5)
     with pytest.raises(ValueError, match="distinct"):
         SL.criteria_after_finetuning(data, data, arms=(("a", "l1", False), ("a", "l2", False)))
     with pytest.raises(ValueError, match="seeds"):

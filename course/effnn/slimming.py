@@ -80,10 +80,10 @@ def slimming_loss(l1: float):
     return loss_fn
 
 
-def criteria_after_finetuning(train, test, *, ratio: float = 0.75, seeds=(0, 1), width: int = 32,
+def criteria_after_finetuning(train, test, *, amount: float = 0.75, seeds=(0, 1), width: int = 32,
                               l1: float = 1e-2, train_cfg=None, finetune_cfg=None, arms=ARMS,
                               calibration: int = 512, latency_rounds: int = 3) -> dict:
-    """Prune ``ratio`` of every conv's channels by each arm's criterion, fine-tune, and test.
+    """Prune ``amount`` of every conv's channels by each arm's criterion, fine-tune, and test.
 
     Per seed: one baseline trained plainly and one with :func:`slimming_loss` (``l1``) for the arms
     that ask for it; every arm prunes a copy of its baseline uniformly (so all pruned networks have the
@@ -100,7 +100,7 @@ def criteria_after_finetuning(train, test, *, ratio: float = 0.75, seeds=(0, 1),
 
     V.data(train, "train")
     V.data(test, "test")
-    ratio = V.fraction(ratio, "ratio")
+    amount = V.fraction(amount, "amount")
     seeds = V.sequence_of(seeds, "seeds", V.integer)
     V.nonempty(seeds, "seeds")
     l1 = V.number(l1, "l1", low=0)
@@ -114,7 +114,7 @@ def criteria_after_finetuning(train, test, *, ratio: float = 0.75, seeds=(0, 1),
     length = train[0].shape[-1]
     example = torch.zeros(1, length)
     out = {"acc": {n: [] for n in names}, "acc_no_finetune": {n: [] for n in names},
-           "dense": {"plain": [], "slimmed": []}, "n_test": len(test[1]), "ratio": ratio}
+           "dense": {"plain": [], "slimmed": []}, "n_test": len(test[1]), "amount": amount}
     for seed in seeds:
         bases = {}
         for slimmed in sorted({a[2] for a in arms}):
@@ -134,7 +134,7 @@ def criteria_after_finetuning(train, test, *, ratio: float = 0.75, seeds=(0, 1),
                 pruned.zero_grad(set_to_none=True)
                 x, y = train[0][:calibration], train[1][:calibration]
                 nn.functional.cross_entropy(pruned(x), y).backward()
-            prune_channels(pruned, example, ratio, importance=importance)
+            prune_channels(pruned, example, amount, importance=importance)
             pruned.zero_grad(set_to_none=True)
             out["acc_no_finetune"][name].append(accuracy(pruned, test))
             fit(pruned, train, replace(finetune_cfg, seed=seed), desc=f"fine-tune {name}")
