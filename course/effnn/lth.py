@@ -126,6 +126,10 @@ class TrainingProbe:
 
     Args: ``val_data`` an ``(x, y)`` pair (None: no loss tracked); ``rewind_step`` the ``k`` of
     :math:`\\theta_k`; ``eval_every`` steps between validations. See :func:`train_probed`.
+
+    >>> net = nn.Sequential(nn.Linear(4, 2)); probe = TrainingProbe(rewind_step=0)
+    >>> probe.start(net); sorted(probe.rewind_state)  # theta_0, saved before the first step
+    ['0.bias', '0.weight']
     """
 
     def __init__(self, val_data=None, rewind_step: int = 0, eval_every: int = 10):
