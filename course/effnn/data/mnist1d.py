@@ -45,7 +45,13 @@ PUBLISHED_SOURCE = ('Greydanus & Kobak, "Scaling Down Deep Learning with MNIST-1
 
 
 class NetworkRefused(RuntimeError):
-    """Raised if anything tries to reach the network while MNIST-1D is generated."""
+    """Raised if anything tries to reach the network while MNIST-1D is generated.
+
+    The course runs offline: generation must never fall back to a download.
+
+    >>> issubclass(NetworkRefused, RuntimeError)
+    True
+    """
 
 
 def _refuse(*args, **kwargs):
@@ -75,7 +81,11 @@ def _no_network():
 
 
 def generator_args(num_samples: int, seed: int) -> dict:
-    """The package's default generator arguments with the given size and seed, and without ``url``."""
+    """The package's default generator arguments with the given size and seed, and without ``url``.
+
+    >>> args = generator_args(10, seed=0); args["num_samples"], "url" in args
+    (10, False)
+    """
     from mnist1d.data import get_dataset_args
 
     args = get_dataset_args(as_dict=True)
@@ -133,6 +143,9 @@ def mnist1d(split: str = "train", *, n_train: int = MNIST1D_DEFAULT_SIZES["train
     ``x`` has shape ``(N, 40)`` (``(N, 1, 40)`` when ``channel``, for a ``Conv1d``), float32,
     standardised over the whole pool as the package does; ``y`` holds class ids 0..9. The split
     depends only on ``seed`` and the three sizes.
+
+    >>> x, y = mnist1d("test", n_train=100, n_test=20); x.shape, y.dtype
+    (torch.Size([20, 40]), torch.int64)
     """
     split = validate.choice(split, "split", SPLITS)
     n_train = validate.positive_int(n_train, "n_train")
@@ -154,7 +167,11 @@ def mnist1d_loaders(batch_size: int = 64, *, n_train: int = MNIST1D_DEFAULT_SIZE
                     n_val: int = MNIST1D_DEFAULT_SIZES["val"],
                     n_test: int = MNIST1D_DEFAULT_SIZES["test"], seed: int = MNIST1D_SEED,
                     channel: bool = False, shuffle_seed: int = 0) -> dict[str, DataLoader]:
-    """DataLoaders for the splits (``val`` only when ``n_val > 0``); only ``train`` shuffles, seeded."""
+    """DataLoaders for the splits (``val`` only when ``n_val > 0``); only ``train`` shuffles, seeded.
+
+    >>> loaders = mnist1d_loaders(16, n_train=100, n_test=20); sorted(loaders), loaders["train"].batch_size
+    (['test', 'train'], 16)
+    """
     batch_size = validate.positive_int(batch_size, "batch_size")
     sizes = dict(n_train=n_train, n_val=n_val, n_test=n_test, seed=seed, channel=channel)
     loaders = {}
@@ -169,6 +186,12 @@ def mnist1d_loaders(batch_size: int = 64, *, n_train: int = MNIST1D_DEFAULT_SIZE
 
 
 def published_baselines() -> str:
-    """The paper's test accuracies as one printable line, with its source."""
+    """The paper's test accuracies as one printable line, with its source.
+
+    Printed beside a lecture's own numbers, never in their place.
+
+    >>> published_baselines().startswith("published on MNIST-1D (Greydanus & Kobak")
+    True
+    """
     row = ", ".join(f"{k} {v:.0f} %" for k, v in PUBLISHED_BASELINES.items())
     return f"published on MNIST-1D ({PUBLISHED_SOURCE}): {row}"

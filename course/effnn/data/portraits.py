@@ -109,6 +109,9 @@ def render_portrait(rng: np.random.Generator, size: int = 96):
     """Draw one sample: image ``(size, size, 3)`` float32 in [0, 1] and alpha ``(size, size)``.
 
     ``rng`` is a ``numpy.random.Generator`` (it is advanced); ``size`` an int >= 1.
+
+    >>> image, alpha = render_portrait(np.random.default_rng(0), size=16); image.shape, image.dtype, alpha.shape
+    ((16, 16, 3), dtype('float32'), (16, 16))
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
@@ -154,6 +157,9 @@ class Portraits(Dataset):
 
     Items are ``(image, mask)``: a float tensor ``(3, size, size)`` in [0, 1] and a long tensor
     ``(size, size)`` with 1 = person. :meth:`tensors` renders all of them at once (cached).
+
+    >>> ds = Portraits(2, size=16); image, mask = ds[0]; len(ds), image.shape, mask.shape
+    (2, torch.Size([3, 16, 16]), torch.Size([16, 16]))
     """
 
     def __init__(self, n: int, size: int = 96, seed: int = 0):

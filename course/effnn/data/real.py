@@ -31,7 +31,13 @@ TRAIN_FRACTION = 0.9
 
 @dataclass(frozen=True)
 class RealDataset:
-    """A dataset's name in messages, its folders (documented one first) and what goes in them."""
+    """A dataset's name in messages, its folders (documented one first) and what goes in them.
+
+    One entry of :data:`DATASETS` each, so every loader's missing-file error reads the same.
+
+    >>> DATASETS["mnist"].title, DATASETS["mnist"].folders
+    ('MNIST', ('mnist', 'MNIST/raw'))
+    """
     title: str
     folders: tuple[str, ...]
     put: str
@@ -67,6 +73,14 @@ def locate(name: str, part: str = "train", root=None) -> Path:
     Raises:
         FileNotFoundError that names the expected files, the folder they belong in and the README
         section, when no candidate folder holds them.
+
+    >>> import struct, tempfile
+    >>> root = Path(tempfile.mkdtemp()); (root / "mnist").mkdir()
+    >>> for name, a in (("t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8)),
+    ...                 ("t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))):  # a two-image MNIST test part
+    ...     _ = (root / "mnist" / name).write_bytes(bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes())
+    >>> locate("mnist", "test", root=root).name
+    'mnist'
     """
     spec = DATASETS[V.choice(name, "name", tuple(DATASETS))]
     part = V.choice(part, "part", ("train", "test"))
@@ -91,7 +105,11 @@ def locate(name: str, part: str = "train", root=None) -> Path:
 
 
 def holdout(count: int, split: str, seed: int) -> np.ndarray:
-    """Indices of ``train`` or ``val`` within the official training part: a seeded 90/10 draw."""
+    """Indices of ``train`` or ``val`` within the official training part: a seeded 90/10 draw.
+
+    >>> len(holdout(10, "train", seed=0)), len(holdout(10, "val", seed=0))
+    (9, 1)
+    """
     count = V.positive_int(count, "count")
     split = V.choice(split, "split", ("train", "val"))
     seed = V.integer(seed, "seed", low=0)
@@ -107,6 +125,14 @@ def real_classification(name: str = "mnist", split: str = "train", *, root=None,
     ``test`` is the official test part; ``train`` and ``val`` split the official training part
     90/10 by a permutation seeded by ``seed`` (MNIST: 54,000 / 6,000; CIFAR-10: 45,000 / 5,000).
     ``flatten`` returns ``(N, C*H*W)``. Nothing is downloaded (see :func:`locate`).
+
+    >>> import struct, tempfile
+    >>> root = Path(tempfile.mkdtemp()); (root / "mnist").mkdir()
+    >>> for name, a in (("t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8)),
+    ...                 ("t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))):  # a two-image MNIST test part
+    ...     _ = (root / "mnist" / name).write_bytes(bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes())
+    >>> x, y = real_classification("mnist", "test", root=root); x.shape, x.dtype, y.tolist()
+    (torch.Size([2, 1, 28, 28]), torch.float32, [3, 7])
     """
     name = V.choice(name, "name", REAL_CLASSIFICATION)
     split = V.choice(split, "split", SPLITS)
@@ -130,6 +156,14 @@ def real_classification(name: str = "mnist", split: str = "train", *, root=None,
 
 def real_segmentation(split: str = "train", n: int | None = None, size: int = 96, seed: int = 0, *,
                       root=None):
-    """The Human Matting folder ``<root>/matting`` as portraits' tensors (see :mod:`.real_matting`)."""
+    """The Human Matting folder ``<root>/matting`` as portraits' tensors (see :mod:`.real_matting`).
+
+    >>> import tempfile; from PIL import Image
+    >>> root = Path(tempfile.mkdtemp()); m = root / "matting"; (m / "images").mkdir(parents=True); (m / "alpha").mkdir()
+    >>> for i in range(10):
+    ...     Image.new("RGB", (12, 12)).save(m / "images" / f"p{i}.jpg"); Image.new("L", (12, 12)).save(m / "alpha" / f"p{i}.png")
+    >>> real_segmentation("val", size=8, root=root)[0].shape
+    torch.Size([1, 3, 8, 8])
+    """
     split = V.choice(split, "split", SPLITS)
     return real_matting.matting_folder(locate("matting", root=root), size=size, split=split, seed=seed, n=n)

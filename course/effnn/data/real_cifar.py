@@ -36,7 +36,13 @@ except ImportError:  # numpy 1.x
 
 
 class Refused(pickle.UnpicklingError):
-    """The pickle names something a CIFAR-10 batch never holds."""
+    """The pickle names something a CIFAR-10 batch never holds.
+
+    >>> import io; SafeUnpickler(io.BytesIO(pickle.dumps(Path("x")))).load()
+    Traceback (most recent call last):
+    ...
+    effnn.data.real_cifar.Refused: refusing to load pathlib...: ...
+    """
 
 
 def _reconstruct(cls, shape, dtype):
@@ -71,7 +77,14 @@ _ALLOWED = {
 
 
 class SafeUnpickler(pickle.Unpickler):
-    """An unpickler that builds only dicts, lists, numbers, bytes/str and numpy arrays."""
+    """An unpickler that builds only dicts, lists, numbers, bytes/str and numpy arrays.
+
+    A pickle can run any code on load; a dataset file found on disk must not. Anything else raises
+    :class:`Refused`.
+
+    >>> import io; SafeUnpickler(io.BytesIO(pickle.dumps({"labels": [1, 2]}))).load()
+    {'labels': [1, 2]}
+    """
 
     def find_class(self, module, name):
         try:
@@ -99,6 +112,12 @@ def read_cifar_batch(path):
     Raises:
         FileNotFoundError if it is missing; ``ValueError`` if it is truncated, not a pickle, pickles
         anything but plain data, or lacks ``data``/``labels`` of the right shape and range.
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp())
+    >>> with open(folder / "test_batch", "wb") as f:  # the layout of a real batch, two images
+    ...     pickle.dump({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2]}, f)
+    >>> images, labels = read_cifar_batch(folder / "test_batch"); images.shape, labels.tolist()
+    ((2, 3, 32, 32), [1, 2])
     """
     path = V.existing_path(path, "path", what="CIFAR-10 batch")
     try:
@@ -135,12 +154,20 @@ def read_cifar_batch(path):
 
 
 def expected_files(part: str) -> list[str]:
-    """The batch files one part needs."""
+    """The batch files one part needs.
+
+    >>> expected_files("test"), len(expected_files("train"))
+    (['test_batch'], 5)
+    """
     return list(BATCH_FILES[V.choice(part, "part", PARTS)])
 
 
 def missing_files(folder: Path, part: str) -> list[str]:
-    """Which of the part's batch files ``folder`` lacks."""
+    """Which of the part's batch files ``folder`` lacks.
+
+    >>> missing_files(Path("/no/such/folder"), "test")
+    ['test_batch']
+    """
     return [name for name in expected_files(part) if not (Path(folder) / name).is_file()]
 
 
@@ -148,6 +175,12 @@ def read_cifar10(folder, part: str = "train"):
     """One part of CIFAR-10: the five training batches concatenated in order, or the test batch.
 
     Returns ``(images uint8 (N, 3, 32, 32), labels int64 (N,))``.
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp())
+    >>> with open(folder / "test_batch", "wb") as f:  # the layout of a real batch, two images
+    ...     pickle.dump({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2]}, f)
+    >>> read_cifar10(folder, "test")[0].shape
+    (2, 3, 32, 32)
     """
     folder = V.existing_path(folder, "folder", what="CIFAR-10 folder")
     part = V.choice(part, "part", PARTS)

@@ -43,7 +43,11 @@ def _by_stem(folder: Path, suffixes) -> dict[str, Path]:
 
 
 def missing_parts(folder) -> list[str]:
-    """Which of ``images/`` and ``alpha/`` (with at least one image) ``folder`` lacks."""
+    """Which of ``images/`` and ``alpha/`` (with at least one image) ``folder`` lacks.
+
+    >>> missing_parts(Path("/no/such/folder"))
+    ['images/', 'alpha/']
+    """
     folder = Path(folder)
     missing = [f"{sub}/" for sub in ("images", "alpha") if not (folder / sub).is_dir()]
     if not missing and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in (folder / "images").iterdir()):
@@ -56,6 +60,14 @@ def matting_pairs(folder) -> list[tuple[Path, Path]]:
 
     Raises FileNotFoundError when ``images/`` or ``alpha/`` is missing or empty, and ``ValueError``
     naming the files when an image has no matte, a matte has no image, or a name is used twice.
+
+    >>> import tempfile; from PIL import Image
+    >>> folder = Path(tempfile.mkdtemp()); (folder / "images").mkdir(); (folder / "alpha").mkdir()
+    >>> for i in range(10):  # ten 12x12 photos, each with a matte that is all person
+    ...     Image.new("RGB", (12, 12), (200, 100, 50)).save(folder / "images" / f"p{i}.jpg")
+    ...     Image.new("L", (12, 12), 255).save(folder / "alpha" / f"p{i}.png")
+    >>> pairs = matting_pairs(folder); len(pairs), pairs[0][0].name, pairs[0][1].name
+    (10, 'p0.jpg', 'p0.png')
     """
     folder = V.existing_path(folder, "folder", what="Human Matting folder")
     missing = missing_parts(folder)
@@ -105,6 +117,15 @@ def read_matting_pair(image, alpha, size: int = 96):
     Both are resized bilinearly (Pillow) to ``size x size``; the mask is ``alpha > 0.5``. The two
     files must have the same width and height. A JPEG photo is decoded directly at a reduced scale
     (Pillow's ``draft``, never below ``size``), which is much faster for large photos.
+
+    >>> import tempfile; from PIL import Image
+    >>> folder = Path(tempfile.mkdtemp()); (folder / "images").mkdir(); (folder / "alpha").mkdir()
+    >>> for i in range(10):  # ten 12x12 photos, each with a matte that is all person
+    ...     Image.new("RGB", (12, 12), (200, 100, 50)).save(folder / "images" / f"p{i}.jpg")
+    ...     Image.new("L", (12, 12), 255).save(folder / "alpha" / f"p{i}.png")
+    >>> image, mask = read_matting_pair(folder / "images" / "p0.jpg", folder / "alpha" / "p0.png", size=8)
+    >>> image.shape, mask.shape, int(mask.sum())
+    (torch.Size([3, 8, 8]), torch.Size([8, 8]), 64)
     """
     from PIL import Image
 
@@ -123,7 +144,11 @@ def read_matting_pair(image, alpha, size: int = 96):
 
 
 def split_indices(count: int, split: str, seed: int) -> np.ndarray:
-    """Indices of ``split`` among ``count`` pairs: a seeded permutation cut 80/10/10."""
+    """Indices of ``split`` among ``count`` pairs: a seeded permutation cut 80/10/10.
+
+    >>> [len(split_indices(10, s, seed=0)) for s in ("train", "val", "test")]
+    [8, 1, 1]
+    """
     count = V.positive_int(count, "count")
     split = V.choice(split, "split", SPLITS)
     seed = V.integer(seed, "seed", low=0)
@@ -143,6 +168,14 @@ def matting_folder(root, size: int = 96, split: str = "train", seed: int = 0, n:
             the three are disjoint for one seed).
         n: how many samples of the split to read (the first ``n``, so only they are decoded);
             None reads the whole split. Asking for more than the split holds is an error.
+
+    >>> import tempfile; from PIL import Image
+    >>> folder = Path(tempfile.mkdtemp()); (folder / "images").mkdir(); (folder / "alpha").mkdir()
+    >>> for i in range(10):  # ten 12x12 photos, each with a matte that is all person
+    ...     Image.new("RGB", (12, 12), (200, 100, 50)).save(folder / "images" / f"p{i}.jpg")
+    ...     Image.new("L", (12, 12), 255).save(folder / "alpha" / f"p{i}.png")
+    >>> images, masks = matting_folder(folder, size=8, split="train"); images.shape, masks.dtype
+    (torch.Size([8, 3, 8, 8]), torch.int64)
     """
     root = V.existing_path(root, "root", what="Human Matting folder")
     size = V.integer(size, "size", low=MIN_SIZE)

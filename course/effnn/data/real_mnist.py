@@ -31,7 +31,12 @@ _IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped when the name ends in ``.gz`` (a broken gzip is a ``ValueError``)."""
+    """The file's bytes, gunzipped when the name ends in ``.gz`` (a broken gzip is a ``ValueError``).
+
+    >>> import gzip, tempfile; path = Path(tempfile.mkdtemp()) / "x.gz"; _ = path.write_bytes(gzip.compress(b"abc"))
+    >>> read_bytes(path)
+    b'abc'
+    """
     if path.suffix != ".gz":
         return path.read_bytes()
     try:
@@ -51,6 +56,13 @@ def read_idx(path) -> np.ndarray:
     Raises:
         FileNotFoundError if it is missing; ``ValueError`` for a bad magic number, a truncated
         file or bytes left over after the data.
+
+    >>> import struct, tempfile
+    >>> def write_idx(path, a):  # the IDX layout: 00 00 08 <ndim>, big-endian sizes, then the bytes
+    ...     path.write_bytes(bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes())
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_idx(folder / "labels", np.array([3, 7], np.uint8)); read_idx(folder / "labels")
+    array([3, 7], dtype=uint8)
     """
     path = V.existing_path(path, "path", what="IDX file")
     raw = read_bytes(path)
@@ -80,7 +92,12 @@ def read_idx(path) -> np.ndarray:
 
 
 def idx_file(folder: Path, name: str) -> Path | None:
-    """``folder/name``, else ``folder/name.gz``, else None (the plain file wins: no unzipping)."""
+    """``folder/name``, else ``folder/name.gz``, else None (the plain file wins: no unzipping).
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp()); _ = (folder / "a.gz").write_bytes(b"")
+    >>> idx_file(folder, "a").name, idx_file(folder, "b")
+    ('a.gz', None)
+    """
     for candidate in (folder / name, folder / f"{name}.gz"):
         if candidate.is_file():
             return candidate
@@ -88,12 +105,20 @@ def idx_file(folder: Path, name: str) -> Path | None:
 
 
 def expected_files(part: str) -> list[str]:
-    """The file names one part needs, as the error messages spell them."""
+    """The file names one part needs, as the error messages spell them.
+
+    >>> expected_files("test")
+    ['t10k-images-idx3-ubyte[.gz]', 't10k-labels-idx1-ubyte[.gz]']
+    """
     return [f"{name}[.gz]" for name in IDX_FILES[V.choice(part, "part", PARTS)]]
 
 
 def missing_files(folder: Path, part: str) -> list[str]:
-    """Which of the part's files ``folder`` lacks (all of them when it is not a folder)."""
+    """Which of the part's files ``folder`` lacks (all of them when it is not a folder).
+
+    >>> missing_files(Path("/no/such/folder"), "test") == expected_files("test")
+    True
+    """
     return [f"{name}[.gz]" for name in IDX_FILES[V.choice(part, "part", PARTS)]
             if not Path(folder).is_dir() or idx_file(Path(folder), name) is None]
 
@@ -110,6 +135,15 @@ def read_idx_pair(folder, part: str = "train", *, title: str = "MNIST"):
     Raises:
         FileNotFoundError naming the missing files; ``ValueError`` for a malformed file, wrong
         dimensions, different image and label counts or a label outside 0..9.
+
+    >>> import struct, tempfile
+    >>> def write_idx(path, a):  # the IDX layout: 00 00 08 <ndim>, big-endian sizes, then the bytes
+    ...     path.write_bytes(bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes())
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_idx(folder / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8))
+    >>> write_idx(folder / "t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))
+    >>> images, labels = read_idx_pair(folder, "test"); images.shape, labels.tolist()
+    ((2, 28, 28), [3, 7])
     """
     folder = V.existing_path(folder, "folder", what=f"{title} folder")
     part = V.choice(part, "part", PARTS)

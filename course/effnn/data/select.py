@@ -47,6 +47,12 @@ def segmentation(split: str = "train", n: int | None = None, size: int = 96, see
     Procedural portraits when ``EFFNN_DATA`` is embedded; the Human Matting folder
     ``EFFNN_DATA_DIR/matting`` when it is real. ``n`` None means the split's default count
     (embedded) or the whole split (real); ``n`` must otherwise be >= 1.
+
+    >>> import os; from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"EFFNN_DATA": "embedded"}):
+    ...     images, masks = segmentation("val", n=2, size=16)
+    >>> images.shape, masks.shape, masks.dtype
+    (torch.Size([2, 3, 16, 16]), torch.Size([2, 16, 16]), torch.int64)
     """
     split = V.choice(split, "split", SPLITS)
     n = None if n is None else V.positive_int(n, "n")
