@@ -35,12 +35,24 @@ _LEN = struct.Struct(">Q")
 
 
 class ProtocolError(RuntimeError):
-    """The other side broke the protocol or went away."""
+    """The other side broke the protocol or went away.
+
+    >>> a, b = socket.socketpair(); b.close(); recv(a)
+    Traceback (most recent call last):
+    ...
+    effnn.grading.ProtocolError: the connection closed
+    >>> a.close()
+    """
 
 
 # --------------------------------------------------------------------------------------- framing
 def send(conn: socket.socket, message) -> None:
-    """Write one message: its length, then a ``torch.save`` archive of plain data."""
+    """Write one message: its length, then a ``torch.save`` archive of plain data.
+
+    >>> a, b = socket.socketpair(); send(a, {"check": "a0.check_x", "args": [1, 2.5]}); recv(b)
+    {'check': 'a0.check_x', 'args': [1, 2.5]}
+    >>> a.close(); b.close()
+    """
     buf = io.BytesIO()
     torch.save(message, buf)
     data = buf.getvalue()
@@ -59,7 +71,14 @@ def _read_exact(conn: socket.socket, n: int) -> bytes:
 
 
 def recv(conn: socket.socket):
-    """Read one message; only plain data can come out of it (``weights_only=True``)."""
+    """Read one message; only plain data can come out of it (``weights_only=True``).
+
+    A message over ``MAX_MESSAGE`` bytes, or one that is not plain data, is a :class:`ProtocolError`.
+
+    >>> a, b = socket.socketpair(); send(a, torch.arange(3)); recv(b)
+    tensor([0, 1, 2])
+    >>> a.close(); b.close()
+    """
     (size,) = _LEN.unpack(_read_exact(conn, _LEN.size))
     if size > MAX_MESSAGE:
         raise ProtocolError(f"a message of {size} bytes is over the limit")
@@ -77,7 +96,13 @@ def _plain_key(key) -> bool:
 
 
 def encode(value, ref):
-    """Plain data as is; arrays, odd dicts and other objects as small marked dicts (``ref(obj)``)."""
+    """Plain data as is; arrays, odd dicts and other objects as small marked dicts (``ref(obj)``).
+
+    So only plain data crosses to the judge; an object stays in the kernel behind its marker.
+
+    >>> encode({"n": np.int64(3), "model": nn.Linear(1, 1)}, ref=lambda obj: {"__ref__": 0})
+    {'n': 3, 'model': {'__ref__': 0}}
+    """
     if value is None or isinstance(value, (bool, int, float, str, bytes)):
         return value
     if isinstance(value, np.generic):
@@ -102,7 +127,11 @@ def encode(value, ref):
 
 
 def decode(value, deref):
-    """Inverse of :func:`encode`; ``deref(marker)`` turns a reference marker into an object."""
+    """Inverse of :func:`encode`; ``deref(marker)`` turns a reference marker into an object.
+
+    >>> decode(encode({1: np.arange(3)}, ref=None), deref=None)  # a non-str key and an array survive
+    {1: array([0, 1, 2])}
+    """
     if isinstance(value, dict):
         if "__ndarray__" in value:
             raw = value["__ndarray__"].numpy()
@@ -124,14 +153,22 @@ def _hashable(key):
 
 
 def describe(obj) -> dict:
-    """What the judge may know of an object that stays in the kernel (a hint, never evidence)."""
+    """What the judge may know of an object that stays in the kernel (a hint, never evidence).
+
+    >>> describe(nn.Linear(1, 1))
+    {'type': 'torch.nn.modules.linear.Linear', 'module': True, 'callable': True, 'is_class': False}
+    """
     return {"type": f"{type(obj).__module__}.{type(obj).__qualname__}",
             "module": isinstance(obj, torch.nn.Module), "callable": callable(obj),
             "is_class": isinstance(obj, type)}
 
 
 def library(path: str):
-    """The object at ``package.module.name`` (the judge names library functions this way)."""
+    """The object at ``package.module.name`` (the judge names library functions this way).
+
+    >>> library("effnn.prune.magnitude_prune").__name__, library("torch.nn.Module.state_dict").__name__
+    ('magnitude_prune', 'state_dict')
+    """
     module, _, name = path.rpartition(".")
     try:
         return getattr(importlib.import_module(module), name)
