@@ -183,8 +183,10 @@ def shared_layers(model: nn.Module) -> list[SharedWeight]:
 
     Reads ``model``; does not change its weights.
 
-    >>> len(shared_layers(nn.Sequential(nn.Linear(2, 2)))), len(shared_layers(share_weights(nn.Sequential(nn.Linear(2, 2)), 1)))
-    (0, 1)
+    >>> m = nn.Sequential(nn.Linear(2, 2)); len(shared_layers(m))
+    0
+    >>> len(shared_layers(share_weights(m, 1)))
+    1
     """
     V.module(model, "model")
     return [m for m in model.modules() if isinstance(m, SharedWeight)]

@@ -78,7 +78,8 @@ def locate(name: str, part: str = "train", root=None) -> Path:
     >>> root = Path(tempfile.mkdtemp()); (root / "mnist").mkdir()
     >>> for name, a in (("t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8)),
     ...                 ("t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))):  # a two-image MNIST test part
-    ...     _ = (root / "mnist" / name).write_bytes(bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes())
+    ...     header = bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
+    ...     _ = (root / "mnist" / name).write_bytes(header + a.tobytes())
     >>> locate("mnist", "test", root=root).name
     'mnist'
     """
@@ -130,7 +131,8 @@ def real_classification(name: str = "mnist", split: str = "train", *, root=None,
     >>> root = Path(tempfile.mkdtemp()); (root / "mnist").mkdir()
     >>> for name, a in (("t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8)),
     ...                 ("t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))):  # a two-image MNIST test part
-    ...     _ = (root / "mnist" / name).write_bytes(bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes())
+    ...     header = bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
+    ...     _ = (root / "mnist" / name).write_bytes(header + a.tobytes())
     >>> x, y = real_classification("mnist", "test", root=root); x.shape, x.dtype, y.tolist()
     (torch.Size([2, 1, 28, 28]), torch.float32, [3, 7])
     """
@@ -161,7 +163,8 @@ def real_segmentation(split: str = "train", n: int | None = None, size: int = 96
     >>> import tempfile; from PIL import Image
     >>> root = Path(tempfile.mkdtemp()); m = root / "matting"; (m / "images").mkdir(parents=True); (m / "alpha").mkdir()
     >>> for i in range(10):
-    ...     Image.new("RGB", (12, 12)).save(m / "images" / f"p{i}.jpg"); Image.new("L", (12, 12)).save(m / "alpha" / f"p{i}.png")
+    ...     Image.new("RGB", (12, 12)).save(m / "images" / f"p{i}.jpg")
+    ...     Image.new("L", (12, 12)).save(m / "alpha" / f"p{i}.png")
     >>> real_segmentation("val", size=8, root=root)[0].shape
     torch.Size([1, 3, 8, 8])
     """
