@@ -45,3 +45,48 @@ def test_there_are_examples_to_run():
     finder = doctest.DocTestFinder(exclude_empty=True)
     examples = sum(len(t.examples) for m in (effnn.prune, effnn.validate) for t in finder.find(m))
     assert examples >= 10
+
+
+# Public names of the core modules that have no runnable example, each with the reason. Anything
+# else public in these modules must show a runnable example, so a new function cannot ship without one.
+_CORE = ("search", "criteria", "lth", "lowrank", "distill", "quant", "arch", "nas", "conditional", "compression",
+         "sparse_speed", "structure_speed", "findings", "plot", "prune", "measure", "train", "structured",
+         "experiment", "energy", "models", "config", "grading", "data")
+_NO_EXAMPLE = {
+    "effnn.structured.run_speedup": "times both models with measure.compare: seconds, not a quick example",
+    "effnn.structured.speedup_experiment": "the keyword form of run_speedup",
+    "effnn.arch.efficientnet_scaling_macs": "builds EfficientNets with transformers: several seconds each",
+    "effnn.grading.judge": "needs the judge process of a grading run",
+    "effnn.grading.serve": "needs the judge process of a grading run",
+}
+
+
+def _core_public_names() -> list[str]:
+    import inspect
+
+    out = []
+    for name in _modules():
+        if name.split(".")[1:2] and name.split(".")[1] not in _CORE:
+            continue
+        module = importlib.import_module(name)
+        for attr, obj in vars(module).items():
+            if attr.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            if getattr(obj, "__module__", "") == name and not hasattr(obj, "__deprecated_alias_of__"):
+                out.append(f"{name}.{attr}")
+    return out
+
+
+def test_every_public_name_of_the_core_modules_has_a_runnable_example():
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    names = _core_public_names()
+    assert len(names) > 200, "the walk over the core modules found too few names"
+    missing = []
+    for full in names:
+        module_name, attr = full.rsplit(".", 1)
+        obj = getattr(importlib.import_module(module_name), attr)
+        if not sum(len(t.examples) for t in finder.find(obj, full)) and full not in _NO_EXAMPLE:
+            missing.append(full)
+    assert not missing, f"public names without a runnable example in their docstring: {missing}"
+    stale = [n for n in _NO_EXAMPLE if n not in names]
+    assert not stale, f"_NO_EXAMPLE lists names that no longer exist: {stale}"
