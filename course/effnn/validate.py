@@ -74,17 +74,41 @@ def integer(value, name: str, *, low: int | None = None, high: int | None = None
 
 
 def positive_int(value, name: str) -> int:
-    """An int >= 1 (a count of layers, epochs, classes...)."""
+    """An int >= 1 (a count of layers, epochs, classes...).
+
+    >>> positive_int(np.int64(3), "epochs")
+    3
+    >>> positive_int(0, "epochs")
+    Traceback (most recent call last):
+        ...
+    ValueError: epochs must be in [1, inf], got 0
+    """
     return integer(value, name, low=1)
 
 
 def fraction(value, name: str = "amount") -> float:
-    """A pruned fraction in [0, 1): 1 would delete the whole layer."""
+    """A pruned fraction in [0, 1): 1 would delete the whole layer.
+
+    >>> fraction(0.5)
+    0.5
+    >>> fraction(1.0, "amount")
+    Traceback (most recent call last):
+        ...
+    ValueError: amount must be in [0, 1), got 1.0
+    """
     return number(value, name, low=0.0, high=1.0, high_open=True)
 
 
 def probability(value, name: str) -> float:
-    """A number in [0, 1], both ends allowed."""
+    """A number in [0, 1], both ends allowed.
+
+    >>> probability(1, "dropout")
+    1.0
+    >>> probability(1.5, "dropout")
+    Traceback (most recent call last):
+        ...
+    ValueError: dropout must be in [0, 1], got 1.5
+    """
     return number(value, name, low=0.0, high=1.0)
 
 
@@ -106,14 +130,30 @@ def choice(value, name: str, options) -> str:
 
 
 def flag(value, name: str) -> bool:
-    """A real bool (``np.bool_`` too); 0/1 or strings are refused so a typo is not read as True."""
+    """A real bool (``np.bool_`` too); 0/1 or strings are refused so a typo is not read as True.
+
+    >>> flag(np.bool_(True), "scale")
+    True
+    >>> flag(1, "scale")
+    Traceback (most recent call last):
+        ...
+    TypeError: scale must be True or False, got int
+    """
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {_kind(value)}")
     return bool(value)
 
 
 def module(value, name: str = "model"):
-    """A ``torch.nn.Module``."""
+    """A ``torch.nn.Module``.
+
+    >>> module(nn.ReLU())
+    ReLU()
+    >>> module("resnet18")
+    Traceback (most recent call last):
+        ...
+    TypeError: model must be a torch.nn.Module, got str
+    """
     from torch import nn
 
     if not isinstance(value, nn.Module):
@@ -148,7 +188,15 @@ def tensor(value, name: str, *, ndim: int | tuple[int, ...] | None = None, float
 
 
 def nonempty(value, name: str):
-    """A sized collection (list, tensor, array, dataset) with at least one item."""
+    """A sized collection (list, tensor, array, dataset) with at least one item.
+
+    >>> nonempty([1, 2], "seeds")
+    [1, 2]
+    >>> nonempty([], "seeds")
+    Traceback (most recent call last):
+        ...
+    ValueError: seeds is empty
+    """
     try:
         n = len(value)
     except TypeError:
@@ -159,7 +207,15 @@ def nonempty(value, name: str):
 
 
 def sequence_of(value, name: str, check, *, length: int | None = None) -> list:
-    """A list or tuple whose items all pass ``check(item, f"{name}[i]")``; ``length`` if given."""
+    """A list or tuple whose items all pass ``check(item, f"{name}[i]")``; ``length`` if given.
+
+    >>> sequence_of((1, 2), "bits", positive_int)
+    [1, 2]
+    >>> sequence_of([1, 0], "bits", positive_int)
+    Traceback (most recent call last):
+        ...
+    ValueError: bits[1] must be in [1, inf], got 0
+    """
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
         raise TypeError(f"{name} must be a list or tuple, got {_kind(value)}")
     if length is not None and len(value) != length:
@@ -168,7 +224,16 @@ def sequence_of(value, name: str, check, *, length: int | None = None) -> list:
 
 
 def existing_path(value, name: str, *, what: str = "file or folder", hint: str = "") -> Path:
-    """A path that exists; the ``FileNotFoundError`` says what was expected there and how to get it."""
+    """A path that exists; the ``FileNotFoundError`` says what was expected there and how to get it.
+
+    >>> import tempfile
+    >>> existing_path(tempfile.gettempdir(), "cache").is_dir()
+    True
+    >>> existing_path("no/such/file.pt", "checkpoint", what="checkpoint", hint="run make baseline")
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: checkpoint: no checkpoint at no/such/file.pt. run make baseline
+    """
     if not isinstance(value, (str, Path)):
         raise TypeError(f"{name} must be a path (str or pathlib.Path), got {_kind(value)}")
     path = Path(value).expanduser()
@@ -187,14 +252,30 @@ def bits(value, name: str = "bits", *, low: int = 1, high: int = 16) -> int:
 
 
 def function(value, name: str):
-    """Something callable (a loss, a hook, a model factory)."""
+    """Something callable (a loss, a hook, a model factory).
+
+    >>> function(len, "loss_fn") is len
+    True
+    >>> function(3, "loss_fn")
+    Traceback (most recent call last):
+        ...
+    TypeError: loss_fn must be callable, got int
+    """
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {_kind(value)}")
     return value
 
 
 def mapping(value, name: str) -> dict:
-    """A dict (or any ``Mapping``)."""
+    """A dict (or any ``Mapping``).
+
+    >>> mapping({"a": 1}, "widths")
+    {'a': 1}
+    >>> mapping([1], "widths")
+    Traceback (most recent call last):
+        ...
+    TypeError: widths must be a dict, got list
+    """
     from collections.abc import Mapping
 
     if not isinstance(value, Mapping):
