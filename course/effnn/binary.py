@@ -37,7 +37,14 @@ def _float_tensor(x, name: str = "x") -> torch.Tensor:
 
 
 class SignIdentitySTE(torch.autograd.Function):
-    """sign(x) in {-1, +1} (sign(0) = +1); the gradient passes unchanged everywhere (BinaryConnect)."""
+    """sign(x) in {-1, +1} (sign(0) = +1); the gradient passes unchanged everywhere (BinaryConnect).
+
+    >>> x = torch.tensor([-0.5, 0.0, 2.0], requires_grad=True)
+    >>> y = SignIdentitySTE.apply(x)
+    >>> y.sum().backward()
+    >>> y.detach(), x.grad
+    (tensor([-1.,  1.,  1.]), tensor([1., 1., 1.]))
+    """
 
     @staticmethod
     def forward(ctx, x):
@@ -49,12 +56,27 @@ class SignIdentitySTE(torch.autograd.Function):
 
 
 def sign_identity(x: torch.Tensor) -> torch.Tensor:
-    """Apply :class:`SignIdentitySTE` (checks the argument)."""
+    """Apply :class:`SignIdentitySTE` (checks the argument).
+
+    >>> sign_identity(torch.tensor([-3.0, 0.0, 0.1]))
+    tensor([-1.,  1.,  1.])
+    >>> sign_identity([1.0])
+    Traceback (most recent call last):
+        ...
+    TypeError: x must be a torch.Tensor, got list
+    """
     return SignIdentitySTE.apply(_float_tensor(x))
 
 
 class ApproxSign(torch.autograd.Function):
-    """sign(x) (sign(0) = +1); backward ``grad * max(0, 2 - 2|x|)`` (Bi-Real Net's ApproxSign)."""
+    """sign(x) (sign(0) = +1); backward ``grad * max(0, 2 - 2|x|)`` (Bi-Real Net's ApproxSign).
+
+    >>> x = torch.tensor([-2.0, -0.25, 0.0, 0.5], requires_grad=True)
+    >>> y = ApproxSign.apply(x)
+    >>> y.sum().backward()
+    >>> y.detach(), x.grad
+    (tensor([-1., -1.,  1.,  1.]), tensor([0.0000, 1.5000, 2.0000, 1.0000]))
+    """
 
     @staticmethod
     def forward(ctx, x):
@@ -68,12 +90,20 @@ class ApproxSign(torch.autograd.Function):
 
 
 def approx_sign(x: torch.Tensor) -> torch.Tensor:
-    """Apply :class:`ApproxSign` (checks the argument)."""
+    """Apply :class:`ApproxSign` (checks the argument).
+
+    >>> approx_sign(torch.tensor([-3.0, 0.0, 0.1]))
+    tensor([-1.,  1.,  1.])
+    """
     return ApproxSign.apply(_float_tensor(x))
 
 
 class SignActivation(nn.Module):
-    """Binary activations: ``approx_sign`` as a layer (XNOR-Net puts it in front of a binary layer)."""
+    """Binary activations: ``approx_sign`` as a layer (XNOR-Net puts it in front of a binary layer).
+
+    >>> SignActivation()(torch.tensor([[-0.2, 0.7]]))
+    tensor([[-1.,  1.]])
+    """
 
     def forward(self, x):
         return approx_sign(x)
@@ -81,7 +111,15 @@ class SignActivation(nn.Module):
 
 class BinaryConnectLinear(nn.Linear):
     """``nn.Linear`` with binary weights: ``sign(W)`` (BinaryConnect) or ``mean|W| * sign(W)`` per output
-    row when ``scale`` (BWN), through the identity STE. Inputs stay as they are."""
+    row when ``scale`` (BWN), through the identity STE. Inputs stay as they are.
+
+    >>> _ = torch.manual_seed(0)
+    >>> layer = BinaryConnectLinear(3, 2, bias=False, scale=True)
+    >>> w = layer.weight.detach()
+    >>> x = torch.ones(1, 3)
+    >>> torch.allclose(layer(x), x @ (w.abs().mean(1, keepdim=True) * w.sign()).T)
+    True
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, scale: bool = False):
         super().__init__(V.positive_int(in_features, "in_features"), V.positive_int(out_features, "out_features"),
@@ -107,6 +145,13 @@ def clip_binaryconnect(model: nn.Module, bound: float = 1.0) -> None:
 
     Use as ``fit(after_step=...)``. Only this module's layer is clipped (not subclasses, not other
     binary layers): it is the lecture's hook, not a general one.
+
+    >>> layer = BinaryConnectLinear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(3.0)
+    >>> clip_binaryconnect(nn.Sequential(layer), bound=1.0)
+    >>> layer.weight.max().item()
+    1.0
     """
     V.module(model, "model")
     bound = V.number(bound, "bound", low=0, low_open=True)
@@ -123,6 +168,13 @@ def binarized_mlp(mode: str = "binary_full", *, in_features: int = 64, hidden=(2
     Every block is ``[SignActivation] -> layer -> BatchNorm -> Hardtanh``, the layer being
     :class:`BinaryConnectLinear` (or ``nn.Linear`` for ``fp32``); the sign in front is there only in
     ``binary_full``. ``mode="fp32"`` builds the same architecture with real layers.
+
+    >>> _ = torch.manual_seed(0)
+    >>> model = binarized_mlp("binary_full", in_features=8, hidden=(16, 16), num_classes=3)
+    >>> model(torch.randn(4, 8)).shape
+    torch.Size([4, 3])
+    >>> sum(isinstance(m, BinaryConnectLinear) for m in model.modules())
+    1
     """
     V.choice(mode, "mode", MODES)
     hidden = V.sequence_of(list(hidden) if isinstance(hidden, tuple) else hidden, "hidden", V.positive_int)

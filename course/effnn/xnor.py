@@ -61,6 +61,11 @@ def pack_rows(x) -> np.ndarray:
 
     Most significant bit first (bit 63 - j of word w is element 64 w + j), 1 for +1 (sign(0) = +1),
     padding bits 1. Only :func:`xnor_matmul_fast` reads this layout.
+
+    >>> pack_rows(np.array([[1.0, -1.0, 0.0]]))
+    array([[13835058055282163711]], dtype=uint64)
+    >>> hex(int(_[0, 0]))
+    '0xbfffffffffffffff'
     """
     x = _as_numpy(x, "x")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
@@ -153,12 +158,21 @@ PARALLEL_MIN_WORK = 1 << 21
 
 
 def backend() -> str:
-    """``"numba"`` when the compiled kernel is available, else ``"numpy"``."""
+    """``"numba"`` when the compiled kernel is available, else ``"numpy"``.
+
+    >>> backend() in ("numba", "numpy")
+    True
+    """
     return "numba" if HAVE_NUMBA else "numpy"
 
 
 def transpose_packed(b_bits) -> np.ndarray:
-    """(N, W) -> contiguous (W, N): the layout the fast kernel streams over."""
+    """(N, W) -> contiguous (W, N): the layout the fast kernel streams over.
+
+    >>> bits = pack_rows(random_signs(2, 130))
+    >>> bits.shape, transpose_packed(bits).shape
+    ((2, 3), (3, 2))
+    """
     return np.ascontiguousarray(_as_numpy(b_bits, "b_bits").T)
 
 
@@ -169,6 +183,11 @@ def xnor_matmul_fast(a_bits, b_bits, n: int, *, b_transposed: bool = False,
     Operands must be in this module's layout (:func:`pack_rows`); others are refused with a
     ``ValueError`` where their padding shows it. ``b_transposed=True`` means ``b_bits`` is already (W, N) from :func:`transpose_packed` (pack
     weights once, offline). ``threads`` sets numba's thread count for this call.
+
+    >>> a, b = random_signs(2, 100, seed=0), random_signs(100, 3, seed=1)
+    >>> out = xnor_matmul_fast(pack_rows(a), pack_rows(b.T), 100)
+    >>> out.dtype, np.array_equal(out, a @ b)
+    (dtype('int32'), True)
     """
     b = _as_numpy(b_bits, "b_bits")
     b_transposed = V.flag(b_transposed, "b_transposed")
@@ -194,7 +213,10 @@ def xnor_matmul_fast(a_bits, b_bits, n: int, *, b_transposed: bool = False,
 
 
 def warmup() -> None:
-    """Compile the fast kernel now (about a second) so that the first timed call does not."""
+    """Compile the fast kernel now (about a second) so that the first timed call does not.
+
+    >>> warmup()
+    """
     a = pack_rows(np.ones((2, 70), np.float32))
     xnor_matmul_fast(a, a, 70, threads=1)
     if HAVE_NUMBA:
@@ -203,7 +225,12 @@ def warmup() -> None:
 
 # ----------------------------------------------------------------------------- timing
 def random_signs(rows: int, cols: int, seed: int = 0) -> np.ndarray:
-    """A seeded float32 ±1 matrix."""
+    """A seeded float32 ±1 matrix.
+
+    >>> random_signs(2, 4, seed=0)
+    array([[ 1., -1., -1., -1.],
+           [ 1.,  1.,  1.,  1.]], dtype=float32)
+    """
     rows, cols = V.positive_int(rows, "rows"), V.positive_int(cols, "cols")
     rng = np.random.default_rng(V.integer(seed, "seed", low=0))
     return np.where(rng.random((rows, cols)) < 0.5, np.float32(-1), np.float32(1))
@@ -219,6 +246,10 @@ def time_gemms(m: int, k: int, n: int, *, threads: int = 2, rounds: int = 3, min
     own. ``extra(A, B)`` may return more candidates ``{name: zero-argument callable returning A @ B}``,
     timed and checked alongside. Returns milliseconds, speed ratios (> 1 = faster than fp32) and
     whether each result is exact.
+
+    >>> r = time_gemms(4, 64, 4, threads=1, rounds=1, min_run_time=0.01)
+    >>> r["exact"], sorted(r["ms"])
+    ({'fast': True}, ['fast', 'fp32', 'pack_a'])
     """
     from .measure import latency
 

@@ -33,7 +33,18 @@ def _check_geometry(kernel_size, stride, padding) -> tuple[int, int, int]:
 
 
 def pack_filters(weight: torch.Tensor):
-    """``(packed, transposed)`` sign bits of an (O, C, k, k) weight, one row of words per filter."""
+    """The sign bits of an (O, C, k, k) weight, one packed row per filter, transposed to (W, O).
+
+    That is the layout :func:`binary_conv2d` streams over (``packed=``), so filters are packed once
+    (``W = ceil(C * k * k / 64)`` words per filter).
+
+    >>> w = torch.randn(4, 3, 3, 3)
+    >>> pack_filters(w).shape
+    (1, 4)
+    >>> x = torch.randn(1, 3, 5, 5)
+    >>> torch.equal(binary_conv2d(x, w, packed=pack_filters(w)), binary_conv2d(x, w))
+    True
+    """
     V.tensor(weight, "weight", ndim=4, floating=True, finite=True, min_numel=1)
     if weight.shape[2] != weight.shape[3]:
         raise ValueError(f"weight must have square k x k filters, got shape {tuple(weight.shape)}")
@@ -41,7 +52,12 @@ def pack_filters(weight: torch.Tensor):
 
 
 def float_reference(x: torch.Tensor, weight: torch.Tensor, *, stride: int = 1, padding: int = 0) -> torch.Tensor:
-    """``conv2d(sign(x), sign(weight))`` in float32, zero padding: what :func:`binary_conv2d` must equal."""
+    """``conv2d(sign(x), sign(weight))`` in float32, zero padding: what :func:`binary_conv2d` must equal.
+
+    >>> x, w = torch.tensor([[[[0.5, -2.0], [0.0, 3.0]]]]), torch.ones(1, 1, 2, 2)
+    >>> float_reference(x, w)
+    tensor([[[[2.]]]])
+    """
     V.tensor(x, "x", ndim=4, floating=True, finite=True, min_numel=1)
     V.tensor(weight, "weight", ndim=4, floating=True, finite=True, min_numel=1)
     _, stride, padding = _check_geometry(weight.shape[-1], stride, padding)

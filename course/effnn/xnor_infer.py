@@ -222,6 +222,11 @@ class PackedLayer:
 
     Either thresholds ``s``, ``t`` (output bit = ``s * z >= t``: the next layer's binary input) or, for the
     last binary layer, a real per-channel affine map ``a``, ``b`` (``clip(z * a + b, -1, 1)``).
+
+    >>> a, b = np.ones(5, np.float32), np.zeros(5, np.float32)
+    >>> layer = PackedLayer(np.zeros((2, 5), np.uint64), n=100, a=a, b=b)
+    >>> layer.out_features
+    5
     """
 
     weights_t: np.ndarray
@@ -254,6 +259,14 @@ def packed_layer(weight, *, s=None, t=None, a=None, b=None) -> PackedLayer:
 
     Give ``s`` and ``t`` (integers; ``s`` in {-1, 0, 1}) for a layer whose output feeds another binary
     layer, or ``a`` and ``b`` (floats) for the last binary layer.
+
+    >>> w = torch.randn(5, 100)
+    >>> packed_layer(w, a=torch.ones(5), b=torch.zeros(5)).weights_t.shape
+    (2, 5)
+    >>> packed_layer(w, s=torch.ones(5), t=torch.zeros(5))
+    Traceback (most recent call last):
+        ...
+    TypeError: t must hold integers (thresholds on an integer product): round them first
     """
     V.tensor(weight, "weight", ndim=2, floating=True, finite=True, min_numel=1)
     out = weight.shape[0]
@@ -283,6 +296,16 @@ class PackedBinaryMLP:
             last with an affine map.
         last: the real classifier (a ``torch.nn.Linear``).
     Returns (when called on a batch ``x``): the logits, a float32 tensor.
+
+    >>> _ = torch.manual_seed(0)
+    >>> w0, w1, last = torch.randn(16, 8), torch.randn(4, 16), nn.Linear(4, 3)
+    >>> a0, b0, a1, b1 = torch.rand(16) + 0.5, torch.randn(16), torch.rand(4), torch.randn(4)
+    >>> mlp = PackedBinaryMLP(w0, a0, b0, [packed_layer(w1, a=a1, b=b1)], last)
+    >>> x = torch.randn(2, 8)
+    >>> bits = torch.where(x @ w0.T * a0 + b0 >= 0, 1.0, -1.0)
+    >>> expected = last((bits @ w1.sign().T * a1 + b1).clamp(-1, 1))
+    >>> torch.allclose(mlp(x), expected)
+    True
     """
 
     def __init__(self, first_weight, first_a, first_b, layers, last):
@@ -384,7 +407,16 @@ def _plan(layers: list[PackedLayer]):
 
 
 def bn_affine(bn: torch.nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(a, b)`` with ``BN(h) = h * a + b`` at inference (running statistics), per channel, float32."""
+    """``(a, b)`` with ``BN(h) = h * a + b`` at inference (running statistics), per channel, float32.
+
+    >>> bn = nn.BatchNorm1d(2).eval()
+    >>> with torch.no_grad():
+    ...     _ = bn.running_mean.fill_(1.0), bn.running_var.fill_(4.0)
+    >>> a, b = bn_affine(bn)
+    >>> h = torch.randn(3, 2)
+    >>> torch.allclose(bn(h), h * a + b, atol=1e-6)
+    True
+    """
     if not isinstance(bn, torch.nn.modules.batchnorm._BatchNorm):
         raise TypeError(f"bn must be a BatchNorm layer, got {type(bn).__name__}")
     inv = torch.rsqrt(bn.running_var + bn.eps)
@@ -408,6 +440,18 @@ def from_sequential(model: torch.nn.Sequential, fold) -> PackedBinaryMLP:
     ``BN(v) = v * a + b`` after it into integer thresholds (A2 asks you to write it). Only the signs of
     the latent weights are kept; ``alpha`` is ``mean |W|`` per output row when the layer has
     ``scale=True``, else 1. The model is read, not changed.
+
+    >>> class BinaryLinear(nn.Linear):  # stands in for A2's layer
+    ...     binary_input = True
+    >>> def block(cls):
+    ...     return [cls(16, 16, bias=False), nn.BatchNorm1d(16), nn.Hardtanh()]
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Sequential(*block(nn.Linear), *block(BinaryLinear), *block(BinaryLinear), nn.Linear(16, 3))
+    >>> model = model.eval()
+    >>> fold = lambda alpha, a, b: (torch.ones(16).long(), torch.zeros(16).long())  # placeholder: A2 asks for it
+    >>> packed = from_sequential(model, fold)
+    >>> len(packed.layers), packed(torch.randn(2, 16)).shape
+    (2, torch.Size([2, 3]))
     """
     V.module(model, "model")
     if not callable(fold):
@@ -451,6 +495,11 @@ def time_models(models: dict, batch_sizes=(1, 256), *, in_features: int = 64, th
     ``{batch: {name: {"median_ms", "min_ms"}}}`` (``median_ms``: the best median of
     ``torch.utils.benchmark``'s blocks; ``min_ms``: the fastest single call, the least distorted by a
     loaded machine).
+
+    >>> zeros = {"zeros": lambda x: torch.zeros(len(x), 3)}
+    >>> times = time_models(zeros, batch_sizes=(1,), in_features=4, rounds=1, min_run_time=0.01)
+    >>> sorted(times[1]["zeros"])
+    ['median_ms', 'min_ms']
     """
     from .measure import latency
 
