@@ -26,7 +26,15 @@ from . import validate as V
 
 class HeadAttention(nn.Module):
     """Multi-head self-attention written with separate q/k/v projections (the layout torch-pruning
-    prunes head by head). ``head_gate`` (None, or one 0/1 value per head) masks heads for ablation."""
+    prunes head by head). ``head_gate`` (None, or one 0/1 value per head) masks heads for ablation.
+
+    >>> _ = torch.manual_seed(0)
+    >>> attn = HeadAttention(dim=8, num_heads=2)
+    >>> x = torch.randn(1, 3, 8)
+    >>> attn.head_gate = torch.tensor([1.0, 0.0])  # mask head 1
+    >>> attn(x).shape
+    torch.Size([1, 3, 8])
+    """
 
     def __init__(self, dim: int, num_heads: int):
         super().__init__()
@@ -50,7 +58,11 @@ class HeadAttention(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Pre-norm block: x + attention(norm(x)), then x + MLP(norm(x))."""
+    """Pre-norm block: x + attention(norm(x)), then x + MLP(norm(x)).
+
+    >>> TransformerBlock(dim=8, num_heads=2)(torch.zeros(1, 3, 8)).shape
+    torch.Size([1, 3, 8])
+    """
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: int = 2):
         super().__init__()
@@ -64,7 +76,12 @@ class TransformerBlock(nn.Module):
 
 
 class RowTransformer(nn.Module):
-    """A small transformer classifier for (N, 1, H, W) images that reads each image row as a token."""
+    """A small transformer classifier for (N, 1, H, W) images that reads each image row as a token.
+
+    >>> model = RowTransformer(width=8, height=8, dim=16, num_heads=2, depth=1)
+    >>> model(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
+    """
 
     def __init__(self, width: int = 8, height: int = 8, dim: int = 32, num_heads: int = 4, depth: int = 2,
                  num_classes: int = 10):
@@ -86,7 +103,11 @@ class RowTransformer(nn.Module):
 
 
 def attention_layers(model: nn.Module) -> list[HeadAttention]:
-    """The model's attention layers, in order."""
+    """The model's attention layers, in order.
+
+    >>> [a.num_heads for a in attention_layers(RowTransformer(dim=16, num_heads=2, depth=2))]
+    [2, 2]
+    """
     return [m for m in model.modules() if isinstance(m, HeadAttention)]
 
 
@@ -97,6 +118,12 @@ def head_ablation(model: nn.Module, data) -> torch.Tensor:
     Args:
         model: a model with :class:`HeadAttention` layers (all with the same number of heads).
         data: ``(x, y)`` tensors to score on.
+
+    >>> _ = torch.manual_seed(0)
+    >>> model = RowTransformer(dim=16, num_heads=2, depth=2)
+    >>> data = (torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,)))
+    >>> head_ablation(model, data).shape
+    torch.Size([2, 2])
     """
     from .train import accuracy
 
@@ -120,6 +147,14 @@ def prune_heads(model: nn.Module, example_inputs, amount: float, *, ignored_laye
     q/k/v/out weights first), in place, with torch-pruning; returns the model.
 
     Each layer keeps at least one head. ``num_heads`` of each layer is updated to the heads left.
+
+    >>> _ = torch.manual_seed(0)
+    >>> model = RowTransformer(dim=16, num_heads=4, depth=1)
+    >>> x = torch.randn(2, 1, 8, 8)
+    >>> prune_heads(model, x, 0.5) is model
+    True
+    >>> [a.num_heads for a in attention_layers(model)], model(x).shape
+    ([2], torch.Size([2, 10]))
     """
     V.module(model, "model")
     amount = V.fraction(amount, "amount")
@@ -147,7 +182,11 @@ def prune_heads(model: nn.Module, example_inputs, amount: float, *, ignored_laye
 
 # ----------------------------------------------------------------------------- whole blocks
 class PlainBlock(nn.Module):
-    """conv-BN-ReLU-conv-BN-ReLU without the identity: the plain twin of ``models.ResidualBlock``."""
+    """conv-BN-ReLU-conv-BN-ReLU without the identity: the plain twin of ``models.ResidualBlock``.
+
+    >>> PlainBlock(4)(torch.zeros(1, 4, 6, 6)).shape
+    torch.Size([1, 4, 6, 6])
+    """
 
     def __init__(self, channels: int):
         super().__init__()
@@ -161,7 +200,16 @@ class PlainBlock(nn.Module):
 
 
 def plain_twin(model: nn.Module) -> nn.Module:
-    """A fresh copy of a ``models.ResCNN`` whose residual blocks are plain blocks of the same shape."""
+    """A fresh copy of a ``models.ResCNN`` whose residual blocks are plain blocks of the same shape.
+
+    >>> from effnn.models import ResCNN
+    >>> model = ResCNN(width=4, blocks=1)
+    >>> twin = plain_twin(model)
+    >>> twin is not model, sum(isinstance(m, PlainBlock) for m in twin.modules())
+    (True, 2)
+    >>> sum(p.numel() for p in twin.parameters()) == sum(p.numel() for p in model.parameters())
+    True
+    """
     from .models import ResidualBlock
 
     twin = copy.deepcopy(V.module(model, "model"))
@@ -173,7 +221,12 @@ def plain_twin(model: nn.Module) -> nn.Module:
 
 
 def blocks_of(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """``(name, block)`` for each residual or plain block of a ``models.ResCNN``-shaped model."""
+    """``(name, block)`` for each residual or plain block of a ``models.ResCNN``-shaped model.
+
+    >>> from effnn.models import ResCNN
+    >>> [name for name, _ in blocks_of(ResCNN(width=4, blocks=1))]
+    ['stage1.0', 'stage2.0']
+    """
     from .models import ResidualBlock
 
     found = [(n, m) for n, m in model.named_modules() if isinstance(m, (ResidualBlock, PlainBlock))]
@@ -185,7 +238,15 @@ def blocks_of(model: nn.Module) -> list[tuple[str, nn.Module]]:
 @torch.no_grad()
 def block_deletion(model: nn.Module, data) -> dict[str, float]:
     """Test accuracy with one block replaced by the identity at a time ({block name: accuracy}); the
-    model is unchanged."""
+    model is unchanged.
+
+    >>> from effnn.models import ResCNN
+    >>> _ = torch.manual_seed(0)
+    >>> model = ResCNN(width=4, blocks=1).eval()
+    >>> data = (torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,)))
+    >>> sorted(block_deletion(model, data))
+    ['stage1.0', 'stage2.0']
+    """
     from .train import accuracy
 
     out = {}

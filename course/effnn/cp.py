@@ -41,6 +41,12 @@ def cp_factors(conv: nn.Conv2d, rank: int, *, n_iter_max: int = 200, seed: int =
     each), so that fine-tuning sees factors of similar size, as :mod:`effnn.lowrank` does with
     :math:`\\sqrt{S}`. Deterministic for a ``seed`` (SVD start, seeded fill where a mode is
     shorter than ``rank``).
+
+    >>> _ = torch.manual_seed(0)
+    >>> conv = nn.Conv2d(3, 4, 3)
+    >>> (a, b, y, x), error = cp_factors(conv, rank=2, n_iter_max=20)
+    >>> [tuple(f.shape) for f in (a, b, y, x)], 0 < error < 1
+    ([(4, 2), (3, 2), (3, 2), (3, 2)], True)
     """
     import tensorly as tl
     from tensorly.decomposition import parafac
@@ -69,7 +75,12 @@ def cp_factors(conv: nn.Conv2d, rank: int, *, n_iter_max: int = 200, seed: int =
 
 def cp_layers(conv: nn.Conv2d, rank: int) -> nn.Sequential:
     """The four convolutions of a rank-``rank`` CP layer with PyTorch's default initialisation:
-    the shapes, MACs and latency of :func:`cp_conv` without the (slow) ALS fit."""
+    the shapes, MACs and latency of :func:`cp_conv` without the (slow) ALS fit.
+
+    >>> layers = cp_layers(nn.Conv2d(16, 32, 3, padding=1), rank=8)
+    >>> layers(torch.zeros(1, 16, 6, 6)).shape
+    torch.Size([1, 32, 6, 6])
+    """
     _check_conv(conv)
     rank = V.positive_int(rank, "rank")
     d, c, kh, kw = conv.weight.shape
@@ -84,7 +95,17 @@ def cp_layers(conv: nn.Conv2d, rank: int) -> nn.Sequential:
 def cp_conv(conv: nn.Conv2d, rank: int, *, n_iter_max: int = 200, seed: int = 0) -> nn.Sequential:
     """Four convolutions (1x1, kh x 1 depthwise, 1 x kw depthwise, 1x1) that compute the CP
     approximation of ``conv`` (left unchanged); the bias goes on the last one. The relative
-    kernel error of the fit is stored as the ``kernel_error`` attribute of the result."""
+    kernel error of the fit is stored as the ``kernel_error`` attribute of the result.
+
+    >>> _ = torch.manual_seed(0)
+    >>> conv = nn.Conv2d(3, 4, 3, padding=1)
+    >>> approx = cp_conv(conv, rank=36, n_iter_max=50)
+    >>> [type(m).__name__ for m in approx], approx.kernel_error < 1e-3
+    (['Conv2d', 'Conv2d', 'Conv2d', 'Conv2d'], True)
+    >>> x = torch.randn(1, 3, 5, 5)
+    >>> torch.allclose(approx(x), conv(x), atol=1e-3)
+    True
+    """
     (a, b, y, x), error = cp_factors(conv, rank, n_iter_max=n_iter_max, seed=seed)
     layers = cp_layers(conv, rank)
     first, vertical, horizontal, last = layers
@@ -100,7 +121,12 @@ def cp_conv(conv: nn.Conv2d, rank: int, *, n_iter_max: int = 200, seed: int = 0)
 
 
 def cp_params(conv: nn.Conv2d, rank: int) -> int:
-    """Parameters of :func:`cp_conv` without building it: :math:`R(c + k_h + k_w + d)` (+ bias)."""
+    """Parameters of :func:`cp_conv` without building it: :math:`R(c + k_h + k_w + d)` (+ bias).
+
+    >>> conv = nn.Conv2d(16, 32, 3)
+    >>> cp_params(conv, 8), sum(p.numel() for p in cp_conv(conv, 8, n_iter_max=5).parameters())
+    (464, 464)
+    """
     _check_conv(conv)
     rank = V.positive_int(rank, "rank")
     d, c, kh, kw = conv.weight.shape

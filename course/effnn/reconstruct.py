@@ -19,7 +19,12 @@ from . import validate as V
 
 
 def conv_responses(conv: nn.Conv2d, inputs: torch.Tensor) -> torch.Tensor:
-    """``conv``'s outputs on ``inputs`` as one row per output pixel: shape ``(N*H*W, d)``."""
+    """``conv``'s outputs on ``inputs`` as one row per output pixel: shape ``(N*H*W, d)``.
+
+    >>> conv = nn.Conv2d(3, 4, 3, padding=1)
+    >>> conv_responses(conv, torch.zeros(2, 3, 5, 5)).shape
+    torch.Size([50, 4])
+    """
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"conv must be nn.Conv2d, got {type(conv).__name__}")
     V.tensor(inputs, "inputs", ndim=4, floating=True)
@@ -33,7 +38,17 @@ def conv_responses(conv: nn.Conv2d, inputs: torch.Tensor) -> torch.Tensor:
 def output_reconstruct_conv(conv: nn.Conv2d, rank: int, inputs: torch.Tensor) -> nn.Sequential:
     """``rank`` :math:`k\\times k` filters then a :math:`1\\times1` conv, fitted so that the outputs on
     ``inputs`` (calibration data, e.g. the layer's inputs on training images) are reconstructed
-    best in the mean-squared sense (Zhang et al. 2015, linear case). ``conv`` is left unchanged."""
+    best in the mean-squared sense (Zhang et al. 2015, linear case). ``conv`` is left unchanged.
+
+    >>> _ = torch.manual_seed(0)
+    >>> conv = nn.Conv2d(3, 8, 3, padding=1)
+    >>> inputs = torch.randn(16, 3, 6, 6)
+    >>> approx = output_reconstruct_conv(conv, rank=4, inputs=inputs)
+    >>> [type(m).__name__ for m in approx], approx(inputs).shape
+    (['Conv2d', 'Conv2d'], torch.Size([16, 8, 6, 6]))
+    >>> relative_output_error(conv, output_reconstruct_conv(conv, 8, inputs), inputs) < 1e-3
+    True
+    """
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"conv must be nn.Conv2d, got {type(conv).__name__}")
     if conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
@@ -59,7 +74,12 @@ def output_reconstruct_conv(conv: nn.Conv2d, rank: int, inputs: torch.Tensor) ->
 
 
 def relative_output_error(conv: nn.Conv2d, approx: nn.Module, inputs: torch.Tensor) -> float:
-    """:math:`\\|y - \\hat y\\|_F / \\|y\\|_F` over all output pixels of ``inputs``."""
+    """:math:`\\|y - \\hat y\\|_F / \\|y\\|_F` over all output pixels of ``inputs``.
+
+    >>> conv = nn.Conv2d(3, 4, 3)
+    >>> relative_output_error(conv, conv, torch.randn(2, 3, 5, 5))
+    0.0
+    """
     V.module(approx, "approx")
     y = conv_responses(conv, inputs)
     with torch.no_grad():
