@@ -70,6 +70,15 @@ def equal_bytes_experiment(train, test, *, budget_width: int = 32, bits=(32, 8, 
     the fp32 network trains ``qat_cfg``'s epochs in float instead, so every arm trains equally long.
     Returns one row per bit width: ``bits``, ``width``, ``bytes``, ``params``, ``acc`` (one test accuracy
     per seed) and ``acc_float`` (the same width after ``train_cfg`` alone, before quantization).
+
+    >>> from effnn.train import TrainConfig
+    >>> x = torch.randn(32, 8)
+    >>> data = (x, (x[:, 0] > 0).long())
+    >>> cfg = TrainConfig(epochs=1, fast_epochs=1, batch_size=32)
+    >>> rows = equal_bytes_experiment(data, data, budget_width=8, bits=(32, 4), seeds=(0,),
+    ...                               train_cfg=cfg, qat_cfg=cfg)
+    >>> [(r["bits"], r["width"], r["bytes"] <= r["budget"]) for r in rows]
+    [(32, 8, True), (4, 20, True)]
     """
     from .models import LeNet300100
     from .quant import qat

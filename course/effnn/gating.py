@@ -27,6 +27,11 @@ class GatedResNet(nn.Module):
 
     ``gated=False`` builds the same network with every block always on (the baseline). After a
     forward pass, ``last_gates`` holds one ``(N,)`` tensor of 0/1 decisions per block.
+
+    >>> _ = torch.manual_seed(0)
+    >>> model = GatedResNet(width=4, blocks=2, gate_hidden=4)
+    >>> model(torch.randn(3, 1, 8, 8)).shape, [tuple(g.shape) for g in model.last_gates]
+    (torch.Size([3, 10]), [(3,), (3,)])
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 16, blocks: int = 4,
@@ -85,7 +90,15 @@ class GatedResNet(nn.Module):
 
 def target_rate_loss_fn(target: float = 0.5, weight: float = 2.0):
     """``loss_fn(model, x, y)`` for :func:`effnn.train.fit`: cross-entropy plus
-    ``weight * sum_l (mean gate_l - target)^2`` (AIG's target-rate loss)."""
+    ``weight * sum_l (mean gate_l - target)^2`` (AIG's target-rate loss).
+
+    >>> _ = torch.manual_seed(0)
+    >>> model = GatedResNet(width=4, blocks=2, gate_hidden=4)
+    >>> loss_fn = target_rate_loss_fn(target=0.5, weight=2.0)
+    >>> x, y = torch.randn(3, 1, 8, 8), torch.tensor([0, 1, 2])
+    >>> loss_fn(model, x, y).item() >= torch.nn.functional.cross_entropy(model(x), y).item()
+    True
+    """
     target = V.probability(target, "target")
     weight = V.number(weight, "weight", low=0)
 
@@ -103,7 +116,17 @@ def target_rate_loss_fn(target: float = 0.5, weight: float = 2.0):
 
 def per_sample_macs(model: GatedResNet, x: torch.Tensor) -> torch.Tensor:
     """MACs each sample of ``x`` costs at inference: stem, head and every gate always, plus each
-    block it runs. Counted with :func:`effnn.measure.count_macs` on one sample."""
+    block it runs. Counted with :func:`effnn.measure.count_macs` on one sample. Leaves ``model`` in
+    eval mode; does not change its weights.
+
+    >>> _ = torch.manual_seed(0)
+    >>> gated, always = GatedResNet(width=4, blocks=2), GatedResNet(width=4, blocks=2, gated=False)
+    >>> x = torch.randn(3, 1, 8, 8)
+    >>> per_sample_macs(gated, x).shape
+    torch.Size([3])
+    >>> per_sample_macs(always, x).unique().numel()  # every sample runs every block
+    1
+    """
     from .measure import count_macs
 
     if not isinstance(model, GatedResNet):

@@ -27,6 +27,14 @@ class Snapshots:
 
     Step 0 (the initialisation) is taken when the hook is created. ``saved[k]`` is a
     :func:`effnn.lth.snapshot` (keyed by unpruned parameter names, ready for :func:`effnn.lth.rewind`).
+
+    >>> from effnn.train import TrainConfig, fit
+    >>> _ = torch.manual_seed(0)
+    >>> model, data = nn.Linear(4, 2), (torch.randn(64, 4), torch.randint(0, 2, (64,)))
+    >>> hook = Snapshots(model, steps=[0, 2])
+    >>> _ = fit(model, data, TrainConfig(epochs=1, fast_epochs=1, batch_size=32), after_step=hook)
+    >>> sorted(hook.saved), torch.equal(hook.saved[2]["weight"], model.weight)
+    ([0, 2], True)
     """
 
     def __init__(self, model: nn.Module, steps):
@@ -53,6 +61,12 @@ def fit_warmup(model: nn.Module, train_data, cfg, warmup_steps: int) -> nn.Modul
     The rate climbs from ``cfg.lr / warmup_steps`` to ``cfg.lr`` (torch's ``LinearLR``) and stays there,
     the warm-up Frankle & Carbin needed for IMP on deeper networks. Same seed, data order and optimizer
     as ``fit``, so ``warmup_steps=1`` trains exactly as ``fit`` does. Returns ``model`` (in eval mode).
+
+    >>> from effnn.train import TrainConfig
+    >>> _ = torch.manual_seed(0)
+    >>> model, data = nn.Linear(4, 2), (torch.randn(64, 4), torch.randint(0, 2, (64,)))
+    >>> fit_warmup(model, data, TrainConfig(epochs=1, fast_epochs=1, batch_size=16), warmup_steps=2) is model
+    True
     """
     from .train import _config, as_loader, make_optimizer, seed_everything
 
@@ -75,7 +89,11 @@ def fit_warmup(model: nn.Module, train_data, cfg, warmup_steps: int) -> nn.Modul
 
 
 def steps_per_epoch(train_data, batch_size: int) -> int:
-    """Optimizer steps in one epoch over ``(x, y)`` tensors at ``batch_size``."""
+    """Optimizer steps in one epoch over ``(x, y)`` tensors at ``batch_size``.
+
+    >>> steps_per_epoch((torch.zeros(100, 2), torch.zeros(100)), batch_size=32)
+    4
+    """
     V.data(train_data, "train_data")
     return math.ceil(len(train_data[1]) / V.positive_int(batch_size, "batch_size"))
 
@@ -95,6 +113,14 @@ def rewind_sweep(model_fn: Callable[[], nn.Module], train_data, test_data, cfg, 
     Returns ``acc[k]``, ``acc_reinit`` and ``acc_warmup`` (one value per seed; empty when not asked), ``dense``
     per seed, ``remaining`` (the fraction of weights left), ``steps_per_epoch``, ``total_steps`` and
     ``n_test``.
+
+    >>> from effnn.train import TrainConfig
+    >>> data = (torch.randn(64, 8), torch.randint(0, 2, (64,)))
+    >>> model_fn = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> cfg = TrainConfig(epochs=1, fast_epochs=1, batch_size=32)
+    >>> out = rewind_sweep(model_fn, data, data, cfg, steps=[0, 1], amount=0.5, seeds=(0,))
+    >>> sorted(out["acc"]), len(out["acc_reinit"]), out["total_steps"]
+    ([0, 1], 1, 2)
     """
     from .lth import apply_masks, masks, rewind
     from .prune import magnitude_prune, prunable_layers, weight_sparsity

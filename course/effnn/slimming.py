@@ -32,6 +32,11 @@ class ConvNet1d(nn.Module):
 
     Takes ``(N, L)`` or ``(N, 1, L)`` signals (MNIST-1D is ``(N, 40)``). Every conv is followed by a
     BatchNorm, so each channel has a scale :math:`\\gamma_c` for network slimming to read.
+
+    >>> _ = torch.manual_seed(0)
+    >>> model = ConvNet1d(length=40, width=8)
+    >>> model(torch.randn(2, 40)).shape, model(torch.randn(2, 1, 40)).shape
+    (torch.Size([2, 10]), torch.Size([2, 10]))
     """
 
     def __init__(self, length: int = 40, width: int = 32, num_classes: int = 10):
@@ -58,7 +63,11 @@ class ConvNet1d(nn.Module):
 
 
 def bn_scales(model: nn.Module) -> torch.Tensor:
-    """All BatchNorm scales :math:`\\gamma` of ``model``, concatenated (what slimming thresholds)."""
+    """All BatchNorm scales :math:`\\gamma` of ``model``, concatenated (what slimming thresholds).
+
+    >>> bn_scales(ConvNet1d(width=8)).shape
+    torch.Size([24])
+    """
     V.module(model, "model")
     gammas = [m.weight for m in model.modules()
               if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None]
@@ -71,6 +80,12 @@ def slimming_loss(l1: float):
     """A ``loss_fn`` for :func:`effnn.train.fit`: cross-entropy plus :math:`\\lambda\\sum_c|\\gamma_c|`.
 
     The sparsity penalty of network slimming (Liu et al. 2017) on every BatchNorm scale.
+
+    >>> _ = torch.manual_seed(0)
+    >>> model, x, y = ConvNet1d(width=4), torch.randn(4, 40), torch.tensor([0, 1, 2, 3])
+    >>> plain = torch.nn.functional.cross_entropy(model(x), y)
+    >>> torch.allclose(slimming_loss(0.01)(model, x, y), plain + 0.01 * bn_scales(model).abs().sum())
+    True
     """
     l1 = V.number(l1, "l1", low=0)
 
