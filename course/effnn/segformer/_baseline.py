@@ -68,21 +68,35 @@ class BaselineRecipe:
 
 
 def baseline_config(num_labels: int = 2):
-    """The ``SegformerConfig`` of the baseline (MiT-b0 layout, :data:`BASELINE` widths)."""
+    """The ``SegformerConfig`` of the baseline (MiT-b0 layout, :data:`BASELINE` widths).
+
+    >>> cfg = baseline_config()
+    >>> cfg.hidden_sizes, cfg.num_labels
+    ([16, 32, 80, 128], 2)
+    """
     from ..models import segformer_config
 
     return segformer_config(num_labels, **BASELINE)
 
 
 def new_baseline(seed: int = 0, num_labels: int = 2):
-    """A randomly initialised baseline ``SegformerForSemanticSegmentation`` (deterministic)."""
+    """A randomly initialised baseline ``SegformerForSemanticSegmentation`` (deterministic).
+
+    >>> a, b = new_baseline(seed=0), new_baseline(seed=0)
+    >>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    True
+    """
     from ..models import build_segformer
 
     return build_segformer(num_labels, seed=seed, **BASELINE)
 
 
 def baseline_path() -> Path:
-    """The checkpoint :func:`load_baseline` uses: the committed one, else the cached one."""
+    """The checkpoint :func:`load_baseline` uses: the committed one, else the cached one.
+
+    >>> baseline_path().name
+    'segformer_portraits.pt'
+    """
     candidates = [BASELINE_CHECKPOINT, config.cache_dir() / "segformer" / "baseline.pt"]
     path = next((p for p in candidates if p.exists()), None)
     if path is None:
@@ -92,7 +106,11 @@ def baseline_path() -> Path:
 
 
 def baseline_record(path: str | Path | None = None) -> dict:
-    """The JSON written next to a baseline checkpoint: recipe, seed, command, learning curve."""
+    """The JSON written next to a baseline checkpoint: recipe, seed, command, learning curve.
+
+    >>> sorted(baseline_record())[:4]
+    ['command', 'curve', 'fast', 'n_train']
+    """
     path = Path(path) if path is not None else baseline_path()
     return json.loads(path.with_suffix(".json").read_text())
 
@@ -105,6 +123,14 @@ def load_baseline(path: str | Path | None = None, pretrained: str | Path | None 
     2-label one when it has another number of labels. ``path``: a checkpoint written by the
     instructors' ``train-baseline`` command. Neither: the committed checkpoint in
     ``effnn/assets``, else the one cached by ``train-baseline``.
+
+    >>> model = load_baseline()
+    >>> model.training, model.config.hidden_sizes == BASELINE["hidden_sizes"]
+    (False, True)
+    >>> load_baseline(path="no/such.pt")
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: path: no baseline checkpoint at no/such.pt
     """
     if pretrained is not None and path is not None:
         raise ValueError("pass either path (a train-baseline checkpoint) or pretrained (a folder), not both")

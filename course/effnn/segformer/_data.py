@@ -15,6 +15,16 @@ def portrait_tensors(split: str = "train", n: int | None = None, size: int = 96,
     turns a batch into the [0, 1] floats the model takes. ``EFFNN_DATA=real`` reads the Human
     Matting folder instead (alpha > 0.5 is foreground). ``n=None`` means the split's default
     size; any other ``n`` must be a positive int.
+
+    >>> import os, tempfile
+    >>> from unittest import mock
+    >>> tmp = tempfile.TemporaryDirectory()  # a throwaway cache
+    >>> with mock.patch.dict(os.environ, {"EFFNN_CACHE": tmp.name, "EFFNN_DATA": "embedded"}):
+    ...     x, y = portrait_tensors("val", n=2, size=32)
+    ...     cached = sorted(p.name for p in (config.cache_dir() / "portraits").iterdir())
+    >>> x.dtype, tuple(x.shape), y.dtype, tuple(y.shape), cached
+    (torch.uint8, (2, 3, 32, 32), torch.uint8, (2, 32, 32), ['val_n2_s32_seed0.pt'])
+    >>> tmp.cleanup()
     """
     from ..data import segmentation
 
@@ -53,12 +63,26 @@ def portrait_tensors(split: str = "train", n: int | None = None, size: int = 96,
 
 
 def as_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> float in [0, 1]; float images pass through."""
+    """uint8 images -> float in [0, 1]; float images pass through.
+
+    >>> as_float(torch.tensor([[[[0, 255]]]], dtype=torch.uint8))
+    tensor([[[[0., 1.]]]])
+    """
     V.tensor(images, "images")
     return images.float() / 255 if images.dtype == torch.uint8 else images.float()
 
 
 def portraits(split: str = "val", n: int | None = None, size: int = 96, seed: int = 0):
-    """``(images float (n,3,H,W) in [0,1], masks long (n,H,W))`` ready for a model."""
+    """``(images float (n,3,H,W) in [0,1], masks long (n,H,W))`` ready for a model.
+
+    >>> import os, tempfile
+    >>> from unittest import mock
+    >>> tmp = tempfile.TemporaryDirectory()  # a throwaway cache
+    >>> with mock.patch.dict(os.environ, {"EFFNN_CACHE": tmp.name, "EFFNN_DATA": "embedded"}):
+    ...     x, y = portraits("val", n=2, size=32)
+    >>> tmp.cleanup()
+    >>> x.dtype, float(x.min()) >= 0, float(x.max()) <= 1, y.dtype, sorted(y.unique().tolist())
+    (torch.float32, True, True, torch.int64, [0, 1])
+    """
     x, y = portrait_tensors(split, n=n, size=size, seed=seed)
     return as_float(x), y.long()

@@ -18,6 +18,13 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 64)
     """Logits ``(N, C, H/4, W/4)`` of every image (uint8 or float), in eval mode.
 
     Reads ``model``; does not change its weights.
+
+    >>> from effnn.models import build_segformer
+    >>> tiny = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
+    >>> model = build_segformer(2, seed=0, **tiny).train()
+    >>> images = torch.zeros(3, 3, 64, 64, dtype=torch.uint8)
+    >>> predict_logits(model, images, batch_size=2).shape, model.training
+    (torch.Size([3, 2, 16, 16]), True)
     """
     V.module(model)
     V.tensor(images, "images", ndim=4)
@@ -34,13 +41,23 @@ def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Logits ``(N, C, H/4, W/4)`` whatever the model returns (a HF output or a tensor).
 
     Reads ``model``; does not change its weights.
+
+    >>> from effnn.models import build_segformer
+    >>> tiny = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
+    >>> model = build_segformer(2, seed=0, **tiny).eval()
+    >>> logits_of(model, torch.zeros(1, 3, 64, 64)).shape
+    torch.Size([1, 2, 16, 16])
     """
     out = model(x)
     return out.logits if hasattr(out, "logits") else out
 
 
 def upsample(logits: torch.Tensor, size) -> torch.Tensor:
-    """Bilinear upsampling of logits to the label size, as Segformer's own loss does."""
+    """Bilinear upsampling of logits to the label size, as Segformer's own loss does.
+
+    >>> upsample(torch.zeros(1, 2, 16, 16), (64, 64)).shape
+    torch.Size([1, 2, 64, 64])
+    """
     V.tensor(logits, "logits", ndim=4)
     if isinstance(size, torch.Size):
         size = tuple(size)
@@ -55,6 +72,13 @@ def teacher_logits(teacher: nn.Module, images: torch.Tensor, batch_size: int = 6
     """The teacher's logits for every image, computed once and reused by every fine-tuning run.
 
     Reads ``teacher`` (left in eval mode); does not change its weights.
+
+    >>> from effnn.models import build_segformer
+    >>> tiny = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
+    >>> teacher = build_segformer(2, seed=0, **tiny)
+    >>> images = torch.rand(2, 3, 64, 64)
+    >>> torch.equal(teacher_logits(teacher, images), predict_logits(teacher, images)), teacher.training
+    (True, False)
     """
     V.module(teacher, "teacher")
     V.tensor(images, "images", ndim=4)
@@ -65,6 +89,11 @@ def teacher_logits(teacher: nn.Module, images: torch.Tensor, batch_size: int = 6
 
 
 def deploy_input(size: int = DEPLOY_SIZE) -> torch.Tensor:
-    """The latency probe: one RGB image at the deployment resolution, batch 1."""
+    """The latency probe: one RGB image at the deployment resolution, batch 1.
+
+    >>> x = deploy_input(64)
+    >>> x.shape, torch.equal(x, deploy_input(64))
+    (torch.Size([1, 3, 64, 64]), True)
+    """
     size = V.integer(size, "size", low=32)
     return torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))

@@ -16,6 +16,12 @@ def attentions(model: nn.Module) -> list:
     """Every ``SegformerAttention`` of the model, in order.
 
     Reads ``model``; does not change its weights.
+
+    >>> from effnn.models import build_segformer
+    >>> tiny = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
+    >>> model = build_segformer(2, seed=0, **tiny)
+    >>> [a.num_attention_heads for a in attentions(model)]
+    [1, 1, 2, 2, 5, 5, 8, 8]
     """
     V.module(model)
     hf = _segformer_classes()
@@ -26,6 +32,12 @@ def head_counts(model: nn.Module) -> dict:
     """``{q_proj: h, k_proj: h, v_proj: h}`` for every attention: torch-pruning's ``num_heads``.
 
     Reads ``model``; does not change its weights.
+
+    >>> from effnn.models import build_segformer
+    >>> tiny = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
+    >>> heads = head_counts(build_segformer(2, seed=0, **tiny))
+    >>> len(heads), sorted(set(heads.values()))
+    (24, [1, 2, 5, 8])
     """
     heads = {}
     for att in attentions(model):
