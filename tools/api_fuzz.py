@@ -625,6 +625,132 @@ spec("xnor.xnor_matmul_fast", lambda: (lambda xn: dict(a_bits=xn.pack_rows(np.on
     __import__("effnn.xnor").xnor), a_bits=[None, "a", np.ones(3)], b_bits=[None, "b"], n=[0, -1, 1.5, 65, "64"])
 
 
+# the course's further modules (binary nets, coarse pruning, CP, predictors, rewinding, slimming, gating,
+# reconstruction, bit budgets, squeeze, ensembles, segformer): every public function and class --------------
+def _mod(name):
+    return importlib.import_module(f"effnn.{name}")
+
+
+def rowt():
+    torch.manual_seed(0)
+    return _mod("coarse").RowTransformer(dim=16, num_heads=2, depth=1)
+
+
+def rescnn():
+    from effnn.models import ResCNN
+
+    torch.manual_seed(0)
+    return ResCNN(width=4, blocks=1)
+
+
+def conv3():
+    torch.manual_seed(0)
+    return nn.Conv2d(3, 4, 3, padding=1)
+
+
+def tiny_segformer():
+    from effnn.models import build_segformer
+
+    return build_segformer(2, seed=0, hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8],
+                           decoder_hidden_size=32).eval()
+
+
+X4 = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+X3 = torch.randn(2, 3, 6, 6, generator=torch.Generator().manual_seed(2))
+XY40 = (torch.randn(16, 40, generator=torch.Generator().manual_seed(3)), torch.arange(16) % 10)
+
+spec("binary.approx_sign", lambda: dict(x=torch.randn(3)), x=TENSOR())
+spec("binary.BinaryConnectLinear", lambda: dict(in_features=3, out_features=2), in_features=POSINT,
+     out_features=POSINT, bias=FLAG, scale=FLAG)
+spec("bit_budget.mlp_bytes", lambda: dict(in_features=40, hidden=16, num_classes=10, w_bits=8),
+     in_features=POSINT, hidden=POSINT, num_classes=POSINT, w_bits=[0, 2.5, "8", None, True], depth=POSINT)
+spec("bit_budget.widest_mlp", lambda: dict(budget_bytes=4000.0, w_bits=8), budget_bytes=POSF, w_bits=[0, 2.5, "8", None, True],
+     in_features=POSINT, num_classes=POSINT)
+spec("coarse.HeadAttention", lambda: dict(dim=8, num_heads=2), dim=POSINT, num_heads=POSINT + [3])
+spec("coarse.PlainBlock", lambda: dict(channels=4), channels=POSINT)
+spec("coarse.plain_twin", lambda: dict(model=rescnn()), model=MODEL)
+spec("coarse.head_ablation", lambda: dict(model=rowt(), data=DATA8), model=MODEL + [nn.Linear(2, 2)], data=DATA())
+spec("coarse.block_deletion", lambda: dict(model=rescnn(), data=DATA8), model=MODEL + [nn.Linear(2, 2)], data=DATA())
+spec("cp.cp_params", lambda: dict(conv=conv3(), rank=2), conv=MODEL + [nn.Linear(2, 2)], rank=POSINT)
+spec("cp.cp_layers", lambda: dict(conv=conv3(), rank=2), conv=MODEL + [nn.Linear(2, 2)], rank=POSINT)
+spec("cp.cp_factors", lambda: dict(conv=conv3(), rank=2, n_iter_max=5), conv=MODEL + [nn.Linear(2, 2)], rank=POSINT,
+     n_iter_max=POSINT, seed=[-1, 1.5, "0"])
+spec("cp.cp_conv", lambda: dict(conv=conv3(), rank=2, n_iter_max=5), conv=MODEL + [nn.Linear(2, 2)], rank=POSINT,
+     n_iter_max=POSINT, seed=[-1, 1.5, "0"])
+spec("reconstruct.conv_responses", lambda: dict(conv=conv3(), inputs=X3), conv=MODEL + [nn.Linear(2, 2)],
+     inputs=TENSOR(torch.randn(3, 6)) + [torch.randn(2, 5, 6, 6)])
+spec("reconstruct.output_reconstruct_conv", lambda: dict(conv=conv3(), rank=2, inputs=X3),
+     conv=MODEL + [nn.Linear(2, 2)], rank=POSINT, inputs=TENSOR(torch.randn(3, 6)))
+spec("reconstruct.relative_output_error", lambda: dict(conv=conv3(), approx=conv3(), inputs=X3),
+     conv=MODEL + [nn.Linear(2, 2)], approx=MODEL, inputs=TENSOR(torch.randn(3, 6)))
+spec("predictor.mlp_space", lambda: dict(depths=(1, 2), widths=(8, 16)), depths=[(0,), "d", None, ()],
+     widths=[(0,), "w", None, ()])
+spec("predictor.sample_archs", lambda: dict(space=[(8,), (16,)], n=1), space=[[], None, 3], n=POSINT + [3])
+spec("predictor.encode", lambda: dict(arch=(16, 32)), arch=[(), (0,), "a", None, (8, 8, 8, 8)], max_depth=POSINT,
+     in_features=POSINT)
+spec("predictor.mlp_params", lambda: dict(arch=(16,), in_features=40), arch=[(0,), "a", None],
+     in_features=POSINT, classes=POSINT)
+spec("predictor.rank_agreement", lambda: dict(predicted=[1, 2, 3], actual=[1, 3, 2], n_boot=10),
+     predicted=[None, "p", [1, 2], [1, NAN, 3]], actual=[None, [1, 2]], n_boot=POSINT, seed=[-1, 1.5])
+spec("predictor.tau_difference", lambda: dict(predicted_a=[1, 2, 3], predicted_b=[3, 2, 1], actual=[1, 2, 3],
+                                              n_boot=10),
+     predicted_a=[None, [1, 2]], predicted_b=[None, [1, 2]], actual=[None, [1, 2]], n_boot=POSINT)
+spec("rewinding.steps_per_epoch", lambda: dict(train_data=DATA8, batch_size=4), train_data=DATA(),
+     batch_size=POSINT)
+spec("rewinding.Snapshots", lambda: dict(model=mlp(), steps=[0, 1]), model=MODEL, steps=[[], [-1], "s", None, [1.5]])
+spec("rewinding.fit_warmup", lambda: dict(model=mlp(), train_data=DATA8, cfg=tcfg(), warmup_steps=2), model=MODEL,
+     train_data=DATA(), cfg=[None, {"epochs": 1}], warmup_steps=POSINT)
+spec("slimming.ConvNet1d", lambda: dict(length=40, width=4), length=POSINT, width=POSINT, num_classes=POSINT)
+spec("slimming.bn_scales", lambda: dict(model=_mod("slimming").ConvNet1d(width=4)), model=MODEL + [nn.Linear(2, 2)])
+spec("slimming.slimming_loss", lambda: dict(l1=0.01), l1=NONNEGF)
+spec("gating.GatedResNet", lambda: dict(width=4, blocks=2), in_channels=POSINT, num_classes=POSINT, width=POSINT,
+     blocks=POSINT, gate_hidden=POSINT, gated=FLAG, temperature=POSF)
+spec("gating.target_rate_loss_fn", lambda: dict(target=0.5), target=PROB, weight=NONNEGF)
+spec("gating.per_sample_macs", lambda: dict(model=_mod("gating").GatedResNet(width=4, blocks=2), x=X4),
+     model=MODEL + [nn.Linear(2, 2)], x=TENSOR(torch.randn(2, 8)))
+spec("squeeze.mini_squeezenet", lambda: dict(width=8, squeeze=4), in_channels=POSINT, num_classes=POSINT,
+     width=POSINT, squeeze=POSINT)
+spec("ensemble.LogitEnsemble", lambda: dict(members=[nn.Linear(3, 2), nn.Linear(3, 2)]),
+     members=[[], None, nn.Linear(3, 2), [3], "m"])
+spec("xnor.transpose_packed", lambda: dict(b_bits=np.ones((2, 3), np.uint64)), b_bits=[None, "b"])
+spec("xnor.time_gemms", lambda: dict(m=2, k=64, n=2, threads=1, rounds=1, min_run_time=0.01), m=POSINT, k=POSINT,
+     n=POSINT, threads=POSINT, rounds=POSINT, min_run_time=POSF, extra=[3, "e"])
+spec("xnor_conv.float_reference", lambda: dict(x=X3, weight=torch.randn(4, 3, 3, 3)),
+     x=TENSOR(torch.randn(3, 6)) + [NANT((1, 3, 4, 4))], weight=TENSOR(torch.randn(4, 3)), stride=POSINT,
+     padding=NONNEGINT)
+spec("xnor_conv.pack_filters", lambda: dict(weight=torch.randn(4, 3, 3, 3)),
+     weight=TENSOR(torch.randn(4, 3)) + [torch.randn(4, 3, 3, 2), NANT((4, 3, 3, 3))])
+spec("xnor_infer.bn_affine", lambda: dict(bn=nn.BatchNorm1d(3).eval()), bn=MODEL + [nn.Linear(2, 2)])
+spec("xnor_infer.packed_layer", lambda: dict(weight=torch.randn(5, 100), a=torch.ones(5), b=torch.zeros(5)),
+     weight=TENSOR(torch.randn(5)) + [NANT((5, 100))], a=[None, torch.ones(4), "a"])
+def binary_mlp_a2():
+    """A2's fully binarized layout: a real layer, two binary ones (``binary_input``), a real classifier."""
+    class BinaryLinear(nn.Linear):
+        binary_input = True
+
+    def block(cls):
+        return [cls(8, 8, bias=False), nn.BatchNorm1d(8), nn.Hardtanh()]
+
+    torch.manual_seed(0)
+    return nn.Sequential(*block(nn.Linear), *block(BinaryLinear), *block(BinaryLinear), nn.Linear(8, 3)).eval()
+
+
+spec("xnor_infer.from_sequential", lambda: dict(model=binary_mlp_a2(),
+                                              fold=lambda alpha, a, b: (torch.ones(8).long(), torch.zeros(8).long())),
+     model=MODEL + [nn.Sequential(nn.Linear(2, 2))], fold=FUNC)
+spec("segformer.portraits", lambda: dict(split="val", n=2, size=32), split=STR(), n=POSINT[:4] + POSINT[5:],
+     size=[8, 1.5, "32"])
+spec("segformer.deploy_input", lambda: dict(size=32), size=[8, 1.5, "32", None])
+spec("segformer.baseline_config", lambda: dict(), num_labels=POSINT)
+spec("segformer.new_baseline", lambda: dict(), seed=[1.5, "0"], num_labels=POSINT)
+spec("segformer.load_baseline", lambda: dict(), path=["no/such.pt", 3], pretrained=["no/such/folder", 3])
+spec("segformer.attentions", lambda: dict(model=tiny_segformer()), model=MODEL)
+spec("segformer.head_counts", lambda: dict(model=tiny_segformer()), model=MODEL)
+spec("segformer.predict_logits", lambda: dict(model=tiny_segformer(), images=torch.zeros(1, 3, 32, 32)),
+     model=MODEL, images=TENSOR(torch.zeros(3, 32, 32)), batch_size=POSINT)
+spec("segformer.teacher_logits", lambda: dict(teacher=tiny_segformer(), images=torch.zeros(1, 3, 32, 32)),
+     teacher=MODEL, images=TENSOR(torch.zeros(3, 32, 32)), batch_size=POSINT)
+
 # ------------------------------------------------------------------------------------ running
 class Hang(Exception):
     pass
