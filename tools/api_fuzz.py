@@ -667,8 +667,13 @@ spec("bit_budget.mlp_bytes", lambda: dict(in_features=40, hidden=16, num_classes
 spec("bit_budget.widest_mlp", lambda: dict(budget_bytes=4000.0, w_bits=8), budget_bytes=POSF, w_bits=[0, 2.5, "8", None, True],
      in_features=POSINT, num_classes=POSINT)
 spec("coarse.HeadAttention", lambda: dict(dim=8, num_heads=2), dim=POSINT, num_heads=POSINT + [3])
+spec("coarse.TransformerBlock", lambda: dict(dim=8, num_heads=2), dim=POSINT, num_heads=POSINT, mlp_ratio=POSINT)
+spec("coarse.RowTransformer", lambda: dict(dim=16, num_heads=2, depth=1), width=POSINT, height=POSINT, dim=POSINT,
+     num_heads=POSINT, depth=POSINT, num_classes=POSINT)
 spec("coarse.PlainBlock", lambda: dict(channels=4), channels=POSINT)
-spec("coarse.plain_twin", lambda: dict(model=rescnn()), model=MODEL)
+spec("coarse.attention_layers", lambda: dict(model=rowt()), model=MODEL)
+spec("coarse.blocks_of", lambda: dict(model=rescnn()), model=MODEL)
+spec("coarse.plain_twin", lambda: dict(model=rescnn()), model=MODEL + [nn.Linear(2, 2)])
 spec("coarse.head_ablation", lambda: dict(model=rowt(), data=DATA8), model=MODEL + [nn.Linear(2, 2)], data=DATA())
 spec("coarse.block_deletion", lambda: dict(model=rescnn(), data=DATA8), model=MODEL + [nn.Linear(2, 2)], data=DATA())
 spec("cp.cp_params", lambda: dict(conv=conv3(), rank=2), conv=MODEL + [nn.Linear(2, 2)], rank=POSINT)
@@ -695,6 +700,9 @@ spec("predictor.rank_agreement", lambda: dict(predicted=[1, 2, 3], actual=[1, 3,
 spec("predictor.tau_difference", lambda: dict(predicted_a=[1, 2, 3], predicted_b=[3, 2, 1], actual=[1, 2, 3],
                                               n_boot=10),
      predicted_a=[None, [1, 2]], predicted_b=[None, [1, 2]], actual=[None, [1, 2]], n_boot=POSINT)
+spec("predictor.describe", lambda: dict(name="m", agreement=_mod("predictor").rank_agreement([1, 2, 3], [1, 3, 2],
+                                                                                           n_boot=10)),
+     name=[None, 3], agreement=[None, {}, "a"])
 spec("rewinding.steps_per_epoch", lambda: dict(train_data=DATA8, batch_size=4), train_data=DATA(),
      batch_size=POSINT)
 spec("rewinding.Snapshots", lambda: dict(model=mlp(), steps=[0, 1]), model=MODEL, steps=[[], [-1], "s", None, [1.5]])
@@ -712,7 +720,7 @@ spec("squeeze.mini_squeezenet", lambda: dict(width=8, squeeze=4), in_channels=PO
      width=POSINT, squeeze=POSINT)
 spec("ensemble.LogitEnsemble", lambda: dict(members=[nn.Linear(3, 2), nn.Linear(3, 2)]),
      members=[[], None, nn.Linear(3, 2), [3], "m"])
-spec("xnor.transpose_packed", lambda: dict(b_bits=np.ones((2, 3), np.uint64)), b_bits=[None, "b"])
+spec("xnor.transpose_packed", lambda: dict(b_bits=np.ones((2, 3), np.uint64)), b_bits=[None, "b", np.ones(3)])
 spec("xnor.time_gemms", lambda: dict(m=2, k=64, n=2, threads=1, rounds=1, min_run_time=0.01), m=POSINT, k=POSINT,
      n=POSINT, threads=POSINT, rounds=POSINT, min_run_time=POSF, extra=[3, "e"])
 spec("xnor_conv.float_reference", lambda: dict(x=X3, weight=torch.randn(4, 3, 3, 3)),
@@ -720,6 +728,13 @@ spec("xnor_conv.float_reference", lambda: dict(x=X3, weight=torch.randn(4, 3, 3,
      padding=NONNEGINT)
 spec("xnor_conv.pack_filters", lambda: dict(weight=torch.randn(4, 3, 3, 3)),
      weight=TENSOR(torch.randn(4, 3)) + [torch.randn(4, 3, 3, 2), NANT((4, 3, 3, 3))])
+spec("xnor_conv.binary_conv2d", lambda: dict(x=X3, weight=torch.randn(4, 3, 3, 3)),
+     x=TENSOR(torch.randn(3, 6)) + [torch.randn(2, 5, 6, 6)], weight=TENSOR(torch.randn(4, 3)), stride=POSINT,
+     padding=NONNEGINT, packed=["p", 3])
+spec("xnor_infer.time_models", lambda: dict(models={"z": lambda x: x}, batch_sizes=(1,), in_features=4, rounds=1,
+                                            min_run_time=0.01),
+     models=[{}, None, {"z": 3}], batch_sizes=[(0,), "b", None], in_features=POSINT, threads=POSINT, rounds=POSINT,
+     min_run_time=POSF, seed=INT)
 spec("xnor_infer.bn_affine", lambda: dict(bn=nn.BatchNorm1d(3).eval()), bn=MODEL + [nn.Linear(2, 2)])
 spec("xnor_infer.packed_layer", lambda: dict(weight=torch.randn(5, 100), a=torch.ones(5), b=torch.zeros(5)),
      weight=TENSOR(torch.randn(5)) + [NANT((5, 100))], a=[None, torch.ones(4), "a"])
@@ -744,6 +759,8 @@ spec("segformer.deploy_input", lambda: dict(size=32), size=[8, 1.5, "32", None])
 spec("segformer.baseline_config", lambda: dict(), num_labels=POSINT)
 spec("segformer.new_baseline", lambda: dict(), seed=[1.5, "0"], num_labels=POSINT)
 spec("segformer.load_baseline", lambda: dict(), path=["no/such.pt", 3], pretrained=["no/such/folder", 3])
+spec("segformer.baseline_record", lambda: dict(), path=["no/such.pt", 3])
+spec("segformer.logits_of", lambda: dict(model=tiny_segformer(), x=torch.zeros(1, 3, 32, 32)), model=MODEL)
 spec("segformer.attentions", lambda: dict(model=tiny_segformer()), model=MODEL)
 spec("segformer.head_counts", lambda: dict(model=tiny_segformer()), model=MODEL)
 spec("segformer.predict_logits", lambda: dict(model=tiny_segformer(), images=torch.zeros(1, 3, 32, 32)),

@@ -66,6 +66,8 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: int = 2):
         super().__init__()
+        V.positive_int(dim, "dim")
+        V.positive_int(mlp_ratio, "mlp_ratio")
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.attn = HeadAttention(dim, num_heads)
         self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
@@ -86,7 +88,7 @@ class RowTransformer(nn.Module):
     def __init__(self, width: int = 8, height: int = 8, dim: int = 32, num_heads: int = 4, depth: int = 2,
                  num_classes: int = 10):
         super().__init__()
-        for value, name in ((width, "width"), (height, "height"), (depth, "depth")):
+        for value, name in ((width, "width"), (height, "height"), (dim, "dim"), (depth, "depth")):
             V.positive_int(value, name)
         V.integer(num_classes, "num_classes", low=2)
         self.embed = nn.Linear(width, dim)
@@ -108,7 +110,7 @@ def attention_layers(model: nn.Module) -> list[HeadAttention]:
     >>> [a.num_heads for a in attention_layers(RowTransformer(dim=16, num_heads=2, depth=2))]
     [2, 2]
     """
-    return [m for m in model.modules() if isinstance(m, HeadAttention)]
+    return [m for m in V.module(model, "model").modules() if isinstance(m, HeadAttention)]
 
 
 @torch.no_grad()
@@ -212,7 +214,10 @@ def plain_twin(model: nn.Module) -> nn.Module:
     """
     from .models import ResidualBlock
 
-    twin = copy.deepcopy(V.module(model, "model"))
+    V.module(model, "model")
+    if not all(isinstance(getattr(model, s, None), nn.Sequential) for s in ("stage1", "stage2")):
+        raise TypeError(f"model must be a models.ResCNN (stages stage1 and stage2), got {type(model).__name__}")
+    twin = copy.deepcopy(model)
     for stage in (twin.stage1, twin.stage2):
         for i, block in enumerate(stage):
             if isinstance(block, ResidualBlock):
@@ -229,7 +234,8 @@ def blocks_of(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """
     from .models import ResidualBlock
 
-    found = [(n, m) for n, m in model.named_modules() if isinstance(m, (ResidualBlock, PlainBlock))]
+    found = [(n, m) for n, m in V.module(model, "model").named_modules()
+             if isinstance(m, (ResidualBlock, PlainBlock))]
     if not found:
         raise ValueError("model has no residual or plain blocks to delete")
     return found

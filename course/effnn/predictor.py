@@ -126,7 +126,13 @@ def describe(name: str, agreement: dict) -> str:
     >>> print(describe("MLP", rank_agreement([1, 2, 3, 4, 5], [1, 3, 2, 4, 5], n_boot=100)))
     MLP: Kendall tau 0.80 [0.07, 1.00], Spearman rho 0.90 [0.18, 1.00] over 5 architectures ...
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
     a = V.mapping(agreement, "agreement")
+    missing = [k for k in ("kendall", "kendall_lo", "kendall_hi", "spearman", "spearman_lo", "spearman_hi", "n")
+               if k not in a]
+    if missing:
+        raise ValueError(f"agreement must be a rank_agreement() result; it lacks {missing}")
     return (f"{name}: Kendall tau {a['kendall']:.2f} [{a['kendall_lo']:.2f}, {a['kendall_hi']:.2f}], "
             f"Spearman rho {a['spearman']:.2f} [{a['spearman_lo']:.2f}, {a['spearman_hi']:.2f}] "
             f"over {a['n']} architectures (95% bootstrap intervals)")

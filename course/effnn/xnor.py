@@ -173,7 +173,10 @@ def transpose_packed(b_bits) -> np.ndarray:
     >>> bits.shape, transpose_packed(bits).shape
     ((2, 3), (3, 2))
     """
-    return np.ascontiguousarray(_as_numpy(b_bits, "b_bits").T)
+    b = _as_numpy(b_bits, "b_bits")
+    if b.ndim != 2:
+        raise ValueError(f"b_bits must be 2-D packed words (N, W), got shape {b.shape}")
+    return np.ascontiguousarray(b.T)
 
 
 def xnor_matmul_fast(a_bits, b_bits, n: int, *, b_transposed: bool = False,

@@ -88,6 +88,8 @@ def binary_conv2d(x: torch.Tensor, weight: torch.Tensor, *, stride: int = 1, pad
         raise ValueError(f"weight expects {weight.shape[1]} input channels, x has {channels}")
     if height + 2 * padding < k or width + 2 * padding < k:
         raise ValueError(f"x ({height}x{width}, padding {padding}) is smaller than the {k}x{k} filter")
+    if packed is not None and not hasattr(packed, "shape"):
+        raise TypeError(f"packed must be pack_filters(weight) (an array of words), got {type(packed).__name__}")
     bt = pack_filters(weight) if packed is None else packed
     out_h = (height + 2 * padding - k) // stride + 1
     out_w = (width + 2 * padding - k) // stride + 1

@@ -508,7 +508,9 @@ def time_models(models: dict, batch_sizes=(1, 256), *, in_features: int = 64, th
     for name, fn in models.items():
         if not callable(fn):
             raise TypeError(f"models[{name!r}] must be callable")
-    V.sequence_of(list(batch_sizes), "batch_sizes", V.positive_int)
+    V.sequence_of(list(batch_sizes) if isinstance(batch_sizes, range) else batch_sizes, "batch_sizes",
+                  V.positive_int)
+    V.integer(seed, "seed")
     V.positive_int(in_features, "in_features")
     V.positive_int(threads, "threads")
     V.positive_int(rounds, "rounds")

@@ -111,8 +111,12 @@ def baseline_record(path: str | Path | None = None) -> dict:
     >>> sorted(baseline_record())[:4]
     ['command', 'curve', 'fast', 'n_train']
     """
-    path = Path(path) if path is not None else baseline_path()
-    return json.loads(path.with_suffix(".json").read_text())
+    if path is not None and not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a path (str or pathlib.Path), got {type(path).__name__}")
+    record = (Path(path) if path is not None else baseline_path()).with_suffix(".json")
+    if not record.is_file():
+        raise FileNotFoundError(f"path: no baseline record {record} (train-baseline writes it next to the checkpoint)")
+    return json.loads(record.read_text())
 
 
 def load_baseline(path: str | Path | None = None, pretrained: str | Path | None = None):

@@ -48,7 +48,7 @@ def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     >>> logits_of(model, torch.zeros(1, 3, 64, 64)).shape
     torch.Size([1, 2, 16, 16])
     """
-    out = model(x)
+    out = V.module(model, "model")(x)
     return out.logits if hasattr(out, "logits") else out
 
 
