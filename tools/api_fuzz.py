@@ -660,6 +660,11 @@ X3 = torch.randn(2, 3, 6, 6, generator=torch.Generator().manual_seed(2))
 XY40 = (torch.randn(16, 40, generator=torch.Generator().manual_seed(3)), torch.arange(16) % 10)
 
 spec("binary.approx_sign", lambda: dict(x=torch.randn(3)), x=TENSOR())
+spec("binary.SignActivation", lambda: dict())
+spec("rewinding.rewind_sweep", lambda: dict(model_fn=mlp, train_data=DATA8, test_data=DATA8, cfg=tcfg(), steps=[0, 1],
+                                            amount=0.5, seeds=(0,)),
+     model_fn=FUNC, train_data=DATA(), test_data=DATA(), cfg=[None, {"epochs": 1}], steps=[[], [-1], "s", None],
+     amount=FRAC, output_amount=FRAC, seeds=["s", None, ()], control=FLAG, warmup_steps=[0, -1, 1.5, "2"])
 spec("binary.BinaryConnectLinear", lambda: dict(in_features=3, out_features=2), in_features=POSINT,
      out_features=POSINT, bias=FLAG, scale=FLAG)
 spec("bit_budget.mlp_bytes", lambda: dict(in_features=40, hidden=16, num_classes=10, w_bits=8),
@@ -720,6 +725,8 @@ spec("squeeze.mini_squeezenet", lambda: dict(width=8, squeeze=4), in_channels=PO
      width=POSINT, squeeze=POSINT)
 spec("ensemble.LogitEnsemble", lambda: dict(members=[nn.Linear(3, 2), nn.Linear(3, 2)]),
      members=[[], None, nn.Linear(3, 2), [3], "m"])
+spec("xnor.backend", lambda: dict())
+spec("xnor.warmup", lambda: dict())
 spec("xnor.transpose_packed", lambda: dict(b_bits=np.ones((2, 3), np.uint64)), b_bits=[None, "b", np.ones(3)])
 spec("xnor.time_gemms", lambda: dict(m=2, k=64, n=2, threads=1, rounds=1, min_run_time=0.01), m=POSINT, k=POSINT,
      n=POSINT, threads=POSINT, rounds=POSINT, min_run_time=POSF, extra=[3, "e"])
@@ -761,6 +768,7 @@ spec("segformer.new_baseline", lambda: dict(), seed=[1.5, "0"], num_labels=POSIN
 spec("segformer.load_baseline", lambda: dict(), path=["no/such.pt", 3], pretrained=["no/such/folder", 3])
 spec("segformer.baseline_record", lambda: dict(), path=["no/such.pt", 3])
 spec("segformer.logits_of", lambda: dict(model=tiny_segformer(), x=torch.zeros(1, 3, 32, 32)), model=MODEL)
+spec("segformer.baseline_path", lambda: dict())
 spec("segformer.attentions", lambda: dict(model=tiny_segformer()), model=MODEL)
 spec("segformer.head_counts", lambda: dict(model=tiny_segformer()), model=MODEL)
 spec("segformer.predict_logits", lambda: dict(model=tiny_segformer(), images=torch.zeros(1, 3, 32, 32)),
