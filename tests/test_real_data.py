@@ -490,3 +490,26 @@ def test_real_data_works_where_torchvision_cannot_import(real_env, monkeypatch):
     assert classification("train")[0].shape == (18, 1, 28, 28)
     assert classification("test", "cifar10")[0].shape == (3, 3, 32, 32)
     assert segmentation("train", size=8)[0].shape == (8, 3, 8, 8)
+
+
+@pytest.mark.parametrize("dtype, code", [(np.uint8, 0x08), (np.int8, 0x09), (np.int16, 0x0B), (np.int32, 0x0C),
+                                         (np.float32, 0x0D), (np.float64, 0x0E)])
+def test_write_idx_writes_the_bytes_of_the_format_and_reads_back(tmp_path, dtype, code):
+    from effnn.data.real_mnist import write_idx
+
+    a = (np.arange(24).reshape(2, 3, 4) - 5).astype(dtype)
+    path = write_idx(tmp_path / "x", a)
+    assert path.read_bytes() == idx_bytes(a, code)  # the test's own writer, from the format's definition
+    back = read_idx(path)
+    assert back.dtype == np.dtype(dtype) and np.array_equal(back, a)
+
+
+def test_write_idx_refuses_what_idx_cannot_hold(tmp_path):
+    from effnn.data.real_mnist import write_idx
+
+    with pytest.raises(ValueError, match="dtype"):
+        write_idx(tmp_path / "x", np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="dimensions"):
+        write_idx(tmp_path / "x", np.zeros((0,), np.uint8))
+    with pytest.raises(TypeError, match="numpy array"):
+        write_idx(tmp_path / "x", [1, 2])

@@ -74,12 +74,11 @@ def locate(name: str, part: str = "train", root=None) -> Path:
         FileNotFoundError that names the expected files, the folder they belong in and the README
         section, when no candidate folder holds them.
 
-    >>> import struct, tempfile
+    >>> import tempfile
+    >>> from effnn.data.real_mnist import write_idx
     >>> root = Path(tempfile.mkdtemp()); (root / "mnist").mkdir()
-    >>> for name, a in (("t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8)),
-    ...                 ("t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))):  # a two-image MNIST test part
-    ...     header = bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
-    ...     _ = (root / "mnist" / name).write_bytes(header + a.tobytes())
+    >>> _ = write_idx(root / "mnist" / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8))  # a two-image
+    >>> _ = write_idx(root / "mnist" / "t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))  # MNIST test part
     >>> locate("mnist", "test", root=root).name
     'mnist'
     """
@@ -127,12 +126,11 @@ def real_classification(name: str = "mnist", split: str = "train", *, root=None,
     90/10 by a permutation seeded by ``seed`` (MNIST: 54,000 / 6,000; CIFAR-10: 45,000 / 5,000).
     ``flatten`` returns ``(N, C*H*W)``. Nothing is downloaded (see :func:`locate`).
 
-    >>> import struct, tempfile
+    >>> import tempfile
+    >>> from effnn.data.real_mnist import write_idx
     >>> root = Path(tempfile.mkdtemp()); (root / "mnist").mkdir()
-    >>> for name, a in (("t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8)),
-    ...                 ("t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))):  # a two-image MNIST test part
-    ...     header = bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
-    ...     _ = (root / "mnist" / name).write_bytes(header + a.tobytes())
+    >>> _ = write_idx(root / "mnist" / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8))  # a two-image
+    >>> _ = write_idx(root / "mnist" / "t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))  # MNIST test part
     >>> x, y = real_classification("mnist", "test", root=root); x.shape, x.dtype, y.tolist()
     (torch.Size([2, 1, 28, 28]), torch.float32, [3, 7])
     """

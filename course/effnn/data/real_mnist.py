@@ -57,11 +57,9 @@ def read_idx(path) -> np.ndarray:
         FileNotFoundError if it is missing; ``ValueError`` for a bad magic number, a truncated
         file or bytes left over after the data.
 
-    >>> import struct, tempfile
-    >>> def write_idx(path, a):  # the IDX layout: 00 00 08 <ndim>, big-endian sizes, then the bytes
-    ...     path.write_bytes(bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes())
+    >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
-    >>> write_idx(folder / "labels", np.array([3, 7], np.uint8)); read_idx(folder / "labels")
+    >>> _ = write_idx(folder / "labels", np.array([3, 7], np.uint8)); read_idx(folder / "labels")
     array([3, 7], dtype=uint8)
     """
     path = V.existing_path(path, "path", what="IDX file")
@@ -89,6 +87,34 @@ def read_idx(path) -> np.ndarray:
                          "describes: not a valid IDX file")
     return np.frombuffer(raw, dtype=dtype, count=math.prod(dims), offset=header) \
         .astype(dtype.newbyteorder("="), copy=True).reshape(dims)
+
+
+def write_idx(path, array: np.ndarray) -> Path:
+    """Write ``array`` as one plain IDX file (the inverse of :func:`read_idx`), e.g. a small subset
+    to try the real-data path on; returns the path.
+
+    Args:
+        path: the file to write (``str`` or ``Path``); its folder must exist.
+        array: a non-empty numpy array of one of the IDX types (uint8, int8, int16, int32, float32,
+            float64), of at most 255 dimensions.
+
+    >>> import tempfile
+    >>> path = write_idx(Path(tempfile.mkdtemp()) / "t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))
+    >>> path.read_bytes()[:4].hex(), read_idx(path).tolist()
+    ('00000801', [3, 7])
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"array must be a numpy array, got {type(array).__name__}")
+    codes = {np.dtype(dt.newbyteorder("=")): code for code, dt in _IDX_TYPES.items()}
+    code = codes.get(array.dtype.newbyteorder("="))
+    if code is None:
+        raise ValueError(f"array has dtype {array.dtype}; IDX holds only {sorted(str(d) for d in codes)}")
+    if array.ndim == 0 or array.ndim > 255 or array.size == 0:
+        raise ValueError(f"array must have 1 to 255 dimensions and at least one value, got shape {array.shape}")
+    path = Path(path)
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=_IDX_TYPES[code]).tobytes())
+    return path
 
 
 def idx_file(folder: Path, name: str) -> Path | None:
