@@ -189,7 +189,8 @@ CORE = [s for s in api_fuzz.SPECS if s.name.split(".")[0] in api_fuzz.MINE and s
 # or wrongly named error, or accepted bad input): kept clear here
 CHECKS_ADDED = ("coarse.TransformerBlock", "coarse.RowTransformer", "coarse.attention_layers", "coarse.blocks_of",
                 "coarse.plain_twin", "predictor.describe", "xnor.transpose_packed", "xnor_conv.binary_conv2d",
-                "xnor_infer.time_models", "segformer.baseline_record", "segformer.logits_of")
+                "xnor_infer.time_models", "segformer.baseline_record", "segformer.logits_of", "coarse.prune_heads",
+                "bit_budget.equal_bytes_experiment", "rewinding.rewind_sweep", "segformer.new_baseline")
 CHECKED = CORE + [s for s in api_fuzz.SPECS if s.name in CHECKS_ADDED]
 
 

@@ -664,7 +664,7 @@ spec("binary.SignActivation", lambda: dict())
 spec("rewinding.rewind_sweep", lambda: dict(model_fn=mlp, train_data=DATA8, test_data=DATA8, cfg=tcfg(), steps=[0, 1],
                                             amount=0.5, seeds=(0,)),
      model_fn=FUNC, train_data=DATA(), test_data=DATA(), cfg=[None, {"epochs": 1}], steps=[[], [-1], "s", None],
-     amount=FRAC, output_amount=FRAC, seeds=["s", None, ()], control=FLAG, warmup_steps=[0, -1, 1.5, "2"])
+     amount=FRAC, output_amount=FRAC, seeds=["s", None, (), (-1,)], control=FLAG, warmup_steps=[0, -1, 1.5, "2"])
 spec("binary.BinaryConnectLinear", lambda: dict(in_features=3, out_features=2), in_features=POSINT,
      out_features=POSINT, bias=FLAG, scale=FLAG)
 spec("bit_budget.mlp_bytes", lambda: dict(in_features=40, hidden=16, num_classes=10, w_bits=8),
@@ -681,6 +681,12 @@ spec("coarse.blocks_of", lambda: dict(model=rescnn()), model=MODEL)
 spec("coarse.plain_twin", lambda: dict(model=rescnn()), model=MODEL + [nn.Linear(2, 2)])
 spec("coarse.head_ablation", lambda: dict(model=rowt(), data=DATA8), model=MODEL + [nn.Linear(2, 2)], data=DATA())
 spec("coarse.block_deletion", lambda: dict(model=rescnn(), data=DATA8), model=MODEL + [nn.Linear(2, 2)], data=DATA())
+spec("coarse.prune_heads", lambda: dict(model=rowt(), example_inputs=X4, amount=0.5),
+     model=MODEL + [nn.Linear(2, 2)], example_inputs=[None, "x", 3], amount=FRAC, ignored_layers=["a", 3, [3]])
+spec("bit_budget.equal_bytes_experiment", lambda: dict(train=XY40, test=XY40, budget_width=8, bits=(32,), seeds=(0,),
+                                                       train_cfg=tcfg(), qat_cfg=tcfg()),
+     train=[None, "data", 3], test=[None, "data", 3], budget_width=POSINT, bits=[None, "8", (), (0,), (33,)],
+     seeds=[None, "s", (), (-1,)], train_cfg=[{"epochs": 1}, 3], qat_cfg=[{"epochs": 1}, 3])
 spec("cp.cp_params", lambda: dict(conv=conv3(), rank=2), conv=MODEL + [nn.Linear(2, 2)], rank=POSINT)
 spec("cp.cp_layers", lambda: dict(conv=conv3(), rank=2), conv=MODEL + [nn.Linear(2, 2)], rank=POSINT)
 spec("cp.cp_factors", lambda: dict(conv=conv3(), rank=2, n_iter_max=5), conv=MODEL + [nn.Linear(2, 2)], rank=POSINT,
@@ -764,7 +770,7 @@ spec("segformer.portraits", lambda: dict(split="val", n=2, size=32), split=STR()
      size=[8, 1.5, "32"])
 spec("segformer.deploy_input", lambda: dict(size=32), size=[8, 1.5, "32", None])
 spec("segformer.baseline_config", lambda: dict(), num_labels=POSINT)
-spec("segformer.new_baseline", lambda: dict(), seed=[1.5, "0"], num_labels=POSINT)
+spec("segformer.new_baseline", lambda: dict(), seed=[1.5, "0", -1], num_labels=POSINT)
 spec("segformer.load_baseline", lambda: dict(), path=["no/such.pt", 3], pretrained=["no/such/folder", 3])
 spec("segformer.baseline_record", lambda: dict(), path=["no/such.pt", 3])
 spec("segformer.logits_of", lambda: dict(model=tiny_segformer(), x=torch.zeros(1, 3, 32, 32)), model=MODEL)

@@ -87,12 +87,17 @@ def equal_bytes_experiment(train, test, *, budget_width: int = 32, bits=(32, 8, 
     V.data(train, "train")
     V.data(test, "test")
     budget_width = V.positive_int(budget_width, "budget_width")
-    bits = V.sequence_of(list(bits), "bits", lambda v, n: V.integer(v, n, low=1, high=32))
+    bits = V.sequence_of(list(bits) if isinstance(bits, range) else bits, "bits",
+                         lambda v, n: V.integer(v, n, low=1, high=32))
     V.nonempty(bits, "bits")
-    seeds = V.sequence_of(list(seeds), "seeds", V.integer)
+    seeds = V.sequence_of(list(seeds) if isinstance(seeds, range) else seeds, "seeds",
+                          lambda v, n: V.integer(v, n, low=0))
     V.nonempty(seeds, "seeds")
-    train_cfg = train_cfg or TrainConfig(epochs=8, fast_epochs=1, lr=2e-3)
-    qat_cfg = qat_cfg or TrainConfig(epochs=3, fast_epochs=1, lr=5e-4)
+    train_cfg = TrainConfig(epochs=8, fast_epochs=1, lr=2e-3) if train_cfg is None else train_cfg
+    qat_cfg = TrainConfig(epochs=3, fast_epochs=1, lr=5e-4) if qat_cfg is None else qat_cfg
+    for cfg, name in ((train_cfg, "train_cfg"), (qat_cfg, "qat_cfg")):
+        if not isinstance(cfg, TrainConfig):
+            raise TypeError(f"{name} must be an effnn.train.TrainConfig or None, got {type(cfg).__name__}")
     d_in, n_cls = train[0].shape[1], int(train[1].max()) + 1
     budget = mlp_bytes(d_in, budget_width, n_cls, 32)
     rows = []

@@ -160,6 +160,8 @@ def prune_heads(model: nn.Module, example_inputs, amount: float, *, ignored_laye
     """
     V.module(model, "model")
     amount = V.fraction(amount, "amount")
+    V.tensor(example_inputs, "example_inputs")
+    ignored_layers = V.sequence_of([] if ignored_layers is None else ignored_layers, "ignored_layers", V.module)
     layers = attention_layers(model)
     if not layers:
         raise ValueError("model has no HeadAttention layers whose heads could be pruned")
@@ -169,7 +171,7 @@ def prune_heads(model: nn.Module, example_inputs, amount: float, *, ignored_laye
     # Only the attention groups (q, k, v and the output projection's inputs, coupled by the two matmuls)
     # are pruned, and within them whole heads only (prune_head_dims=False). torch-pruning removes heads
     # only inside a group that is pruned at all, hence pruning_ratio=amount with everything else ignored.
-    ignored = list(ignored_layers or []) + [m for m in model.modules() if isinstance(m, nn.Linear)
+    ignored = ignored_layers + [m for m in model.modules() if isinstance(m, nn.Linear)
                                              and m not in num_heads]
     unwrapped = [(p, p.dim() - 1) for n, p in model.named_parameters(recurse=False)]  # e.g. positions
     pruner = tp.pruner.MetaPruner(

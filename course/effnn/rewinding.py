@@ -134,7 +134,8 @@ def rewind_sweep(model_fn: Callable[[], nn.Module], train_data, test_data, cfg, 
     steps = V.sequence_of(list(steps) if isinstance(steps, range) else steps, "steps",
                           lambda v, n: V.integer(v, n, low=0))
     V.nonempty(steps, "steps")
-    seeds = V.sequence_of(list(seeds) if isinstance(seeds, range) else seeds, "seeds", V.integer)
+    seeds = V.sequence_of(list(seeds) if isinstance(seeds, range) else seeds, "seeds",
+                          lambda v, n: V.integer(v, n, low=0))
     V.nonempty(seeds, "seeds")
     control = V.flag(control, "control")
     if warmup_steps is not None:

@@ -88,6 +88,7 @@ def new_baseline(seed: int = 0, num_labels: int = 2):
     """
     from ..models import build_segformer
 
+    seed = V.integer(seed, "seed", low=0)
     return build_segformer(num_labels, seed=seed, **BASELINE)
 
 
