@@ -350,3 +350,33 @@ def test_module_ratios_prune_only_the_named_submodules_at_their_own_ratio():
         R.prune(tiny(8), "magnitude", 0.2, module_ratios={"decode_head.nothing": 0.5})
     with pytest.raises(ValueError, match="module_ratios"):
         R.prune(tiny(8), "magnitude", 0.2, module_ratios={"decode_head": 1.5})
+
+
+# ------------------------------------------------------------------------------ the sweep as a config
+def test_sweep_config_grid_and_bad_fields():
+    assert R.SweepConfig(ratios=(0.5,), kinds=("taylor", "magnitude"), global_pruning=(True, False)).grid() == [
+        ("taylor", True, 0.5), ("taylor", False, 0.5), ("magnitude", True, 0.5), ("magnitude", False, 0.5)]
+    assert R.SweepConfig(configs=[("magnitude", False, 0.3)]).grid() == [("magnitude", False, 0.3)]
+    assert R.SweepConfig.fast(steps=7).steps == 7
+    for bad, match in [(dict(ratios=(1.0,)), "ratios"), (dict(ratios=()), "ratios"), (dict(kinds=("l1",)), "kinds"),
+                       (dict(steps=0), "steps"), (dict(configs=[("magnitude", True)]), "configs"),
+                       (dict(configs=[("magnitude", True, 1.5)]), "ratio"), (dict(round_to=0), "round_to")]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            R.SweepConfig(**bad)
+    with pytest.raises(TypeError, match="SweepConfig"):
+        R.run_sweep(tiny(), {"ratios": (0.5,)}, images(4, 32, 0), images(2, 32, 1))
+
+
+def test_run_sweep_and_the_keyword_form_give_the_same_records():
+    """``sweep(**fields)`` is ``run_sweep(SweepConfig(**fields))``: same configurations, same mIoU and MACs
+    (latency is timed, so only its presence is compared)."""
+    base, train, val = tiny(12), images(8, 32, 2), images(4, 32, 3)
+    fields = dict(kinds=("magnitude",), global_pruning=(True, False), steps=1, round_to=None, calibration_batches=1,
+                  deploy_size=32, keep_models=False)
+    a = R.sweep(base, [0.4], train=train, val=val, **fields)
+    b = R.run_sweep(base, R.SweepConfig(ratios=(0.4,), **fields), train, val)
+    assert [(r["kind"], r["global"], r["ratio"]) for r in a] == [("magnitude", True, 0.4), ("magnitude", False, 0.4)]
+    for ra, rb in zip(a, b):
+        assert {k: ra[k] for k in ("kind", "global", "ratio", "miou", "miou_before_ft", "macs_ratio", "params")} == \
+               {k: rb[k] for k in ("kind", "global", "ratio", "miou", "miou_before_ft", "macs_ratio", "params")}
+        assert ra["speedup"] > 0 and "model" not in ra

@@ -11,7 +11,7 @@ jail cannot import ``autograder``, so nothing here can stand in for a student's 
   pruning with torch-pruning.
 - :func:`finetune`: recover accuracy, with distillation from the unpruned model.
 - :func:`save_pruned` / :func:`load_pruned` / :func:`rebuild`: a pruned model from its shapes.
-- :func:`sweep` / :func:`best_under_drop`: the homework question; :func:`bisect_ratio` searches the
+- :class:`SweepConfig` + :func:`run_sweep` (or :func:`sweep`) / :func:`best_under_drop`: the homework question; :func:`bisect_ratio` searches the
   largest ratio within budget, :func:`prune_iteratively` is torch-pruning's `iterative_steps` schedule.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import argparse
 import json
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -548,25 +548,92 @@ def run_config(baseline: nn.Module, kind: str, ratio: float, *, train, val, teac
     return rec
 
 
+@dataclass(frozen=True)
+class SweepConfig:
+    """The homework's grid, typed: every (criterion, global?, ratio) is pruned from the baseline,
+    fine-tuned ``steps`` with distillation and timed at ``deploy_size`` (open_lth's Hparams shape;
+    :func:`run_sweep` is its runner).
+
+    ``configs``, ``(kind, global, ratio)`` triples, replaces the grid ``kinds x global_pruning x
+    ratios`` when given. The names are A1's (torch-pruning's ``pruning_ratio`` / ``global_pruning``).
+
+    >>> SweepConfig(ratios=(0.5, 0.7), kinds=("magnitude",)).grid()
+    [('magnitude', True, 0.5), ('magnitude', True, 0.7)]
+    >>> SweepConfig.fast().steps
+    200
+    """
+    ratios: tuple = (0.7, 0.8)
+    kinds: tuple = IMPORTANCES
+    global_pruning: tuple = (True,)
+    configs: tuple | None = None
+    steps: int = 400
+    lr: float = 2e-3
+    round_to: int | None = 8
+    calibration_batches: int = 8
+    deploy_size: int = DEPLOY_SIZE
+    keep_models: bool = True
+
+    def __post_init__(self):
+        if self.configs is None:
+            V.nonempty(V.sequence_of(list(self.ratios), "ratios", V.fraction), "ratios")
+            V.nonempty(V.sequence_of(list(self.kinds), "kinds", lambda v, n: V.choice(v, n, IMPORTANCES)), "kinds")
+            V.nonempty(V.sequence_of(list(self.global_pruning), "global_pruning", V.flag), "global_pruning")
+        else:
+            for i, triple in enumerate(V.nonempty(V.sequence_of(list(self.configs), "configs",
+                                                                lambda v, n: V.sequence_of(v, n, lambda x, _: x, length=3)),
+                                                  "configs")):
+                V.choice(triple[0], f"configs[{i}][0] (kind)", IMPORTANCES)
+                V.flag(triple[1], f"configs[{i}][1] (global)")
+                V.fraction(triple[2], f"configs[{i}][2] (ratio)")
+        V.positive_int(self.steps, "steps")
+        V.number(self.lr, "lr", low=0, low_open=True)
+        if self.round_to is not None:
+            V.positive_int(self.round_to, "round_to")
+        V.positive_int(self.calibration_batches, "calibration_batches")
+        V.positive_int(self.deploy_size, "deploy_size")
+        V.flag(self.keep_models, "keep_models")
+
+    @classmethod
+    def fast(cls, **overrides) -> "SweepConfig":
+        """The fast-mode preset: 200 fine-tuning steps per configuration (the notebook's fast value)."""
+        return cls(**{"steps": 200, **overrides})
+
+    def grid(self) -> list[tuple]:
+        """The ``(kind, global, ratio)`` triples to run, in order."""
+        if self.configs is not None:
+            return [tuple(c) for c in self.configs]
+        return [(k, g, r) for k in self.kinds for g in self.global_pruning for r in self.ratios]
+
+
+def run_sweep(baseline: nn.Module, config: SweepConfig, train, val, teacher=None) -> list[dict]:
+    """Run every configuration of ``config`` on a copy of ``baseline`` (which is only read).
+
+    Each record holds ``kind, ratio, global, miou, miou_before_ft, macs_ratio, speedup,
+    speedup_min, latency_ms`` (and ``model`` when ``keep_models``). Latency is measured at
+    ``deploy_size``, batch 1, against the baseline in this process (``effnn.measure.compare``).
+    ``teacher``: the baseline's logits on ``train`` (computed when None).
+    """
+    if not isinstance(config, SweepConfig):
+        raise TypeError(f"config must be a SweepConfig, got {type(config).__name__}")
+    if teacher is None:
+        teacher = teacher_logits(baseline, train[0])
+    calibration = make_calibration(train, config.calibration_batches)
+    return [run_config(baseline, kind, ratio, train=train, val=val, teacher=teacher, calibration=calibration,
+                       global_pruning=glob, steps=config.steps, lr=config.lr, round_to=config.round_to,
+                       deploy_size=config.deploy_size, keep_model=config.keep_models)
+            for kind, glob, ratio in progress_bar(config.grid(), desc="sweep")]
+
+
 def sweep(baseline: nn.Module, ratios, *, train, val, kinds=IMPORTANCES, global_pruning=(True,),
           steps: int = 400, lr: float = 2e-3, round_to: int | None = 8, calibration_batches: int = 8,
           teacher=None, deploy_size: int = DEPLOY_SIZE, keep_models: bool = True, configs=None) -> list[dict]:
-    """Prune a copy of ``baseline`` for every (criterion, global, ratio), fine-tune, and measure it.
-
-    ``configs``, a list of ``(kind, global, ratio)``, replaces the grid ``kinds x global_pruning x
-    ratios``. Each record holds ``kind, ratio, global, miou, miou_before_ft, macs_ratio, speedup,
-    speedup_min, latency_ms`` (and ``model`` when ``keep_models``). Latency is measured at
-    ``deploy_size``, batch 1, against the baseline in this process (``effnn.measure.compare``).
-    """
-    if teacher is None:
-        teacher = teacher_logits(baseline, train[0])
-    calibration = make_calibration(train, calibration_batches)
-    if configs is None:
-        configs = [(k, g, r) for k in kinds for g in global_pruning for r in ratios]
-    return [run_config(baseline, kind, ratio, train=train, val=val, teacher=teacher, calibration=calibration,
-                       global_pruning=glob, steps=steps, lr=lr, round_to=round_to, deploy_size=deploy_size,
-                       keep_model=keep_models)
-            for kind, glob, ratio in progress_bar(configs, desc="sweep")]
+    """:func:`run_sweep` with :class:`SweepConfig`'s fields as keywords (the call form the tests and
+    the benchmark use). ``ratios`` may be None when ``configs`` is given."""
+    cfg = SweepConfig(ratios=tuple(ratios or ()), kinds=tuple(kinds), global_pruning=tuple(global_pruning),
+                      configs=None if configs is None else tuple(tuple(c) for c in configs), steps=steps, lr=lr,
+                      round_to=round_to, calibration_batches=calibration_batches, deploy_size=deploy_size,
+                      keep_models=keep_models)
+    return run_sweep(baseline, cfg, train, val, teacher)
 
 
 def bisect_ratio(trial, baseline_miou: float, *, low: float = 0.5, high: float = 0.95, trials: int = 4,
