@@ -56,7 +56,8 @@ class Snapshots:
 
 
 def fit_warmup(model: nn.Module, train_data, cfg, warmup_steps: int) -> nn.Module:
-    """:func:`effnn.train.fit` with a linear learning-rate warm-up over the first ``warmup_steps`` steps.
+    """:func:`effnn.train.fit` with a linear learning-rate warm-up over the first ``warmup_steps`` steps
+    (its ``warmup_steps`` argument), returning the model.
 
     The rate climbs from ``cfg.lr / warmup_steps`` to ``cfg.lr`` (torch's ``LinearLR``) and stays there,
     the warm-up Frankle & Carbin needed for IMP on deeper networks. Same seed, data order and optimizer
@@ -68,24 +69,12 @@ def fit_warmup(model: nn.Module, train_data, cfg, warmup_steps: int) -> nn.Modul
     >>> fit_warmup(model, data, TrainConfig(epochs=1, fast_epochs=1, batch_size=16), warmup_steps=2) is model
     True
     """
-    from .train import _config, as_loader, make_optimizer, seed_everything
+    from .train import _config, fit
 
     V.module(model, "model")
-    V.data(train_data, "train_data")
-    _config(cfg)
-    warmup_steps = V.positive_int(warmup_steps, "warmup_steps")
-    seed_everything(cfg.seed)
-    loader = as_loader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed)
-    opt = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
-    ramp = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / warmup_steps, total_iters=warmup_steps)
-    for _ in range(cfg.effective_epochs):
-        model.train()
-        for x, y in loader:
-            opt.zero_grad(set_to_none=True)
-            nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
-            ramp.step()
-    return model.eval()
+    _config(cfg)  # required here: fit's default config would hide a forgotten one
+    fit(model, train_data, cfg, warmup_steps=V.positive_int(warmup_steps, "warmup_steps"), desc="warm-up")
+    return model
 
 
 def steps_per_epoch(train_data, batch_size: int) -> int:

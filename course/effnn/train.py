@@ -143,11 +143,13 @@ def as_loader(data, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader
 
 def fit(model: nn.Module, train_data, cfg: TrainConfig | None = None, *,
         loss_fn: Callable | None = None, after_step: Callable[[nn.Module], None] | None = None,
-        val_data=None, desc: str = "training") -> dict:
+        val_data=None, desc: str = "training", warmup_steps: int = 0) -> dict:
     """Train ``model`` in place; return the history (loss per epoch, val accuracy if given).
 
     ``loss_fn(model, x, y)`` defaults to cross-entropy on ``model(x)``; ``after_step(model)`` runs
-    after every optimizer step (re-apply masks, clip weights...).
+    after every optimizer step (re-apply masks, clip weights...). ``warmup_steps > 0`` ramps the
+    learning rate linearly from ``cfg.lr / warmup_steps`` to ``cfg.lr`` over the first optimizer steps
+    (torch's ``LinearLR``; the warm-up IMP needs on deeper networks), then keeps it.
 
     Args:
         model: trained in place.
@@ -171,9 +173,12 @@ def fit(model: nn.Module, train_data, cfg: TrainConfig | None = None, *,
         V.data(val_data, "val_data")
     if not isinstance(desc, str):
         raise TypeError(f"desc must be a str, got {type(desc).__name__}")
+    warmup_steps = V.integer(warmup_steps, "warmup_steps", low=0)
     seed_everything(cfg.seed)
     loader = as_loader(train_data, cfg.batch_size, shuffle=True, seed=cfg.seed)
     opt = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
+    ramp = (torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / warmup_steps, total_iters=warmup_steps)
+            if warmup_steps else None)
     loss_fn = loss_fn or (lambda m, x, y: nn.functional.cross_entropy(m(x), y))
     history = {"loss": [], "val_acc": []}
     epochs = cfg.effective_epochs
@@ -186,6 +191,8 @@ def fit(model: nn.Module, train_data, cfg: TrainConfig | None = None, *,
             loss = loss_fn(model, x, y)
             loss.backward()
             opt.step()
+            if ramp is not None:
+                ramp.step()
             if after_step is not None:
                 with torch.no_grad():
                     after_step(model)
