@@ -21,6 +21,9 @@ _TRUE = {"1", "true", "yes", "on"}
 def fast_mode() -> bool:
     """True when training should shrink: ``EFFNN_FAST`` is set, or nbgrader is executing.
 
+    Returns:
+        True or False, read from the environment at each call.
+
     >>> from unittest import mock
     >>> with mock.patch.dict(os.environ, {"EFFNN_FAST": "yes"}):
     ...     fast_mode()
@@ -36,6 +39,12 @@ def pick(full, fast):
 
     The one way code shrinks in fast mode, so the code path stays the same, only sizes change.
 
+    Args:
+        full: the value for a full run.
+        fast: the value for fast mode.
+    Returns:
+        ``fast`` or ``full``, unchanged.
+
     >>> from unittest import mock
     >>> with mock.patch.dict(os.environ, {"EFFNN_FAST": "1"}):
     ...     pick(full=30, fast=2)
@@ -46,6 +55,9 @@ def pick(full, fast):
 
 def quiet() -> bool:
     """Progress bars are hidden under CI, nbgrader, or ``EFFNN_QUIET=1``.
+
+    Returns:
+        True when ``EFFNN_QUIET`` is truthy or ``CI`` / ``NBGRADER_EXECUTION`` is set.
 
     >>> from unittest import mock
     >>> with mock.patch.dict(os.environ, {"EFFNN_QUIET": "1"}):
@@ -61,9 +73,12 @@ DATA_SOURCES = ("embedded", "real")
 
 
 def data_source() -> str:
-    """The one setting that switches every loader between embedded and real data.
+    """The one setting that switches every loader between embedded and real data: ``EFFNN_DATA``.
 
-    Returns ``"embedded"`` (default) or ``"real"`` from ``EFFNN_DATA``; anything else is an error.
+    Returns:
+        ``"embedded"`` or ``"real"`` (case and surrounding spaces ignored).
+    Raises:
+        ValueError: ``EFFNN_DATA`` holds anything else.
 
     >>> from unittest import mock
     >>> with mock.patch.dict(os.environ, {"EFFNN_DATA": "Real"}):
@@ -81,6 +96,9 @@ def cache_dir() -> Path:
 
     ``EFFNN_CACHE`` overrides the default ``~/.cache/effnn``; the folder is not created here.
 
+    Returns:
+        A ``pathlib.Path`` (``~`` expanded); it may not exist yet.
+
     >>> from unittest import mock
     >>> with mock.patch.dict(os.environ, {"EFFNN_CACHE": "/tmp/effnn-cache"}):
     ...     cache_dir().as_posix()
@@ -94,6 +112,9 @@ def data_dir() -> Path:
 
     Nothing is downloaded into it: the files are copied there by hand (README, "Real data").
     ``EFFNN_DATA_DIR`` overrides the default ``cache_dir() / "data"``.
+
+    Returns:
+        A ``pathlib.Path`` (``~`` expanded); it may not exist yet.
 
     >>> from unittest import mock
     >>> with mock.patch.dict(os.environ, {"EFFNN_DATA_DIR": "/srv/datasets"}):

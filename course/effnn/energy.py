@@ -32,6 +32,14 @@ def inference_energy(macs: int, weight_count: int, dtype: str = "fp32", weights_
 
     Memory energy scales with the bits moved: an int8 weight costs a quarter of a 32-bit read.
 
+    Args:
+        macs: multiply-accumulates of one inference, an int >= 0 (e.g. :func:`effnn.measure.count_macs`).
+        weight_count: weights fetched once each, an int >= 0.
+        dtype: ``"fp32"``, ``"fp16"``, ``"int32"`` or ``"int8"`` (int8 MACs accumulate in int32).
+        weights_in: ``"dram"`` or ``"sram"``, where the weights are read from.
+    Returns:
+        ``{"compute_uj", "memory_uj", "total_uj"}``, floats in microjoules.
+
     >>> round(inference_energy(1_000_000, 0)["compute_uj"], 6)
     4.6
     """

@@ -51,6 +51,12 @@ def effective_parameters(model: nn.Module):
     For modules pruned with ``torch.nn.utils.prune`` this is ``weight = weight_orig * weight_mask``,
     not the dense ``weight_orig``.
 
+    Args:
+        model: read only.
+    Returns:
+        An iterator of ``(name, tensor)``: a pruned weight appears once, under its plain name
+        (``"0.weight"``), as the masked tensor; the model is checked at the call, not at the first item.
+
     >>> from effnn.prune import magnitude_prune
     >>> w = dict(effective_parameters(magnitude_prune(nn.Sequential(nn.Linear(4, 4)), 0.5)))
     >>> sorted(w), int((w["0.weight"] == 0).sum())
@@ -75,6 +81,11 @@ def count_params(model: nn.Module) -> int:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only.
+    Returns:
+        The number of parameter entries, an int (a pruned weight counts in full, zeros included).
+
     >>> count_params(nn.Linear(3, 2))
     8
     """
@@ -86,6 +97,11 @@ def count_nonzero(model: nn.Module) -> int:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only.
+    Returns:
+        The number of non-zero parameter entries after masks, an int.
+
     >>> count_nonzero(nn.Linear(2, 2, bias=False).requires_grad_(False).apply(lambda m: m.weight.fill_(0)))
     0
     """
@@ -96,6 +112,11 @@ def sparsity(model: nn.Module) -> float:
     """Fraction of parameters that are exactly zero (0.0 for a model without parameters).
 
     Reads ``model``; does not change its weights.
+
+    Args:
+        model: read only.
+    Returns:
+        ``1 - count_nonzero / count_params``, a float in [0, 1].
 
     >>> sparsity(nn.Linear(2, 2, bias=False).requires_grad_(False).apply(lambda m: nn.init.zeros_(m.weight)))
     1.0
@@ -143,6 +164,12 @@ def dense_bytes(model: nn.Module, include_buffers: bool = True) -> int:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only.
+        include_buffers: also count buffers (BatchNorm statistics...), except pruning masks.
+    Returns:
+        Bytes, an int: each tensor's ``numel * element_size`` (masks and ``*_orig`` copies are not counted twice).
+
     >>> dense_bytes(nn.Linear(3, 2))
     32
     """
@@ -161,9 +188,10 @@ def sparse_bytes(model: nn.Module, value_bits: int = 32, index_bits: int = 32) -
     Reads ``model``; does not change its weights.
 
     Args:
-        value_bits, index_bits: bits per stored value and per index (32 each by default).
+        model: read only; every parameter tensor (weights and biases) is counted as CSR rows.
+        value_bits, index_bits: bits per stored value and per index, >= 1 (32 each by default).
     Returns:
-        bytes, an int.
+        bytes, an int (bits rounded up).
 
     At half sparsity CSR is not yet smaller than dense fp32 (64 bytes of values for 4x4): each
     kept value also pays its index.
@@ -188,6 +216,11 @@ def serialized_bytes(model: nn.Module) -> int:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only; any module with a ``state_dict`` (int8 models too).
+    Returns:
+        Bytes of the saved state dict, an int (pruned models hold ``weight_orig`` and ``weight_mask``).
+
     >>> serialized_bytes(nn.Linear(3, 2)) > dense_bytes(nn.Linear(3, 2))  # plus the file's framing
     True
     """
@@ -202,6 +235,13 @@ class Latency:
     """Median and interquartile range of one forward pass, in milliseconds.
 
     Returned by :func:`latency`; ``min_ms`` is the fastest block, the least disturbed by other load.
+
+    Args:
+        median_ms: median time of one call, in ms.
+        iqr_ms: interquartile range of the timed blocks, in ms.
+        runs: the number of timed blocks.
+        threads: torch threads used.
+        min_ms: the fastest block, in ms (NaN when unknown).
 
     >>> print(Latency(median_ms=1.5, iqr_ms=0.1, runs=20, threads=2))
     1.500 ms (IQR 0.100, 20 runs, 2 threads)
@@ -223,6 +263,7 @@ def latency(fn_or_model, example_inputs=None, *, threads: int = 2, min_run_time:
 
     Args:
         fn_or_model: an ``nn.Module`` (put in eval mode) with ``example_inputs``, or a callable.
+        example_inputs: a tensor, or a tuple of tensors, for a module; ignored for a callable.
         threads: torch threads for the timing (int >= 1).
         min_run_time: seconds of timing, a finite number > 0 (NaN or inf would never stop).
         warmup: untimed calls first (int >= 0).
@@ -269,6 +310,14 @@ def compare(baseline: nn.Module, candidate: nn.Module, example_inputs, *, thread
     keeps each model's best median, so that a burst of background load hits both equally;
     ``latency_min_ms`` is each model's fastest single run, the least noisy estimate on a busy machine.
 
+    Args:
+        baseline: the reference model; put in eval mode, weights unchanged.
+        candidate: the model compared against it; put in eval mode, weights unchanged.
+        example_inputs: a tensor, or a tuple of tensors, both models accept.
+        threads: torch threads for the timing, >= 1.
+        rounds: alternations of the two timings, >= 1.
+        min_run_time: seconds per timing, a finite number > 0.
+
     Returns:
         ``{"baseline": {...}, "candidate": {...}, "ratio": {...}}`` with params, non-zeros, MACs,
         bytes and latencies; ``ratio`` is baseline / candidate (above 1: the candidate is smaller or faster).
@@ -303,6 +352,10 @@ def summary(model: nn.Module, example_inputs) -> dict:
     """Params, non-zeros, MACs, dense bytes and median latency of one model.
 
     Reads ``model``; does not change its weights.
+
+    Args:
+        model: put in eval mode by the timing; weights unchanged.
+        example_inputs: a tensor, or a tuple of tensors, the model accepts.
 
     Returns:
         ``{"params", "nonzero", "macs", "bytes", "latency_ms"}``.

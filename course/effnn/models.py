@@ -22,6 +22,11 @@ class LeNet300100(nn.Module):
 
     ``in_features`` follows the data: 64 for 8x8 digits, 784 for MNIST. ``hidden``: the widths.
 
+    Args:
+        in_features: input values per sample, >= 1 (64 for 8x8 digits, 784 for MNIST); inputs are flattened.
+        num_classes: output logits, >= 2.
+        hidden: the hidden layers' widths, each >= 1 (one ReLU layer per entry).
+
     >>> net = LeNet300100(); net(torch.zeros(2, 8, 8)).shape, sum(p.numel() for p in net.parameters())
     (torch.Size([2, 10]), 50610)
     """
@@ -51,7 +56,13 @@ class LeNet5(nn.Module):
     """A LeNet-5-style CNN: two conv/pool stages and three fully connected layers.
 
     8x8 inputs (digits) use 3x3 convolutions with padding; 28x28 and larger use 5x5 as in LeCun 1998.
-    Args: ``input_size`` the side of the square input; ``channels`` and ``hidden`` two widths each.
+
+    Args:
+        in_channels: input channels, >= 1.
+        num_classes: output logits, >= 2.
+        input_size: the side of the square input, >= 8 (below 16: 3x3 kernels, else 5x5).
+        channels: the two conv layers' output channels.
+        hidden: the two hidden fully connected widths.
 
     >>> LeNet5()(torch.zeros(2, 1, 8, 8)).shape, LeNet5(input_size=28).features[0].kernel_size
     (torch.Size([2, 10]), (5, 5))
@@ -90,6 +101,9 @@ class LeNet5(nn.Module):
 class ResidualBlock(nn.Module):
     """conv-BN-ReLU-conv-BN plus the identity: its two convs' outputs are coupled channels.
 
+    Args:
+        channels: input = output channels of both convs, >= 1.
+
     >>> ResidualBlock(4)(torch.zeros(1, 4, 5, 5)).shape
     torch.Size([1, 4, 5, 5])
     """
@@ -110,7 +124,11 @@ class ResidualBlock(nn.Module):
 class ResCNN(nn.Module):
     """A small CNN with BatchNorm and residual blocks, for structural-pruning experiments.
 
-    Args: ``width`` stage 1's channels (stage 2 has twice); ``blocks`` residual blocks per stage.
+    Args:
+        in_channels: input channels, >= 1.
+        num_classes: output logits, >= 2.
+        width: stage 1's channels, >= 1 (stage 2 has ``2 * width``).
+        blocks: residual blocks per stage, >= 0.
 
     >>> ResCNN(width=4, blocks=1)(torch.zeros(2, 1, 8, 8)).shape
     torch.Size([2, 10])
@@ -150,6 +168,13 @@ def segformer_config(num_labels: int = 2, **overrides):
     Per-stage lists must have one entry per encoder block, and each hidden size must divide by its
     heads: checked here, with the field named, before transformers fails deeper.
 
+    Args:
+        num_labels: segmentation classes, >= 1.
+        **overrides: ``SegformerConfig`` fields replacing MiT-b0's (per-stage lists: one positive int
+            per encoder block).
+    Returns:
+        A new ``transformers.SegformerConfig``.
+
     >>> c = segformer_config(3, depths=[1, 1, 1, 1]); c.num_labels, c.depths, c.hidden_sizes
     (3, [1, 1, 1, 1], [32, 64, 160, 256])
     """
@@ -173,6 +198,14 @@ def build_segformer(num_labels: int = 2, pretrained: str | Path | None = None, s
 
     Nothing is downloaded: ``pretrained`` must be a local directory written by ``save_pretrained``.
     Other keywords override :func:`segformer_config` fields. Returns a new model, seeded by ``seed``.
+
+    Args:
+        num_labels: segmentation classes, >= 1 (a pretrained head of another size is re-initialised).
+        pretrained: a local folder written by ``save_pretrained``, or None for a random init.
+        seed: seeds the random init (unused with ``pretrained``).
+        **overrides: :func:`segformer_config` fields, for a random init only.
+    Returns:
+        A new ``SegformerForSemanticSegmentation``.
 
     >>> m = build_segformer(2, depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 24, 32],
     ...                     num_attention_heads=[1, 1, 1, 1], decoder_hidden_size=16)
@@ -198,6 +231,14 @@ def build_segformer(num_labels: int = 2, pretrained: str | Path | None = None, s
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
     """Spatial output size of a convolution: floor((size + 2p - k) / s) + 1.
+
+    Args:
+        size: the input's side, >= 1.
+        kernel: the kernel's side, >= 1, at most ``size + 2 * padding``.
+        stride: >= 1.
+        padding: zeros added on each side, >= 0.
+    Returns:
+        The output's side, an int.
 
     >>> conv_output_size(28, 5, stride=1, padding=2)
     28

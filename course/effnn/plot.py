@@ -41,8 +41,14 @@ def _numbers(values, name: str) -> np.ndarray:
 def curve_with_band(x, ys, label: str | None = None, ax=None, **kwargs):
     """Mean curve with a +-1 standard deviation band; ``ys`` is (runs, points).
 
-    Args: ``x`` the points; ``label`` for the legend; ``ax`` to draw on (default: a new figure);
-    other keywords go to ``ax.plot``. Returns the Axes. One run draws no band: no spread to show.
+    Args:
+        x: the points (a list, array or tensor of finite numbers).
+        ys: ``(runs, points)`` values with ``points == len(x)``; one 1-D run draws no band (no spread to show).
+        label: the legend entry, or None.
+        ax: the matplotlib Axes to draw on; None for a new figure.
+        **kwargs: passed to ``ax.plot``.
+    Returns:
+        The Axes drawn on.
 
     >>> import matplotlib.pyplot as plt
     >>> ax = curve_with_band([1, 2, 3], [[0.5, 0.6, 0.7], [0.5, 0.7, 0.8]], label="IMP")
@@ -70,7 +76,14 @@ def curve_with_band(x, ys, label: str | None = None, ax=None, **kwargs):
 def weight_histogram(weights, bins: int = 80, ax=None, label: str | None = None, log: bool = False):
     """Histogram of a tensor's values (zeros included, so pruning shows as a spike).
 
-    Args: ``weights`` a tensor, array or list; ``bins``; ``log`` a log count axis. Returns the Axes.
+    Args:
+        weights: a tensor, array or list of finite numbers (flattened).
+        bins: histogram bins, >= 1.
+        ax: the matplotlib Axes to draw on; None for a new figure.
+        label: the legend entry, or None.
+        log: a log count axis (pruned zeros dwarf the rest otherwise).
+    Returns:
+        The Axes drawn on.
 
     >>> import matplotlib.pyplot as plt
     >>> ax = weight_histogram(torch.tensor([0.0, 0.0, 0.5, -0.5]), bins=4)
@@ -94,7 +107,14 @@ def weight_histogram(weights, bins: int = 80, ax=None, label: str | None = None,
 def mask_image(mask, ax=None, title: str | None = None):
     """Show a 2-D (or reshaped) pruning mask: black = removed, white = kept.
 
-    A conv mask ``(out, in, k, k)`` is shown as ``out`` rows. Returns the Axes.
+    A conv mask ``(out, in, k, k)`` is shown as ``out`` rows.
+
+    Args:
+        mask: a 0/1 tensor or array with at least one dimension; dims beyond the first are flattened.
+        ax: the matplotlib Axes to draw on; None for a new figure.
+        title: the Axes' title, or None.
+    Returns:
+        The Axes drawn on.
 
     >>> import matplotlib.pyplot as plt
     >>> ax = mask_image(torch.tensor([[1, 0], [0, 1]]), title="layer 1")

@@ -22,6 +22,12 @@ from . import validate as V
 def progress_bar(iterable=None, **kwargs):
     """A ``tqdm.auto`` bar, hidden under CI / nbgrader / ``EFFNN_QUIET`` unless asked otherwise.
 
+    Args:
+        iterable: what to iterate over (None for a manually updated bar).
+        **kwargs: passed to ``tqdm``; ``disable`` is forced to True when :func:`effnn.config.quiet`.
+    Returns:
+        A ``tqdm.auto.tqdm`` bar (iterate it like ``iterable``).
+
     >>> sum(progress_bar(range(3), disable=True))
     3
     """
@@ -38,6 +44,9 @@ def seed_everything(seed: int = 0) -> None:
 
     Args:
         seed: any int (numpy ints too).
+    Returns:
+        None; seeds Python's ``random``, numpy (``seed % 2**32``) and torch, and sets
+        ``PYTHONHASHSEED`` if unset.
 
     >>> seed_everything(3); a = torch.rand(1); seed_everything(3); bool(torch.rand(1) == a)
     True
@@ -105,6 +114,12 @@ def _config(cfg, name: str = "cfg") -> "TrainConfig":
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer ``cfg.optimizer`` names, over ``params``, with ``cfg``'s lr / weight decay / momentum.
 
+    Args:
+        params: an iterable of parameters, e.g. ``model.parameters()`` (not empty).
+        cfg: a :class:`TrainConfig`.
+    Returns:
+        A new ``torch.optim.Adam``, ``AdamW`` or ``SGD`` (with ``cfg.momentum``) over ``params``.
+
     >>> type(make_optimizer(nn.Linear(2, 2).parameters(), TrainConfig(optimizer="sgd"))).__name__
     'SGD'
     """
@@ -123,6 +138,14 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def as_loader(data, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
     """Accept a DataLoader, a Dataset, or an ``(x, y)`` pair of tensors.
+
+    Args:
+        data: ``(x, y)`` tensors, a Dataset or a DataLoader (not empty).
+        batch_size: samples per batch, >= 1 (ignored for a DataLoader).
+        shuffle: shuffle each epoch (ignored for a DataLoader).
+        seed: seeds the shuffling generator, so the order repeats for a seed.
+    Returns:
+        ``data`` itself if it is a DataLoader, else a new DataLoader over it.
 
     >>> len(as_loader((torch.zeros(5, 2), torch.zeros(5)), batch_size=2, shuffle=False))
     3
@@ -154,9 +177,16 @@ def fit(model: nn.Module, train_data, cfg: TrainConfig | None = None, *,
     Args:
         model: trained in place.
         train_data: ``(x, y)`` tensors, a Dataset or a DataLoader (not empty).
-        cfg: a :class:`TrainConfig` (default ``TrainConfig()``).
+        cfg: a :class:`TrainConfig` (default ``TrainConfig()``); fast mode trains
+            ``cfg.effective_epochs``.
+        loss_fn: ``loss_fn(model, x, y) -> scalar tensor``; None for cross-entropy on ``model(x)``.
+        after_step: ``after_step(model)``, run under ``torch.no_grad()`` after every optimizer step.
+        val_data: data to measure :func:`accuracy` on after each epoch, or None.
+        desc: the progress bar's label.
+        warmup_steps: optimizer steps of linear learning-rate warm-up, >= 0 (0: none).
     Returns:
-        ``{"loss": [...], "val_acc": [...]}``, one entry per epoch.
+        ``{"loss": [...], "val_acc": [...]}``, one entry per epoch (mean training loss per sample;
+        ``val_acc`` stays empty without ``val_data``). ``model`` is left in eval mode.
 
     >>> m = nn.Linear(2, 2); h = fit(m, (torch.randn(8, 2), torch.randint(0, 2, (8,))), TrainConfig(epochs=1))
     >>> len(h["loss"])
@@ -227,6 +257,11 @@ def predict(model: nn.Module, data, batch_size: int = 512) -> torch.Tensor:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only (its train/eval mode is restored).
+        data: ``(x, y)`` tensors, a Dataset or a DataLoader (not empty); the labels are ignored.
+        batch_size: samples per forward pass, >= 1 (memory, not the result).
+
     Returns:
         a ``(N, classes)`` tensor of logits (the model is put back in its previous train/eval mode).
 
@@ -247,6 +282,13 @@ def accuracy(model: nn.Module, data, batch_size: int = 512) -> float:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only (its train/eval mode is restored).
+        data: ``(x, y)`` tensors, a Dataset or a DataLoader (not empty).
+        batch_size: samples per forward pass, >= 1 (memory, not the result).
+    Returns:
+        The fraction of samples whose arg-max logit equals the label, a float in [0, 1].
+
     >>> m = nn.Linear(2, 2)
     >>> with torch.no_grad(): _ = m.weight.copy_(torch.eye(2)), m.bias.zero_()
     >>> accuracy(m, (torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([0, 0])))
@@ -259,6 +301,13 @@ def evaluate_loss(model: nn.Module, data, batch_size: int = 512) -> float:
     """Mean cross-entropy over ``data``.
 
     Reads ``model``; does not change its weights.
+
+    Args:
+        model: read only (its train/eval mode is restored).
+        data: ``(x, y)`` tensors, a Dataset or a DataLoader (not empty); ``y`` holds class indices.
+        batch_size: samples per forward pass, >= 1 (memory, not the result).
+    Returns:
+        The mean cross-entropy per sample (nats), a float.
 
     >>> round(evaluate_loss(nn.Linear(2, 2, bias=False).requires_grad_(False).apply(lambda m: m.weight.zero_()),
     ...                     (torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))), 4)

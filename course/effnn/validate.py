@@ -38,6 +38,20 @@ def number(value, name: str, *, low: float | None = None, high: float | None = N
            low_open: bool = False, high_open: bool = False, finite: bool = True) -> float:
     """``value`` as a float, checked against ``[low, high]`` (``*_open`` excludes the end).
 
+    Args:
+        value: any real number (numpy scalars too); bools are refused.
+        name: the argument's name, used in the error message.
+        low: the lower bound, or None for none.
+        high: the upper bound, or None for none.
+        low_open: exclude ``low`` itself.
+        high_open: exclude ``high`` itself.
+        finite: refuse infinity too (NaN is always refused).
+    Returns:
+        ``value`` as a Python float.
+    Raises:
+        TypeError: not a number.
+        ValueError: NaN, infinite (when ``finite``) or out of range.
+
     >>> number(2, "lr", low=0, low_open=True)
     2.0
     """
@@ -60,6 +74,17 @@ def number(value, name: str, *, low: float | None = None, high: float | None = N
 def integer(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an int in ``[low, high]``; numpy integers are accepted, floats and bools are not.
 
+    Args:
+        value: a Python or numpy integer.
+        name: the argument's name, used in the error message.
+        low: the smallest allowed value, or None.
+        high: the largest allowed value, or None.
+    Returns:
+        ``value`` as a Python int.
+    Raises:
+        TypeError: a float, bool or non-number.
+        ValueError: out of range.
+
     >>> integer(np.int64(3), "steps", low=0)
     3
     """
@@ -76,6 +101,12 @@ def integer(value, name: str, *, low: int | None = None, high: int | None = None
 def positive_int(value, name: str) -> int:
     """An int >= 1 (a count of layers, epochs, classes...).
 
+    Args:
+        value: a Python or numpy integer, at least 1.
+        name: the argument's name, used in the error message.
+    Returns:
+        ``value`` as a Python int.
+
     >>> positive_int(np.int64(3), "epochs")
     3
     >>> positive_int(0, "epochs")
@@ -88,6 +119,12 @@ def positive_int(value, name: str) -> int:
 
 def fraction(value, name: str = "amount") -> float:
     """A pruned fraction in [0, 1): 1 would delete the whole layer.
+
+    Args:
+        value: a number in [0, 1).
+        name: the argument's name, used in the error message.
+    Returns:
+        ``value`` as a Python float.
 
     >>> fraction(0.5)
     0.5
@@ -102,6 +139,12 @@ def fraction(value, name: str = "amount") -> float:
 def probability(value, name: str) -> float:
     """A number in [0, 1], both ends allowed.
 
+    Args:
+        value: a number in [0, 1].
+        name: the argument's name, used in the error message.
+    Returns:
+        ``value`` as a Python float.
+
     >>> probability(1, "dropout")
     1.0
     >>> probability(1.5, "dropout")
@@ -114,6 +157,15 @@ def probability(value, name: str) -> float:
 
 def choice(value, name: str, options) -> str:
     """``value`` if it is one of ``options`` (usually strings).
+
+    Args:
+        value: the value to check (compared with ``in``; an unhashable value is refused, not an error).
+        name: the argument's name, used in the error message.
+        options: the allowed values.
+    Returns:
+        ``value`` unchanged.
+    Raises:
+        ValueError: ``value`` is not one of ``options`` (the message lists them).
 
     >>> choice("global", "scope", ("global", "layer"))
     'global'
@@ -132,6 +184,12 @@ def choice(value, name: str, options) -> str:
 def flag(value, name: str) -> bool:
     """A real bool (``np.bool_`` too); 0/1 or strings are refused so a typo is not read as True.
 
+    Args:
+        value: ``True`` / ``False`` (``np.bool_`` too).
+        name: the argument's name, used in the error message.
+    Returns:
+        ``value`` as a Python bool.
+
     >>> flag(np.bool_(True), "scale")
     True
     >>> flag(1, "scale")
@@ -146,6 +204,12 @@ def flag(value, name: str) -> bool:
 
 def module(value, name: str = "model"):
     """A ``torch.nn.Module``.
+
+    Args:
+        value: the object to check.
+        name: the argument's name, used in the error message.
+    Returns:
+        ``value`` unchanged (the same module, not a copy).
 
     >>> module(nn.ReLU())
     ReLU()
@@ -164,6 +228,19 @@ def module(value, name: str = "model"):
 def tensor(value, name: str, *, ndim: int | tuple[int, ...] | None = None, floating: bool = False,
            finite: bool = False, min_numel: int = 0):
     """A ``torch.Tensor`` with the expected number of dimensions (and float dtype if ``floating``).
+
+    Args:
+        value: the object to check.
+        name: the argument's name, used in the error message.
+        ndim: the allowed number of dimensions (one int or a tuple of them); None for any.
+        floating: require a floating-point dtype.
+        finite: refuse NaN and infinity (checked for floating tensors only).
+        min_numel: the fewest elements allowed.
+    Returns:
+        ``value`` unchanged.
+    Raises:
+        TypeError: not a tensor, or not floating when ``floating``.
+        ValueError: wrong ``ndim``, too few elements, or non-finite values when ``finite``.
 
     >>> import torch
     >>> tensor(torch.zeros(2, 3), "x", ndim=2).shape
@@ -190,6 +267,12 @@ def tensor(value, name: str, *, ndim: int | tuple[int, ...] | None = None, float
 def nonempty(value, name: str):
     """A sized collection (list, tensor, array, dataset) with at least one item.
 
+    Args:
+        value: anything with ``len()``.
+        name: the argument's name, used in the error message.
+    Returns:
+        ``value`` unchanged.
+
     >>> nonempty([1, 2], "seeds")
     [1, 2]
     >>> nonempty([], "seeds")
@@ -209,6 +292,14 @@ def nonempty(value, name: str):
 def sequence_of(value, name: str, check, *, length: int | None = None) -> list:
     """A list or tuple whose items all pass ``check(item, f"{name}[i]")``; ``length`` if given.
 
+    Args:
+        value: a list or tuple (a string is refused).
+        name: the argument's name; item ``i`` is reported as ``name[i]``.
+        check: ``check(item, item_name) -> checked item``, e.g. :func:`positive_int`.
+        length: the required number of items, or None for any.
+    Returns:
+        A new list of the checked items (what ``check`` returned for each).
+
     >>> sequence_of((1, 2), "bits", positive_int)
     [1, 2]
     >>> sequence_of([1, 0], "bits", positive_int)
@@ -225,6 +316,17 @@ def sequence_of(value, name: str, check, *, length: int | None = None) -> list:
 
 def existing_path(value, name: str, *, what: str = "file or folder", hint: str = "") -> Path:
     """A path that exists; the ``FileNotFoundError`` says what was expected there and how to get it.
+
+    Args:
+        value: a ``str`` or ``pathlib.Path``; ``~`` is expanded.
+        name: the argument's name, used in the error message.
+        what: what should be there, for the message ("checkpoint", "data folder").
+        hint: how to get it, appended to the message.
+    Returns:
+        The path as a ``pathlib.Path``.
+    Raises:
+        TypeError: not a path.
+        FileNotFoundError: nothing at the path.
 
     >>> import tempfile
     >>> existing_path(tempfile.gettempdir(), "cache").is_dir()
@@ -245,6 +347,14 @@ def existing_path(value, name: str, *, what: str = "file or folder", hint: str =
 def bits(value, name: str = "bits", *, low: int = 1, high: int = 16) -> int:
     """A bit width: an int in ``[low, high]`` (1..16 by default; 16 bits is already lossless here).
 
+    Args:
+        value: a Python or numpy integer.
+        name: the argument's name, used in the error message.
+        low: the fewest bits allowed.
+        high: the most bits allowed.
+    Returns:
+        ``value`` as a Python int.
+
     >>> bits(np.int32(4))
     4
     """
@@ -253,6 +363,12 @@ def bits(value, name: str = "bits", *, low: int = 1, high: int = 16) -> int:
 
 def function(value, name: str):
     """Something callable (a loss, a hook, a model factory).
+
+    Args:
+        value: the object to check.
+        name: the argument's name, used in the error message.
+    Returns:
+        ``value`` unchanged.
 
     >>> function(len, "loss_fn") is len
     True
@@ -268,6 +384,12 @@ def function(value, name: str):
 
 def mapping(value, name: str) -> dict:
     """A dict (or any ``Mapping``).
+
+    Args:
+        value: the object to check.
+        name: the argument's name, used in the error message.
+    Returns:
+        ``value`` unchanged (not copied into a dict).
 
     >>> mapping({"a": 1}, "widths")
     {'a': 1}
@@ -286,6 +408,16 @@ def mapping(value, name: str) -> dict:
 def data(value, name: str = "data"):
     """Training or test data: an ``(x, y)`` pair of equally long, non-empty tensors, a ``Dataset`` or a
     ``DataLoader`` (a dataset or loader must not be empty either).
+
+    Args:
+        value: ``(x, y)`` tensors with equal, non-zero first dimensions, a non-empty list of samples,
+            a ``Dataset`` or a ``DataLoader`` (an iterable one of unknown length is trusted).
+        name: the argument's name, used in the error message.
+    Returns:
+        ``value`` unchanged.
+    Raises:
+        TypeError: another kind, or numpy arrays instead of tensors.
+        ValueError: empty, 0-d, or ``x`` and ``y`` of different lengths.
 
     >>> import torch
     >>> data((torch.zeros(3, 2), torch.zeros(3)), "data")[0].shape
