@@ -55,6 +55,12 @@ def _xy(model, x, y):
 def magnitude(weight: torch.Tensor, p: int = 1) -> torch.Tensor:
     """Per-weight magnitude :math:`|w|^p` (``p=1``: L1, ``p=2``: L2): small weights matter little.
 
+    Args:
+        weight: a non-empty tensor of finite values, any shape; read only.
+        p: 1 or 2.
+    Returns:
+        A new tensor shaped like ``weight``.
+
     >>> magnitude(torch.tensor([-2.0, 1.0]), p=2).tolist()
     [4.0, 1.0]
     """
@@ -65,7 +71,11 @@ def magnitude(weight: torch.Tensor, p: int = 1) -> torch.Tensor:
 def filter_norm(weight: torch.Tensor, p: int = 1) -> torch.Tensor:
     """Per-output-channel norm :math:`\\|W_j\\|_p = (\\sum_{i,k,l} |w_{j,i,k,l}|^p)^{1/p}`.
 
-    Args: ``weight`` ``(out, ...)``; ``p`` 1 or 2. Returns: ``(out,)`` scores, small = prune first.
+    Args:
+        weight: ``(out, ...)``, non-empty and finite; read only.
+        p: 1 or 2.
+    Returns:
+        ``(out,)`` scores, small = prune first.
 
     >>> filter_norm(torch.tensor([[1.0, -2.0], [0.5, 0.5]])).tolist()
     [3.0, 1.0]
@@ -78,7 +88,10 @@ def filter_norm(weight: torch.Tensor, p: int = 1) -> torch.Tensor:
 def bn_scale(bn: nn.Module) -> torch.Tensor:
     """Network slimming (Liu et al. 2017): channel ``c`` of :math:`\\gamma_c \\hat x_c + \\beta_c` scores :math:`|\\gamma_c|`.
 
-    Args: ``bn`` an affine BatchNorm layer. Returns: ``(C,)`` scores (a copy, detached).
+    Args:
+        bn: an affine ``BatchNorm1d/2d/3d`` layer; read only.
+    Returns:
+        ``(C,)`` scores, a detached tensor (a new one: ``abs`` copies).
 
     >>> bn = nn.BatchNorm1d(2); _ = bn.weight.data.copy_(torch.tensor([-0.5, 2.0]))
     >>> bn_scale(bn).tolist()
@@ -95,7 +108,10 @@ def geometric_median_distance(weight: torch.Tensor) -> torch.Tensor:
     The filter nearest the geometric median of its layer (smallest sum) is the most replaceable
     by the others, whatever its norm, so it is pruned first.
 
-    Args: ``weight`` ``(out, ...)``. Returns: ``(out,)`` sums of distances.
+    Args:
+        weight: ``(out, ...)``, non-empty and finite; read only.
+    Returns:
+        ``(out,)`` sums of L2 distances to the other filters, small = prune first.
 
     >>> geometric_median_distance(torch.tensor([[0.0], [1.0], [3.0]])).tolist()
     [4.0, 3.0, 5.0]
@@ -112,6 +128,12 @@ def taylor_weight(weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 
     SNIP (Lee et al. 2019) uses the same score at initialization.
 
+    Args:
+        weight: any shape, non-empty and finite; read only.
+        grad: ``dL/dweight``, same shape.
+    Returns:
+        A new tensor shaped like ``weight``.
+
     >>> taylor_weight(torch.tensor([2.0, -1.0]), torch.tensor([0.5, 3.0])).tolist()
     [1.0, 3.0]
     """
@@ -124,7 +146,11 @@ def taylor_weight(weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 def taylor_group(weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     """Molchanov et al. 2019, per output channel: :math:`(\\sum_{w \\in W_j} w\\, \\partial L/\\partial w)^2`.
 
-    Args: ``weight`` and its ``grad``, same shape ``(out, ...)``. Returns: ``(out,)`` scores.
+    Args:
+        weight: ``(out, ...)``, non-empty and finite; read only.
+        grad: ``dL/dweight``, same shape.
+    Returns:
+        ``(out,)`` scores, small = prune first.
 
     >>> taylor_group(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, -1.0]])).tolist()
     [1.0]
@@ -142,7 +168,11 @@ def taylor_activation(activation: torch.Tensor, grad: torch.Tensor) -> torch.Ten
     positions, its absolute value then averaged over the batch: a channel whose removal changes
     the loss little on every sample scores low.
 
-    Returns: ``(C,)`` scores.
+    Args:
+        activation: ``(N, C, ...)`` activations, non-empty and finite.
+        grad: ``dL/dactivation``, same shape.
+    Returns:
+        ``(C,)`` scores, small = prune first.
 
     >>> a = torch.ones(2, 3, 4); g = torch.zeros(2, 3, 4); g[:, 1] = 0.5
     >>> taylor_activation(a, g).tolist()
@@ -159,6 +189,11 @@ def taylor_activation(activation: torch.Tensor, grad: torch.Tensor) -> torch.Ten
 
 def flat_params(params) -> torch.Tensor:
     """Concatenate tensors into one vector (the order every Hessian here uses).
+
+    Args:
+        params: a non-empty list (or iterable) of tensors.
+    Returns:
+        A new detached 1-D tensor, the entries of each tensor in order.
 
     >>> flat_params([torch.ones(2, 2), torch.zeros(1)]).tolist()
     [1.0, 1.0, 1.0, 1.0, 0.0]
@@ -182,7 +217,12 @@ def hessian(loss_of: Callable[[list[torch.Tensor]], torch.Tensor], params) -> to
     """The exact Hessian :math:`H = \\nabla^2 L` w.r.t. ``params`` flattened (autograd, tiny models only).
 
     ``loss_of(tensors)`` must compute the loss with ``tensors`` in place of ``params``.
-    Returns: the ``(d, d)`` Hessian, ``d`` = all entries of ``params``.
+
+    Args:
+        loss_of: ``loss_of(tensors) -> scalar tensor``, computing the loss from tensors shaped like ``params``.
+        params: a non-empty list of tensors, the point the Hessian is taken at.
+    Returns:
+        The ``(d, d)`` Hessian, ``d`` = all entries of ``params`` in :func:`flat_params` order.
 
     >>> hessian(lambda ts: (ts[0] ** 2).sum() + ts[0][0] * ts[0][1], [torch.zeros(2)]).tolist()
     [[2.0, 1.0], [1.0, 2.0]]
@@ -202,7 +242,12 @@ def obd_saliency(weight: torch.Tensor, hessian_diag: torch.Tensor) -> torch.Tens
     """Optimal Brain Damage (LeCun et al. 1990): :math:`s_i = \\tfrac12 h_{ii} w_i^2`.
 
     At a minimum the gradient term vanishes and a diagonal Hessian leaves only this.
-    Args: ``weight`` and ``hessian_diag``, same shape. Returns: per-weight saliency.
+
+    Args:
+        weight: any shape, non-empty and finite.
+        hessian_diag: the Hessian's diagonal, same shape.
+    Returns:
+        Per-weight saliency, shaped like ``weight``; small = prune first.
 
     >>> obd_saliency(torch.tensor([2.0, 1.0]), torch.tensor([1.0, 10.0])).tolist()
     [2.0, 5.0]
@@ -217,8 +262,13 @@ def obs_saliency(w: torch.Tensor, h_inv: torch.Tensor) -> torch.Tensor:
     """Optimal Brain Surgeon (Hassibi & Stork 1993): :math:`L_q = \\frac{w_q^2}{2\\,[H^{-1}]_{qq}}`.
 
     The loss increase of removing ``w_q`` *and* moving the other weights optimally (see
-    :func:`obs_update`), in the quadratic model of the loss. ``w`` is flat, ``h_inv`` is ``(d, d)``.
-    Returns: ``(d,)`` saliencies; the smallest is removed first.
+    :func:`obs_update`), in the quadratic model of the loss.
+
+    Args:
+        w: the weights, any shape (read flat, ``d`` entries).
+        h_inv: the ``(d, d)`` inverse Hessian, positive diagonal (see :func:`damped_inverse`).
+    Returns:
+        ``(d,)`` saliencies; the smallest is removed first.
 
     >>> obs_saliency(torch.tensor([2.0, 1.0]), torch.diag(torch.tensor([4.0, 0.5]))).tolist()
     [0.5, 1.0]
@@ -239,6 +289,13 @@ def _check_h_inv(h_inv: torch.Tensor, d: int) -> None:
 def obs_update(w: torch.Tensor, h_inv: torch.Tensor, q: int) -> torch.Tensor:
     """The compensating update :math:`\\delta w = -\\frac{w_q}{[H^{-1}]_{qq}} H^{-1} e_q` (it zeroes ``w_q``).
 
+    Args:
+        w: the weights, any shape (read flat, ``d`` entries).
+        h_inv: the ``(d, d)`` inverse Hessian, positive diagonal.
+        q: the index of the weight removed, in ``[0, d)``.
+    Returns:
+        ``(d,)``: the update to add to the flat ``w`` (a new tensor; ``w`` is not changed).
+
     >>> obs_update(torch.tensor([1.0, 2.0]), torch.eye(2), 0).tolist()
     [-1.0, -0.0]
     """
@@ -254,8 +311,16 @@ def obs_path(w: torch.Tensor, h_inv: torch.Tensor, *, candidates: torch.Tensor |
 
     After removing ``q`` the inverse Hessian of the remaining weights is the Schur complement
     :math:`H^{-1} - H^{-1} e_q e_q^T H^{-1} / [H^{-1}]_{qq}` (as in WoodFisher and Optimal Brain
-    Compression), so no matrix is inverted again. ``candidates`` (bool) limits which weights may go.
-    Returns: a generator; ``w`` (float64) carries the compensating updates, ``mask`` marks survivors.
+    Compression), so no matrix is inverted again.
+
+    Args:
+        w: the weights, any shape (read flat, ``d`` entries); copied, not changed.
+        h_inv: the ``(d, d)`` inverse Hessian, positive diagonal; copied, not changed.
+        candidates: ``d`` bool (or 0/1) entries marking the weights that may go; None for all.
+    Returns:
+        A generator of ``(w, mask)``, one per removal: ``w`` (float64, flat) carries the compensating
+        updates, ``mask`` (bool) marks survivors. Both are the same tensors updated in place at each
+        step: clone them to keep one. The arguments are checked at the call, not at the first item.
 
     >>> [m.tolist() for _, m in obs_path(torch.tensor([3.0, 1.0]), torch.eye(2))]
     [[True, False], [False, False]]
@@ -299,8 +364,10 @@ def obs_prune(w: torch.Tensor, h_inv: torch.Tensor, n_prune: int, *, candidates:
     Each removal picks the lowest :func:`obs_saliency` and applies :func:`obs_update` to the rest.
 
     Args:
-        w: the weights (any shape, read flat); h_inv: ``(d, d)`` with a positive diagonal.
+        w: the weights (any shape, read flat); not changed.
+        h_inv: ``(d, d)`` with a positive diagonal.
         n_prune: an int in ``[0, number of candidates]``.
+        candidates: ``d`` bool (or 0/1) entries marking the weights that may go; None for all.
     Returns:
         ``(new_w, kept_mask)``, both flat.
 
@@ -331,6 +398,14 @@ def per_sample_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params:
     Reads ``model``; does not change its weights. ``params``: parameter names (default: all),
     concatenated in that order. Their outer products build the empirical Fisher.
 
+    Args:
+        model: read only; called on one sample at a time (``torch.func.functional_call``).
+        x: ``(N, ...)`` inputs, non-empty and finite.
+        y: ``(N,)`` integer class labels.
+        params: names of the model's parameters to differentiate, in that order; None for all.
+    Returns:
+        ``(N, d)``: row ``n`` is sample ``n``'s gradient, flattened and concatenated.
+
     >>> _ = torch.manual_seed(0); m = TinyMLP(4, 3, 2)
     >>> per_sample_grads(m, torch.randn(5, 4), torch.tensor([0, 1, 0, 1, 1]), params=["3.bias"]).shape
     torch.Size([5, 2])
@@ -358,7 +433,13 @@ def per_sample_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params:
 def empirical_fisher(grads: torch.Tensor, damp: float = 0.0) -> torch.Tensor:
     """:math:`\\hat F = \\lambda I + \\frac1N \\sum_n \\nabla\\ell_n \\nabla\\ell_n^T` from ``(N, d)`` gradients.
 
-    A Hessian stand-in that needs only gradients. Returns: ``(d, d)``.
+    A Hessian stand-in that needs only gradients.
+
+    Args:
+        grads: ``(N, d)`` per-sample gradients (e.g. :func:`per_sample_grads`).
+        damp: ``lambda`` >= 0, added to the diagonal.
+    Returns:
+        ``(d, d)``, a new tensor.
 
     >>> empirical_fisher(torch.tensor([[1.0, 0.0], [1.0, 2.0]]), damp=0.5).tolist()
     [[1.5, 1.0], [1.0, 2.5]]
@@ -375,7 +456,13 @@ def woodfisher_inverse(grads: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
 
     :math:`\\hat F_0^{-1} = \\lambda^{-1} I`, :math:`\\hat F_{n+1}^{-1} = \\hat F_n^{-1} -
     \\frac{\\hat F_n^{-1} g g^T \\hat F_n^{-1}}{N + g^T \\hat F_n^{-1} g}`: rank-one updates, no inversion.
-    Returns: ``(d, d)``, equal to ``inverse(empirical_fisher(grads, damp))``.
+    The result equals ``inverse(empirical_fisher(grads, damp))``.
+
+    Args:
+        grads: ``(N, d)`` per-sample gradients.
+        damp: ``lambda`` > 0 (it starts the recursion at ``I / lambda``).
+    Returns:
+        ``(d, d)`` float32 (computed in float64).
 
     >>> g = torch.tensor([[1.0, 0.0], [1.0, 2.0]])
     >>> torch.allclose(woodfisher_inverse(g, 0.5), torch.linalg.inv(empirical_fisher(g, 0.5)))
@@ -400,6 +487,12 @@ def kfac_factors(inputs: torch.Tensor, grad_outputs: torch.Tensor):
     so the layer's Fisher block is approximated by :math:`G \\otimes A` (for ``W.flatten()``, row-major)
     and inverted as :math:`G^{-1} \\otimes A^{-1}`. Inputs are ``(N, in)`` and ``(N, out)``.
 
+    Args:
+        inputs: ``(N, in)`` layer inputs.
+        grad_outputs: ``(N, out)`` gradients of the loss w.r.t. the layer's outputs.
+    Returns:
+        ``(A, G)``: ``(in, in)`` and ``(out, out)``.
+
     >>> a, g = kfac_factors(torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0]]))
     >>> a.tolist(), g.tolist()
     ([[1.0, 2.0], [2.0, 4.0]], [[9.0]])
@@ -418,6 +511,11 @@ CRITERIA = ("random", "magnitude", "taylor", "obd", "obs", "woodfisher")
 class TinyMLP(nn.Sequential):
     """64 -> hidden -> 10 with tanh: small enough for an exact Hessian, smooth enough for Taylor.
 
+    Args:
+        in_features: input values per sample, >= 1 (inputs are flattened).
+        hidden: hidden units, >= 1.
+        num_classes: output logits, >= 1.
+
     >>> TinyMLP(hidden=4)(torch.zeros(3, 8, 8)).shape
     torch.Size([3, 10])
     """
@@ -432,6 +530,14 @@ def weight_loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     """``(names, loss_of)``: the model's weight matrices and the loss as a function of them.
 
     Reads ``model``; does not change its weights. ``loss_of`` is what :func:`hessian` differentiates.
+
+    Args:
+        model: read only; its parameters named ``*weight`` are the variables, the rest stay fixed.
+        x: inputs, non-empty and finite.
+        y: ``(N,)`` integer class labels.
+    Returns:
+        ``(names, loss_of)``: the weight names in ``named_parameters`` order, and ``loss_of(tensors)``,
+        the mean cross-entropy on ``(x, y)`` with ``tensors`` in place of those weights.
 
     >>> m = TinyMLP(4, 3, 2); _ = m[3].bias.data.zero_(); x, y = torch.zeros(2, 4), torch.tensor([0, 1])
     >>> names, loss_of = weight_loss_fn(m, x, y); names
@@ -458,7 +564,12 @@ def damped_inverse(h: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
     Away from an exact minimum the Hessian of a network is indefinite, and OBS with a negative
     :math:`[H^{-1}]_{qq}` would "gain" loss by removing weights; :math:`\lambda = \max(0, -\lambda_{min})
     + \text{damp}\cdot\overline{|h_{ii}|}` fixes that (the Levenberg-Marquardt trick).
-    Returns: the inverse, float64.
+
+    Args:
+        h: a square matrix (a Hessian or Fisher), finite.
+        damp: > 0, the extra damping relative to the mean absolute diagonal.
+    Returns:
+        The ``(d, d)`` inverse, float64.
 
     >>> bool((torch.diagonal(damped_inverse(torch.tensor([[1.0, 2.0], [2.0, 1.0]]))) > 0).all())
     True
@@ -494,9 +605,20 @@ def criterion_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amount
 
     Reads ``model``; does not change its weights.
 
-    Returns ``{amount: {criterion: list of flat weight vectors}}`` (``random`` has ``seeds`` of
-    them). OBS (exact Hessian) and WoodFisher (empirical Fisher from ``fisher_samples`` per-sample
-    gradients) also move the surviving weights; the other criteria only zero the pruned ones.
+    ``random`` has ``seeds`` weight vectors per amount, the others one. OBS (exact Hessian) and
+    WoodFisher (empirical Fisher from ``fisher_samples`` per-sample gradients) also move the
+    surviving weights; the other criteria only zero the pruned ones.
+
+    Args:
+        model: read only; copies of its ``*weight`` parameters, flattened, are pruned (biases stay).
+        x: inputs, non-empty and finite.
+        y: ``(N,)`` integer class labels.
+        amounts: fractions of the weights removed, each in [0, 1).
+        damp: > 0, the damping of the Hessian and Fisher inverses.
+        seeds: random-pruning draws, >= 1.
+        fisher_samples: per-sample gradients for WoodFisher, >= 1; None for all of ``x``.
+    Returns:
+        ``{amount: {criterion: list of flat weight vectors}}``, new tensors.
 
     >>> _ = torch.manual_seed(0); m = TinyMLP(4, 2, 2)
     >>> t = criterion_weights(m, torch.randn(6, 4), torch.tensor([0, 1] * 3), amounts=(0.5,), seeds=1)
@@ -557,6 +679,15 @@ def loss_increase(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amounts=(0
     Reads ``model``; does not change its weights.
 
     Keyword arguments go to :func:`criterion_weights`. A positive value: pruning hurt the loss.
+
+    Args:
+        model: read only.
+        x: inputs, non-empty and finite.
+        y: ``(N,)`` integer class labels.
+        amounts: fractions of the weights removed, each in [0, 1).
+        **kwargs: ``damp``, ``seeds``, ``fisher_samples`` of :func:`criterion_weights`.
+    Returns:
+        ``{amount: {criterion: mean loss increase}}``, floats (nats; random averaged over its seeds).
 
     >>> _ = torch.manual_seed(0); m = TinyMLP(4, 2, 2)
     >>> t = loss_increase(m, torch.randn(6, 4), torch.tensor([0, 1] * 3), amounts=(0.5,), seeds=1)
@@ -621,6 +752,11 @@ class CriteriaConfig:
 class CriteriaResult(Result):
     """The trained MLP, its training accuracy, and ``table = {amount: {criterion: mean loss increase}}``.
 
+    Args:
+        model: the trained :class:`TinyMLP`.
+        train_acc: its training accuracy, in [0, 1].
+        table: ``{amount: {criterion: mean loss increase}}`` (:func:`loss_increase`).
+
     >>> r = CriteriaResult(model=TinyMLP(), train_acc=0.9, table={}); r["train_acc"]
     0.9
     """
@@ -633,7 +769,8 @@ def run_criteria(config: CriteriaConfig, data=None) -> CriteriaResult:
     """Train a :class:`TinyMLP` and tabulate :func:`loss_increase` (training loss, no retraining).
 
     Args:
-        config: the experiment. data: an ``(x, y)`` pair (default: the digits training set).
+        config: a :class:`CriteriaConfig`.
+        data: an ``(x, y)`` pair of tensors (inputs are flattened); None for the digits training set.
     Returns:
         A :class:`CriteriaResult`; the MLP is built here, nothing passed in is changed.
 
@@ -666,6 +803,13 @@ def run_criteria(config: CriteriaConfig, data=None) -> CriteriaResult:
 def criteria_experiment(hidden: int = 16, epochs: int = 40, amounts=(0.5, 0.8), seed: int = 0,
                         fisher_samples: int | None = None, data=None) -> CriteriaResult:
     """Keyword form of ``run_criteria(CriteriaConfig(...), data)``: same arguments, same result.
+
+    Args:
+        hidden, epochs, amounts, seed, fisher_samples: the fields of :class:`CriteriaConfig` (a list
+            of amounts is accepted).
+        data: as for :func:`run_criteria`.
+    Returns:
+        A :class:`CriteriaResult`.
 
     >>> _ = torch.manual_seed(0); x, y = torch.randn(40, 6), torch.arange(40) % 2
     >>> list(criteria_experiment(hidden=2, epochs=1, amounts=(0.5,), data=(x, y)).table)

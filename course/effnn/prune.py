@@ -38,6 +38,12 @@ def check_amount(amount, name: str = "amount") -> float:
 
     Kept as an alias of :func:`effnn.validate.fraction`, the one home of this check.
 
+    Args:
+        amount: a number in [0, 1) (numpy scalars too).
+        name: the argument's name, used in the error message.
+    Returns:
+        ``amount`` as a Python float.
+
     >>> check_amount(np.float32(0.5))
     0.5
     """
@@ -77,6 +83,13 @@ def prunable_layers(model: nn.Module, include_output: bool = True) -> list[nn.Mo
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only.
+        include_output: keep the last Linear/Conv layer (usually the classifier).
+    Returns:
+        A new list of the model's ``nn.Linear`` / ``nn.Conv1d`` / ``nn.Conv2d`` modules (the modules
+        themselves, not copies); empty when there are none.
+
     >>> len(prunable_layers(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))))
     2
     """
@@ -93,6 +106,11 @@ def weight_of(layer: nn.Module) -> torch.Tensor:
 
     Computed afresh: ``layer.weight`` itself is only refreshed by the next forward pass.
 
+    Args:
+        layer: a module with a ``weight`` tensor; read only.
+    Returns:
+        The masked weight (a new tensor attached to ``weight_orig``'s graph) when pruned, else ``layer.weight`` itself.
+
     >>> lin = magnitude_prune(nn.Sequential(nn.Linear(4, 4)), 0.5)[0]
     >>> int((weight_of(lin) == 0).sum())
     8
@@ -107,6 +125,11 @@ def mask_of(layer: nn.Module) -> torch.Tensor:
     """The layer's 0/1 mask (all ones if it was never pruned).
 
     Reads ``layer``; does not change its weights.
+
+    Args:
+        layer: a module with a ``weight`` tensor; read only.
+    Returns:
+        The layer's ``weight_mask`` buffer itself (not a copy), or a new all-ones tensor.
 
     >>> mask_of(nn.Linear(2, 2)).tolist()
     [[1.0, 1.0], [1.0, 1.0]]
@@ -144,7 +167,8 @@ def install_mask(layer: nn.Module, mask: torch.Tensor) -> None:
     it: lottery-ticket transplants and DEEP R's rewiring need exactly that.
 
     Args:
-        layer: a Linear/Conv layer, changed in place. mask: 0/1 tensor shaped like ``layer.weight``.
+        layer: a Linear/Conv layer, changed in place.
+        mask: a 0/1 tensor shaped like ``layer.weight`` (cast to its dtype).
     Returns:
         None.
 
@@ -268,6 +292,8 @@ def magnitude_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "glob
         model: pruned in place (it must have a prunable layer).
         amount: a number in [0, 1) (numpy scalars too).
         scope: ``"global"`` (one threshold) or ``"layer"`` (the same fraction per layer).
+        layers: the layers to prune (default: every prunable layer).
+        amounts: ``{layer or its name in model: fraction}``; unlisted layers get ``amount``.
     Returns:
         ``model``.
 
@@ -288,8 +314,11 @@ def random_prune(model: nn.Module, amount: float = 0.5, *, scope: str = "global"
     In place: changes ``model`` and returns it (copy it first to keep the original).
 
     Args:
-        model: a model with a prunable layer; amount: final fraction of zeros in [0, 1);
-        scope: ``"global"`` or ``"layer"``; layers: default every prunable layer; seed: an int.
+        model: pruned in place; it must have a prunable layer.
+        amount: final fraction of zeros in [0, 1).
+        scope: ``"global"`` or ``"layer"``.
+        layers: the layers to prune (default: every prunable layer).
+        seed: an int; the same seed removes the same weights.
     Returns:
         ``model``.
 
@@ -308,6 +337,9 @@ def remove_masks(model: nn.Module) -> nn.Module:
     """Make pruning permanent: ``weight`` becomes a plain parameter with the zeros baked in.
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
+
+    Args:
+        model: changed in place: every pruned layer's ``weight_orig`` / ``weight_mask`` become one ``weight``.
 
     Returns:
         ``model``, with no ``weight_orig`` / ``weight_mask`` left.
@@ -328,6 +360,10 @@ def layer_sparsity(model: nn.Module, layers=None) -> dict[str, float]:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only.
+        layers: the layers to report (default: every prunable layer); a layer must be a module of ``model`` to be listed.
+
     Returns:
         ``{module name: fraction of zeros}``.
 
@@ -346,6 +382,12 @@ def weight_sparsity(model: nn.Module, layers=None) -> float:
 
     A model without prunable layers has no such fraction: ``ValueError``.
 
+    Args:
+        model: read only; it must have a prunable layer.
+        layers: the layers to count (default: every prunable layer).
+    Returns:
+        The fraction of zero weights, a float in [0, 1].
+
     >>> weight_sparsity(nn.Sequential(nn.Linear(2, 2)))
     0.0
     """
@@ -363,6 +405,13 @@ def nm_mask(weight: torch.Tensor, n: int = 2, m: int = 4) -> torch.Tensor:
 
     2:4 is what sparse tensor cores of NVIDIA Ampere GPUs run at 2x (Mishra et al. 2021). Requires
     the flattened input size to be divisible by ``m``.
+
+    Args:
+        weight: a 2-D, 3-D or 4-D weight, out channels first; read only.
+        n: weights kept per group, 1 <= n <= m.
+        m: group size, >= 1; it must divide the flattened input size.
+    Returns:
+        A new 0/1 float tensor shaped like ``weight``.
 
     >>> nm_mask(torch.tensor([[0.1, -3.0, 2.0, 0.2]])).tolist()
     [[0.0, 1.0, 1.0, 0.0]]
@@ -383,6 +432,13 @@ def nm_mask(weight: torch.Tensor, n: int = 2, m: int = 4) -> torch.Tensor:
 def is_nm_sparse(weight: torch.Tensor, n: int = 2, m: int = 4) -> bool:
     """True when every group of ``m`` consecutive inputs holds at most ``n`` non-zeros.
 
+    Args:
+        weight: a 2-D, 3-D or 4-D weight, out channels first; read only.
+        n: the most non-zeros allowed per group, >= 1.
+        m: group size, >= 1.
+    Returns:
+        A bool; False when ``m`` does not divide the flattened input size.
+
     >>> is_nm_sparse(torch.tensor([[1., 0., 0., 2.]])), is_nm_sparse(torch.ones(1, 4))
     (True, False)
     """
@@ -402,7 +458,10 @@ def nm_prune(model: nn.Module, n: int = 2, m: int = 4, layers=None) -> nn.Module
     A model where no layer qualifies is refused (``ValueError``) rather than returned unpruned.
 
     Args:
+        model: pruned in place (masks multiply into existing ones).
         n, m: keep ``n`` of every ``m`` consecutive input weights (2:4 is what sparse tensor cores run).
+        layers: the layers to consider (default: every prunable layer); those whose input size ``m``
+            does not divide are skipped.
     Returns:
         ``model``.
 
@@ -432,6 +491,13 @@ def block_scores(weight: torch.Tensor, granularity: str = "weight") -> torch.Ten
     For a conv weight ``(out, in, kh, kw)`` (Mao et al. 2017): ``weight`` = single entries,
     ``vector`` = one kernel row ``(kw)``, ``kernel`` = one ``kh x kw`` slice, ``filter`` = a whole
     output channel. A linear weight ``(out, in)`` has ``weight``, ``vector`` (= one row) and ``filter``.
+
+    Args:
+        weight: a 2-D, 3-D or 4-D weight, out channels first; read only.
+        granularity: ``"weight"``, ``"vector"``, ``"kernel"`` or ``"filter"`` (``vector`` and ``kernel``
+            on a 4-D weight only, ``vector`` also on a 2-D one).
+    Returns:
+        A tensor shaped like ``weight`` (an expanded view: copy it before writing into it).
 
     >>> block_scores(torch.tensor([[3., 4.], [0., 1.]]), "filter").tolist()
     [[5.0, 5.0], [1.0, 1.0]]
@@ -468,6 +534,7 @@ def block_prune(model: nn.Module, amount: float, granularity: str = "weight", *,
         model: pruned in place (masks multiply into existing ones); returned.
         amount: fraction of each layer's weights to remove, in [0, 1).
         granularity: ``"weight"``, ``"vector"``, ``"kernel"`` or ``"filter"``.
+        layers: the layers to prune (default: every prunable layer).
     Returns:
         ``model``.
 
@@ -513,8 +580,10 @@ def polynomial_schedule(final: float, steps: int, initial: float = 0.0, power: i
     """Gradual pruning (Zhu & Gupta 2017): :math:`s_t = s_f + (s_i - s_f)(1 - t/T)^3`, fast first.
 
     Args:
-        final: the last round's fraction of zeros, in [0, 1); steps: rounds, an int >= 1;
-        initial: the starting fraction; power: the exponent (3 in the paper).
+        final: the last round's fraction of zeros, in [0, 1).
+        steps: rounds, an int >= 1.
+        initial: the starting fraction, in [0, 1).
+        power: the exponent, > 0 (3 in the paper).
     Returns:
         ``steps`` fractions, rising to ``final``.
 
@@ -541,6 +610,15 @@ class PruneRetrainConfig:
     ``profile`` optionally gives each prunable layer its own final sparsity (Han et al. prune the
     small output layer less), overriding ``amount`` and ``scope``. ``sparsity`` is the deprecated
     name of ``amount`` (the final fraction of weights removed). :meth:`fast` is the fast-mode preset.
+
+    Args:
+        amount: the final fraction of weights removed, in [0, 1).
+        steps: prune-retrain rounds, >= 1 (1: one-shot).
+        scope: ``"global"`` or ``"layer"``.
+        profile: one final fraction in [0, 1) per prunable layer, overriding ``amount`` and ``scope``; or None.
+        schedule: ``"polynomial"`` (:func:`polynomial_schedule`) or ``"geometric"`` (:func:`iterative_schedule`).
+        retrain: the :class:`~effnn.train.TrainConfig` of each retraining round.
+        budget_steps: total rounds of retraining epochs to spend, >= 1; None for ``steps``.
 
     >>> PruneRetrainConfig(amount=0.8, steps=3).amount, PruneRetrainConfig.fast().retrain.epochs
     (0.8, 1)
@@ -579,6 +657,16 @@ def prune_retrain(model: nn.Module, train_data, cfg: PruneRetrainConfig, *, val_
     pruning and after retraining (on ``val_data`` when given). With ``steps=1`` the single retraining
     lasts ``budget_steps`` rounds, so one-shot and iterative spend the same number of epochs.
     ``layers`` limits pruning to those modules (default: every prunable layer).
+
+    Args:
+        model: pruned and retrained in place; it must have a prunable layer.
+        train_data: ``(x, y)`` tensors, a Dataset or a DataLoader (not empty).
+        cfg: a :class:`PruneRetrainConfig`.
+        val_data: data for the accuracies in each record, or None.
+        layers: the layers to prune (default: every prunable layer); ``cfg.profile`` needs one value per layer.
+    Returns:
+        A list of ``{"target", "sparsity", "acc_pruned", "acc_retrained"}`` dicts, one per round (the
+        two accuracies only with ``val_data``).
 
     >>> _ = torch.manual_seed(0); x = torch.randn(64, 16); y = (x[:, 0] > 0).long()
     >>> m = nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 2))
@@ -635,6 +723,14 @@ class HanConfig:
     "pruning with retraining" curve) and with the whole iterative budget (a stricter control).
     ``sparsity`` is the deprecated name of ``amount``; :meth:`fast` is the fast-mode preset.
 
+    Args:
+        amount: the final fraction of weights removed, in [0, 1).
+        steps: rounds of iterative pruning, >= 1.
+        scope: ``"global"`` or ``"layer"``.
+        dense: the :class:`~effnn.train.TrainConfig` of the dense training.
+        retrain: the :class:`~effnn.train.TrainConfig` of each retraining round.
+        seed: seeds the dense model and every training.
+
     >>> HanConfig(amount=0.9).amount, HanConfig.fast().dense.epochs
     (0.9, 2)
     """
@@ -669,6 +765,18 @@ class HanResult(Result):
     ``acc_<run>_no_retrain``, ``nonzero_<run>`` and ``layer_sparsity_<run>``. A field reads as
     ``result.acc_dense`` or ``result["acc_dense"]``.
 
+    Args:
+        acc_dense: the dense model's test accuracy.
+        nonzero_dense: its non-zero parameters.
+        acc_iterative, acc_oneshot, acc_oneshot_equal_budget: test accuracy after the last retraining.
+        acc_iterative_no_retrain, acc_oneshot_no_retrain, acc_oneshot_equal_budget_no_retrain: test
+            accuracy right after the last pruning step.
+        nonzero_iterative, nonzero_oneshot, nonzero_oneshot_equal_budget: non-zero parameters, biases included.
+        layer_sparsity_iterative, layer_sparsity_oneshot, layer_sparsity_oneshot_equal_budget:
+            :func:`layer_sparsity` of each pruned model.
+        weight_ratio: ``nonzero_dense / nonzero_iterative``.
+        dense_model: the trained dense LeNet-300-100.
+
     >>> [f for f in HanResult.__dataclass_fields__ if f.startswith("acc_oneshot")]
     ['acc_oneshot', 'acc_oneshot_no_retrain', 'acc_oneshot_equal_budget', 'acc_oneshot_equal_budget_no_retrain']
     """
@@ -697,6 +805,10 @@ def run_han(config: HanConfig | None = None, data: dict | None = None) -> "HanRe
     digits offline, MNIST with ``EFFNN_DATA=real``). ``weight_ratio`` counts all non-zero parameters
     (biases included) of the dense over the pruned network. ``dense_model`` is the trained baseline.
     Every pruned model is a copy of it; nothing passed in is changed.
+
+    Args:
+        config: a :class:`HanConfig` (default ``HanConfig()``).
+        data: ``{"train": (x, y), "test": (x, y)}`` of images or flat features; None for the course data.
 
     Returns:
         A :class:`HanResult` (also readable as ``result["acc_dense"]``, like the old dict).
@@ -745,6 +857,12 @@ def run_han(config: HanConfig | None = None, data: dict | None = None) -> "HanRe
 
 def han_experiment(cfg: HanConfig | None = None, data: dict | None = None) -> HanResult:
     """``run_han(cfg, data)`` under its first name (lecture 01 calls it so).
+
+    Args:
+        cfg: a :class:`HanConfig`, or None for the default.
+        data: as for :func:`run_han`.
+    Returns:
+        A :class:`HanResult`.
 
     >>> _ = torch.manual_seed(0); x = torch.randn(16, 4); y = (x[:, 0] > 0).long()
     >>> data = {"train": (x, y), "test": (x, y)}
