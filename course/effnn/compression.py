@@ -67,6 +67,14 @@ def kmeans_codebook(weights: torch.Tensor, bits: int, *, mask: torch.Tensor | No
     of ``weights`` (masked-out positions get index 0; the mask keeps them at zero). Linear
     initialisation over ``[min, max]``, which Han et al. found best: it keeps the rare large weights.
 
+    Args:
+        weights: a tensor of finite values, any shape; read only.
+        bits: index bits, an int in [1, 16]: ``2^bits`` clusters.
+        mask: a tensor with as many entries as ``weights``; true (non-zero) entries are clustered, at least one.
+        seed: an int >= 0, k-means' ``random_state``.
+    Returns:
+        ``(centroids, index)``: ``(2^bits,)`` float32 and int64 shaped like ``weights``; new tensors.
+
     >>> c, index = kmeans_codebook(torch.tensor([-1.0, -0.9, 0.0, 1.0, 1.1]), bits=1)
     >>> [round(v, 3) for v in c.tolist()], index.tolist()
     ([-0.633, 1.05], [0, 0, 0, 1, 1])
@@ -104,8 +112,14 @@ class SharedWeight(nn.Module):
 
     ``bias_bits`` (default 8) stores the bias as symmetric linear integers with one fp32 scale,
     and the forward pass uses exactly those values, so the measured accuracy is the stored model's.
-    Args: ``layer`` (its nonzero pattern becomes the mask); ``bits`` per cluster index; ``seed``.
     Built for every layer by :func:`share_weights`.
+
+    Args:
+        layer: an ``nn.Linear`` or ``nn.Conv2d``, wrapped (not copied); its weight is frozen and its
+            non-zero pattern becomes the mask.
+        bits: index bits, an int in [1, 16].
+        seed: k-means' seed, an int >= 0.
+        bias_bits: bits of the stored bias, an int in [1, 16]; None for an fp32 bias.
 
     >>> sw = SharedWeight(nn.Linear(4, 3), bits=2); sw.centroids.numel(), sw(torch.zeros(1, 4)).shape
     (4, torch.Size([1, 3]))
@@ -152,6 +166,14 @@ def share_weights(model: nn.Module, bits, *, seed: int = 0, bias_bits: int | Non
     ``bits`` is one int, or a list with one entry per layer in order. Biases stay trainable.
     In place: returns ``model``.
 
+    Args:
+        model: changed in place (not a bare layer: wrap it in ``nn.Sequential``).
+        bits: an int in [1, 16], or one per Linear/Conv2d layer in ``modules()`` order.
+        seed: k-means' seed, an int >= 0.
+        bias_bits: as in :class:`SharedWeight`.
+    Returns:
+        ``model``.
+
     >>> _ = torch.manual_seed(0); m = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
     >>> [l.centroids.numel() for l in shared_layers(share_weights(m, [3, 2]))]
     [8, 4]
@@ -183,6 +205,11 @@ def shared_layers(model: nn.Module) -> list[SharedWeight]:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only.
+    Returns:
+        A new list of the :class:`SharedWeight` modules themselves; empty when there are none.
+
     >>> m = nn.Sequential(nn.Linear(2, 2)); len(shared_layers(m))
     0
     >>> len(shared_layers(share_weights(m, 1)))
@@ -201,6 +228,11 @@ def huffman_code(symbols) -> dict:
 
     Ties are broken by insertion order, so the code is deterministic. One distinct symbol gets
     the one-bit code ``'0'``.
+
+    Args:
+        symbols: a non-empty list, tuple, tensor or array of hashable symbols.
+    Returns:
+        ``{symbol: codeword}``, codewords as strings of ``'0'``/``'1'``.
 
     >>> sorted(huffman_code([0, 0, 0, 1, 2]).items())
     [(0, '1'), (1, '00'), (2, '01')]
@@ -226,6 +258,12 @@ def huffman_code(symbols) -> dict:
 def huffman_encode(symbols, code: dict) -> str:
     """Concatenate the codewords of ``symbols`` (a string of '0'/'1', for teaching clarity).
 
+    Args:
+        symbols: a list, tuple, tensor or array; each must have a codeword.
+        code: ``{symbol: codeword}`` (e.g. :func:`huffman_code`).
+    Returns:
+        A string of ``'0'``/``'1'``.
+
     >>> huffman_encode([0, 2], {0: '0', 1: '10', 2: '11'})
     '011'
     """
@@ -239,6 +277,12 @@ def huffman_encode(symbols, code: dict) -> str:
 
 def huffman_decode(bits: str, code: dict) -> list:
     """Invert :func:`huffman_encode`: read bits until they spell a codeword (prefix-freeness).
+
+    Args:
+        bits: a string of ``'0'``/``'1'``, ending on a codeword boundary.
+        code: a prefix-free ``{symbol: codeword}``.
+    Returns:
+        The list of decoded symbols.
 
     >>> huffman_decode('011', {0: '0', 1: '10', 2: '11'})
     [0, 2]
@@ -265,6 +309,11 @@ def huffman_decode(bits: str, code: dict) -> list:
 def is_prefix_free(code: dict) -> bool:
     """True when no codeword is the beginning of another.
 
+    Args:
+        code: a non-empty ``{symbol: codeword}``.
+    Returns:
+        A bool.
+
     >>> is_prefix_free({0: '0', 1: '01'})
     False
     """
@@ -275,6 +324,11 @@ def is_prefix_free(code: dict) -> bool:
 
 def huffman_bits(symbols) -> int:
     """Length in bits of the Huffman-coded sequence.
+
+    Args:
+        symbols: a non-empty list, tuple, tensor or array of hashable symbols.
+    Returns:
+        The number of bits, an int (the code table itself is not counted).
 
     >>> huffman_bits([0, 0, 0, 1, 2])
     7
@@ -294,6 +348,12 @@ def relative_index(mask: torch.Tensor, index_bits: int) -> tuple[list[int], list
     A gap larger than ``2^index_bits - 1`` is bridged with padding entries: each padding
     entry advances by the largest gap and stores a zero weight. Returns ``(gaps, is_padding)``
     with one entry per stored weight (real or padding).
+
+    Args:
+        mask: a tensor, non-zero = kept; read flat.
+        index_bits: the gap width, an int in [1, 16].
+    Returns:
+        ``(gaps, is_padding)``: two lists of ints of equal length.
 
     >>> relative_index(torch.tensor([1, 0, 0, 1, 0, 0, 0, 0, 1], dtype=torch.bool), index_bits=2)
     ([1, 3, 3, 2], [0, 0, 1, 0])
@@ -318,6 +378,12 @@ def relative_index(mask: torch.Tensor, index_bits: int) -> tuple[list[int], list
 def decode_positions(gaps: list[int], padding: list[int]) -> list[int]:
     """Positions of the real weights from the gaps (the inverse of :func:`relative_index`).
 
+    Args:
+        gaps: ints >= 1, as :func:`relative_index` returns them.
+        padding: 0/1 per gap, the same length.
+    Returns:
+        The flat positions of the real (non-padding) entries, a list of ints.
+
     >>> decode_positions([2, 3], [0, 0])
     [1, 4]
     """
@@ -339,6 +405,17 @@ TABLE_BITS_PER_SYMBOL = 5
 @dataclass
 class LayerStorage:
     """Bits one compressed layer needs, by part; ``total_bits`` sums them. Built by :func:`layer_storage`.
+
+    Args:
+        name: the layer's module name.
+        params: the weight's entries.
+        nonzero: kept weights.
+        weight_bits: bits of the coded cluster indices (padding entries included).
+        index_bits: bits of the coded relative positions.
+        codebook_bits: bits of the fp32 centroids.
+        table_bits: bits of the two Huffman tables.
+        bias_bits: bits of the bias (and its scale).
+        extras: more facts (``stored_entries``, ``padding``, ``index_bits``).
 
     >>> LayerStorage("fc", params=4, nonzero=3, weight_bits=3, index_bits=6, codebook_bits=64,
     ...              table_bits=0, bias_bits=0).total_bits
@@ -366,8 +443,18 @@ def layer_storage(name: str, index: torch.Tensor, mask: torch.Tensor, n_centroid
 
     Padding entries get a reserved weight symbol ``n_centroids`` (decoded as 0), so the weight
     alphabet has ``n_centroids + 1`` symbols when padding occurs.
-    Args: ``index`` and ``mask`` of the layer's weight shape; ``index_bits`` the gap width;
-    ``bias_numel`` and ``bias_bits_each`` price the bias. Returns a :class:`LayerStorage`.
+
+    Args:
+        name: the layer's name, a str.
+        index: the cluster index of every weight, ints in ``[0, n_centroids)``.
+        mask: kept weights, shaped like ``index``.
+        n_centroids: the codebook's size, >= 1.
+        index_bits: the gap width, an int in [1, 16].
+        bias_numel: bias entries, >= 0.
+        bias_bits_each: bits per bias entry, >= 0.
+        huffman: Huffman-code indices and gaps (else fixed width, no tables).
+    Returns:
+        A :class:`LayerStorage`.
 
     >>> s = layer_storage("fc", torch.tensor([0, 0, 1, 1]), torch.tensor([True, False, True, True]), 2,
     ...                   index_bits=2, huffman=False)
@@ -414,6 +501,13 @@ def model_storage(model: nn.Module, *, index_bits: int | None = 5, huffman: bool
     ``index_bits=None`` lets the encoder pick, per layer, the gap width (2..8) that stores the layer
     in the fewest bits (a pure storage choice: it does not change the weights).
 
+    Args:
+        model: read only; it needs a :class:`SharedWeight` layer.
+        index_bits: the gap width, an int in [1, 16]; None to pick the best of 2..8 per layer.
+        huffman: Huffman-code indices and gaps (else fixed width).
+    Returns:
+        One :class:`LayerStorage` per :class:`SharedWeight` layer, in ``named_modules()`` order.
+
     >>> _ = torch.manual_seed(0); m = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
     >>> [s.name for s in model_storage(share_weights(m, 2))]
     ['0', '2']
@@ -444,8 +538,12 @@ def model_storage(model: nn.Module, *, index_bits: int | None = 5, huffman: bool
 def compression_table(dense_bytes: int, layers: list[LayerStorage]) -> dict:
     """Totals: compressed bytes, ratio to the fp32 model, mean bits per non-zero weight.
 
-    Args: ``dense_bytes`` the fp32 model's size; ``layers`` from :func:`model_storage`. Returns a dict
-    with ``params``, ``nonzero``, ``kept``, ``compressed_bytes``, ``ratio`` and ``bits_per_weight``.
+    Args:
+        dense_bytes: the fp32 model's size in bytes, >= 1.
+        layers: a non-empty list of :class:`LayerStorage` (:func:`model_storage`).
+    Returns:
+        ``{"params", "nonzero", "kept", "compressed_bytes", "ratio", "bits_per_weight"}``: ``kept`` is
+        a fraction, ``ratio`` is dense over compressed, ``bits_per_weight`` counts codes and gaps per kept weight.
 
     >>> s = LayerStorage("fc", params=4, nonzero=3, weight_bits=3, index_bits=6, codebook_bits=64,
     ...                  table_bits=0, bias_bits=0)
@@ -483,8 +581,15 @@ def prune_and_retrain(model: nn.Module, amounts, train_data, cfg, *, steps: int 
     each (``torch.nn.utils.prune`` keeps the masks applied), then the masks are made permanent.
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
-    Args: ``amounts`` one per Linear/Conv2d in order (or one for all); ``train_data`` an ``(x, y)``
-    pair; ``cfg`` the ``TrainConfig`` of each retraining.
+
+    Args:
+        model: changed in place; it needs an ``nn.Linear`` or ``nn.Conv2d``.
+        amounts: one final fraction in [0, 1) per Linear/Conv2d in ``modules()`` order, or one for all.
+        train_data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+        cfg: the :class:`~effnn.train.TrainConfig` of each retraining round.
+        steps: rounds, an int >= 1 (geometric schedule of the kept fraction).
+    Returns:
+        ``model``, with plain weights (no masks left).
 
     >>> from effnn.prune import weight_sparsity
     >>> from effnn.train import TrainConfig
@@ -524,7 +629,15 @@ def share_and_finetune(model: nn.Module, bits, train_data, cfg, *, seed: int = 0
     """Stage 2: k-means weight sharing, then fine-tune the centroids (and biases).
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
-    ``bits`` as in :func:`share_weights`; ``cfg`` the fine-tuning's ``TrainConfig``.
+
+    Args:
+        model: changed in place, as by :func:`share_weights`.
+        bits: as in :func:`share_weights`.
+        train_data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+        cfg: the fine-tuning's :class:`~effnn.train.TrainConfig`; None to share without fine-tuning.
+        seed: k-means' seed, an int >= 0.
+    Returns:
+        ``model``.
 
     >>> from effnn.train import TrainConfig
     >>> _ = torch.manual_seed(0); m = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
@@ -559,6 +672,13 @@ def han_table(model: nn.Module, *, index_bits: int = 5) -> list[dict]:
     Bits are per stored entry (padding entries included, which is why a 3-bit layer with padding
     needs 4-bit fixed-width codes: 8 clusters plus the padding symbol). Compression rates are
     against fp32 weights and biases of the same layer. Needs :class:`SharedWeight` layers.
+
+    Args:
+        model: read only; it needs :class:`SharedWeight` layers.
+        index_bits: the gap width, an int in [1, 16].
+    Returns:
+        One dict per layer plus a ``"total"`` row: ``layer``, ``weights``, ``kept_%``,
+        ``cluster_bits``, ``weight_bits_PQ(H)``, ``index_bits_PQ(H)``, ``ratio_PQ(H)``.
 
     >>> _ = torch.manual_seed(0); m = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
     >>> rows = han_table(share_weights(m, 2)); [r["layer"] for r in rows]
@@ -596,6 +716,12 @@ def markdown_table(rows: list[dict], digits: int = 3):
     """Show a list of row dicts as a Markdown table in a notebook (plain text elsewhere).
 
     Columns come from the first row; floats get ``digits`` significant digits.
+
+    Args:
+        rows: a non-empty list of dicts; the first row's keys are the columns.
+        digits: significant digits of floats, >= 1.
+    Returns:
+        An ``IPython.display.Markdown`` (its ``.data`` is the table's text).
 
     >>> print(markdown_table([{"layer": "fc1", "ratio": 12.3456}]).data)
     | layer | ratio |

@@ -38,6 +38,12 @@ def _check_logits(name: str, logits) -> torch.Tensor:
 def softmax_t(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
     """``softmax(logits / T)`` over the class dim 1: larger ``T`` gives softer targets.
 
+    Args:
+        logits: float ``(N, C, ...)``, non-empty and finite.
+        T: the temperature, > 0.
+    Returns:
+        A new tensor shaped like ``logits``, summing to 1 over dim 1.
+
     >>> softmax_t(torch.tensor([[0.0, 0.0]]), T=2).tolist()
     [[0.5, 0.5]]
     """
@@ -49,8 +55,12 @@ def softmax_t(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
 def soft_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0) -> torch.Tensor:
     """``KL(softmax(t/T) || softmax(s/T))`` summed over classes, averaged over samples (and pixels).
 
-    Args: logits ``(N, C, ...)`` of equal shape; ``T`` > 0. Returns: a scalar tensor, 0 when the
-    student matches the teacher.
+    Args:
+        student_logits: float ``(N, C, ...)``, finite.
+        teacher_logits: the same shape; detached.
+        T: the temperature, > 0.
+    Returns:
+        A scalar tensor (nats, not scaled by ``T**2``), 0 when the student matches the teacher.
 
     >>> round(float(soft_kl(torch.tensor([[2.0, 0.0]]), torch.tensor([[2.0, 0.0]]))), 4)
     0.0
@@ -78,7 +88,9 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets=
 
     Args:
         student_logits, teacher_logits: float ``(N, C)`` or ``(N, C, H, W)``, same shape, finite.
-        T: temperature > 0; alpha: weight of the soft term, in [0, 1].
+        targets: integer class indices ``(N,)`` or ``(N, H, W)``; None only when ``alpha == 1``.
+        T: temperature > 0.
+        alpha: weight of the soft term, in [0, 1].
     Returns:
         the scalar loss (differentiable in ``student_logits``).
 
@@ -109,8 +121,15 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets=
 def kd_loss_fn(teacher: nn.Module, *, T: float = 4.0, alpha: float = 0.9):
     """A ``loss_fn(model, x, y)`` for :func:`effnn.train.fit` that distils from ``teacher``.
 
-    Reads ``teacher``; does not change its weights (it is put in eval mode). Returns the
-    ``loss_fn``; ``T`` and ``alpha`` as in :func:`kd_loss`.
+    Reads ``teacher``; does not change its weights (it is put in eval mode). ``T`` and ``alpha``
+    as in :func:`kd_loss`.
+
+    Args:
+        teacher: read only; put in eval mode here, run under ``torch.no_grad()``.
+        T: the temperature, > 0.
+        alpha: the soft term's weight, in [0, 1].
+    Returns:
+        ``loss_fn(model, x, y) -> scalar tensor``.
 
     >>> teacher = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     >>> loss_fn = kd_loss_fn(teacher, T=2.0)
@@ -135,6 +154,9 @@ class FeatureTap:
 
     ``remove()`` takes the hook off again.
 
+    Args:
+        module: any module; a forward hook is registered on it until :meth:`remove`.
+
     >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU()); tap = FeatureTap(net[0])
     >>> _ = net(torch.randn(3, 4)); tap.output.shape
     torch.Size([3, 8])
@@ -158,8 +180,11 @@ class HintStudent(nn.Module):
     """A student plus the FitNets adapter (regressor) that maps its hint layer to the teacher's
     width. Training this container trains both; ``forward`` is the student's.
 
-    Args: ``hint_layer`` a module inside ``student``; ``student_dim`` and ``teacher_dim`` the
-    flattened widths of the two hint outputs.
+    Args:
+        student: the student network, kept (not copied) as ``self.student``.
+        hint_layer: a module inside ``student`` whose output is the hint (tapped by a forward hook).
+        student_dim: the flattened width of that output, >= 1.
+        teacher_dim: the flattened width of the teacher's hint, >= 1.
 
     >>> s = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     >>> hs = HintStudent(s, s[1], student_dim=3, teacher_dim=8)
@@ -188,7 +213,16 @@ def hint_loss_fn(teacher: nn.Module, teacher_layer: nn.Module, *, beta: float = 
     Reads ``teacher``; does not change its weights.
 
     ``teacher_layer`` is the teacher module whose output is the hint; the student side comes
-    from the :class:`HintStudent` the loss is called with. Returns the ``loss_fn(model, x, y)``.
+    from the :class:`HintStudent` the loss is called with.
+
+    Args:
+        teacher: read only; put in eval mode here.
+        teacher_layer: the teacher module whose output is the hint; a forward hook stays registered on it.
+        beta: the hint term's weight, >= 0.
+        T: the temperature, > 0.
+        alpha: the soft term's weight, in [0, 1].
+    Returns:
+        ``loss_fn(model, x, y) -> scalar tensor``; ``model`` must be the :class:`HintStudent`.
 
     >>> teacher = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     >>> s = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
@@ -223,7 +257,15 @@ def hint_loss_fn(teacher: nn.Module, teacher_layer: nn.Module, *, beta: float = 
 def class_balanced_subset(x: torch.Tensor, y: torch.Tensor, per_class: int, seed: int = 0):
     """``per_class`` random examples of every class (seeded): the small labelled set.
 
-    Returns ``(x_subset, y_subset)``, grouped by class; a class with too few examples is an error.
+    A class with fewer than ``per_class`` examples is an error.
+
+    Args:
+        x: ``(N, ...)`` inputs, non-empty.
+        y: ``(N,)`` class labels.
+        per_class: examples per class, >= 1.
+        seed: an int; the same seed picks the same examples.
+    Returns:
+        ``(x_subset, y_subset)``, new tensors of ``per_class * classes`` samples, grouped by class.
 
     >>> xs, ys = class_balanced_subset(torch.randn(20, 3), torch.arange(20) % 4, per_class=2)
     >>> xs.shape, ys.bincount().tolist()
@@ -251,8 +293,19 @@ def train_student(make_student, data, cfg, *, teacher: nn.Module | None = None, 
     """Build a student with ``make_student()`` under ``seed`` and train it on ``data``: plain
     cross-entropy without a teacher, :func:`kd_loss` with one. Same init, same batches either way.
 
-    Args: ``data`` an ``(x, y)`` pair; ``cfg`` a ``TrainConfig``. Returns the new, trained student;
-    ``teacher`` is only read. Equal seeds give equal students, so a KD gain is not an init effect.
+    Equal seeds give equal students, so a KD gain is not an init effect.
+
+    Args:
+        make_student: ``make_student() -> nn.Module``, called after seeding.
+        data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+        cfg: a :class:`~effnn.train.TrainConfig`; its ``seed`` is replaced by ``seed``.
+        teacher: read only (put in eval mode); None for plain cross-entropy.
+        T: the temperature, > 0 (with a teacher).
+        alpha: the soft term's weight, in [0, 1] (with a teacher).
+        seed: seeds the init and the batch order.
+        desc: the progress bar's label.
+    Returns:
+        The new, trained student.
 
     >>> from effnn.train import TrainConfig
     >>> d, cfg = (torch.randn(32, 4), torch.arange(32) % 2), TrainConfig(epochs=1, batch_size=16)

@@ -41,6 +41,11 @@ def singular_values(layer: nn.Module) -> torch.Tensor:
 
     Reads ``layer``; does not change its weights.
 
+    Args:
+        layer: an ``nn.Linear`` or ``nn.Conv2d`` with finite weights; read only.
+    Returns:
+        A new float32 tensor of ``min(out, in*k*k)`` singular values, largest first.
+
     >>> singular_values(nn.Linear(3, 2)).shape
     torch.Size([2])
     """
@@ -55,8 +60,13 @@ def singular_values(layer: nn.Module) -> torch.Tensor:
 def relative_error(layer: nn.Module, rank: int) -> float:
     """:math:`\\|W - W_r\\|_F / \\|W\\|_F = \\sqrt{\\sum_{i>r} s_i^2 / \\sum_i s_i^2}` (Eckart-Young).
 
-    Reads ``layer``; does not change its weights. Returns a float in [0, 1]: what a rank-``rank``
-    factorization loses before any fine-tuning.
+    Reads ``layer``; does not change its weights.
+
+    Args:
+        layer: an ``nn.Linear`` or ``nn.Conv2d`` with a non-zero weight; read only.
+        rank: an int in ``[1, number of singular values]``.
+    Returns:
+        A float in [0, 1]: what a rank-``rank`` factorization loses before any fine-tuning.
 
     >>> lin = nn.Linear(8, 8)
     >>> relative_error(lin, 8), 0 < relative_error(lin, 2) < 1
@@ -104,8 +114,11 @@ def _two_stage(first: nn.Module, first_w, second: nn.Module, second_w, bias) -> 
 def max_conv_rank(conv: nn.Conv2d, scheme: str = "spatial") -> int:
     """The rank at which :func:`factorize_conv` is exact.
 
-    Args: ``conv`` a ``Conv2d``; ``scheme`` ``"spatial"`` or ``"channel"``. Returns: an int; a rank
-    whose two factors cost more than ``conv`` saves nothing.
+    Args:
+        conv: an ``nn.Conv2d``; read only.
+        scheme: ``"spatial"`` or ``"channel"``.
+    Returns:
+        An int; a rank whose two factors cost more than ``conv`` saves nothing.
 
     >>> conv = nn.Conv2d(3, 8, 3)
     >>> max_conv_rank(conv), max_conv_rank(conv, "channel")
@@ -121,8 +134,12 @@ def max_conv_rank(conv: nn.Conv2d, scheme: str = "spatial") -> int:
 def factorize_conv(conv: nn.Conv2d, rank: int, scheme: str = "spatial") -> nn.Sequential:
     """Two convolutions whose composition approximates ``conv`` (see the module docstring).
 
-    Args: ``rank`` in ``[1, max_conv_rank(conv, scheme)]``. Returns: a new ``nn.Sequential`` of the
-    two convs (same stride and padding overall); ``conv`` is not changed.
+    Args:
+        conv: an ``nn.Conv2d`` with ``groups=1``, dilation 1 and numeric zero padding; not changed.
+        rank: an int in ``[1, max_conv_rank(conv, scheme)]``.
+        scheme: ``"spatial"`` or ``"channel"``.
+    Returns:
+        A new ``nn.Sequential`` of the two convs (same stride and padding overall; the bias on the second).
 
     >>> _ = torch.manual_seed(0); conv = nn.Conv2d(3, 8, 3, padding=1); x = torch.randn(1, 3, 6, 6)
     >>> two = factorize_conv(conv, 9); [c.kernel_size for c in two]
@@ -160,7 +177,14 @@ def factorize_linears(model: nn.Module, rank: int, *, skip=()) -> nn.Module:
     """A copy of ``model`` with every ``nn.Linear`` (except those named in ``skip``) replaced by
     :func:`svd_linear` at ``min(rank, max rank)``; layers where that would not save parameters stay.
 
-    Returns a new model; ``model`` is not changed. ``skip``: layer names to leave dense.
+    Returns a new model; ``model`` is not changed.
+
+    Args:
+        model: copied, not changed; it needs an ``nn.Linear`` (not a bare one: use :func:`svd_linear`).
+        rank: an int >= 1, capped per layer at ``min(in, out)``.
+        skip: module names (as in ``named_modules()``) to leave dense.
+    Returns:
+        The new model.
 
     >>> m = nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
     >>> small = factorize_linears(m, 4); small[0], small[2]  # the last layer would not shrink
@@ -197,9 +221,19 @@ def rank_sweep(model: nn.Module, ranks, train_data, test_data, finetune=None, *,
     """For each rank: parameter ratio (factorized / dense), test accuracy right after the SVD and,
     if ``finetune`` (a ``TrainConfig``) is given, after fine-tuning the two factors.
 
-    Factorizes copies; ``model`` is not changed. Data arguments are ``(x, y)`` pairs; ``train_data``
-    may be None without ``finetune``. Returns one dict per rank: ``rank``, ``params_ratio``,
-    ``acc_svd`` and, with ``finetune``, ``acc``.
+    Factorizes copies; ``model`` is not changed.
+
+    Args:
+        model: copied for each rank, not changed.
+        ranks: a non-empty list of ints >= 1.
+        train_data: ``(x, y)`` tensors, a Dataset or a DataLoader for the fine-tuning; may be None
+            without ``finetune``.
+        test_data: the same kinds, for the accuracies.
+        finetune: a :class:`~effnn.train.TrainConfig`, or None for no fine-tuning.
+        skip: as in :func:`factorize_linears`.
+        progress: show a progress bar over the ranks.
+    Returns:
+        One dict per rank: ``rank``, ``params_ratio``, ``acc_svd`` and, with ``finetune``, ``acc``.
 
     >>> m = nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
     >>> test = (torch.randn(40, 32), torch.arange(40) % 2)

@@ -51,6 +51,12 @@ def qrange(bits: int, symmetric: bool) -> tuple[int, int]:
     The restricted signed range keeps +-x symmetric (so 2 bits give the ternary ``{-1, 0, 1}``);
     1-bit weights are the binary case (``effnn.binary``), not a symmetric affine grid.
 
+    Args:
+        bits: an int in [1, 16] (>= 2 when ``symmetric``).
+        symmetric: signed restricted range (True) or unsigned (False).
+    Returns:
+        ``(qmin, qmax)``, ints.
+
     >>> qrange(8, symmetric=True), qrange(4, symmetric=False)
     ((-127, 127), (0, 15))
     """
@@ -68,6 +74,14 @@ def qparams(x_min, x_max, bits: int, *, symmetric: bool = True):
     """Scale and zero point that map ``[x_min, x_max]`` (tensors or floats) onto the integer range.
 
     The range is widened to contain 0, so zero (padding, ReLU outputs, pruned weights) stays exact.
+
+    Args:
+        x_min: the range's low end: a number or a float tensor (one value per channel).
+        x_max: the high end, shaped like ``x_min``, ``>= x_min``.
+        bits: an int in [1, 16] (>= 2 when ``symmetric``).
+        symmetric: zero point 0 and a signed range, or an asymmetric unsigned range.
+    Returns:
+        ``(scale, zero_point)``: float32 tensor(s) > 0 and int64 tensor(s), shaped like the range ends.
 
     >>> scale, zp = qparams(-1.0, 1.0, 8)
     >>> round(float(scale) * 127, 6), int(zp)
@@ -128,6 +142,16 @@ def quantize(x: torch.Tensor, scale, zero_point, bits: int, *, symmetric: bool =
              axis: int | None = None) -> torch.Tensor:
     """``clamp(round(x / scale) + zero_point)`` as int64. ``axis`` is the per-channel dim.
 
+    Args:
+        x: a non-empty float tensor of finite values.
+        scale: > 0: a number, or one per slice along ``axis``.
+        zero_point: a number, or one per slice along ``axis``.
+        bits: an int in [1, 16] (>= 2 when ``symmetric``).
+        symmetric: clamp to the signed restricted range, else to ``[0, 2^b - 1]``.
+        axis: the per-channel dimension of ``x``, or None for one scale.
+    Returns:
+        A new int64 tensor shaped like ``x``.
+
     >>> quantize(torch.tensor([0.5, -2.0]), 0.25, 0, 4).tolist()
     [2, -7]
     """
@@ -143,6 +167,14 @@ def quantize(x: torch.Tensor, scale, zero_point, bits: int, *, symmetric: bool =
 def dequantize(q: torch.Tensor, scale, zero_point, *, axis: int | None = None) -> torch.Tensor:
     """``scale * (q - zero_point)``: back to floats.
 
+    Args:
+        q: the integer tensor from :func:`quantize`.
+        scale: > 0: a number, or one per slice along ``axis``.
+        zero_point: a number, or one per slice along ``axis``.
+        axis: the per-channel dimension of ``q``, or None for one scale.
+    Returns:
+        A new float32 tensor shaped like ``q``.
+
     >>> dequantize(torch.tensor([2, -7]), 0.25, 0).tolist()
     [0.5, -1.75]
     """
@@ -156,6 +188,14 @@ def dequantize(q: torch.Tensor, scale, zero_point, *, axis: int | None = None) -
 
 def tensor_qparams(x: torch.Tensor, bits: int, *, symmetric: bool = True, axis: int | None = None):
     """Min-max scale and zero point of ``x``: one pair, or one per slice along ``axis``.
+
+    Args:
+        x: a non-empty float tensor of finite values; read only.
+        bits: an int in [1, 16] (>= 2 when ``symmetric``).
+        symmetric: as in :func:`qparams`.
+        axis: the per-channel dimension, or None for one pair.
+    Returns:
+        ``(scale, zero_point)`` as :func:`qparams` returns them (0-d, or one per slice along ``axis``).
 
     >>> scale, zp = tensor_qparams(torch.tensor([-1.0, 1.0]), 8)
     >>> round(float(scale) * 127, 6), int(zp)
@@ -171,6 +211,14 @@ def tensor_qparams(x: torch.Tensor, bits: int, *, symmetric: bool = True, axis: 
 
 def quant_error(x: torch.Tensor, bits: int, *, symmetric: bool = True, axis: int | None = None) -> float:
     """Mean squared error of a min-max quantize-dequantize round trip.
+
+    Args:
+        x: a non-empty float tensor of finite values; read only.
+        bits: an int in [1, 16] (>= 2 when ``symmetric``).
+        symmetric: as in :func:`qparams`.
+        axis: the per-channel dimension, or None for one scale.
+    Returns:
+        The mean squared error, a float >= 0.
 
     >>> quant_error(torch.tensor([-1.0, 0.0, 1.0]), 8)
     0.0
@@ -205,6 +253,16 @@ def fake_quantize(x: torch.Tensor, bits: int, *, symmetric: bool = True, axis: i
                   scale=None, zero_point=None) -> torch.Tensor:
     """Quantize-dequantize ``x`` in float with an STE gradient (min-max range unless given).
 
+    Args:
+        x: a non-empty float tensor of finite values.
+        bits: an int in [1, 16] (>= 2 when ``symmetric``).
+        symmetric: as in :func:`qparams`.
+        axis: the per-channel dimension, or None for one scale.
+        scale: a fixed scale (> 0); None for ``x``'s min-max range. Give it with ``zero_point``.
+        zero_point: a fixed zero point; None with ``scale``.
+    Returns:
+        A new float tensor shaped like ``x``, on the quantization grid; its gradient is the clipped STE.
+
     >>> fake_quantize(torch.tensor([0.3, -1.0]), 2).tolist()
     [0.0, -1.0]
     """
@@ -228,6 +286,10 @@ class RangeObserver(nn.Module):
     ``method="minmax"`` keeps the running min and max; ``"percentile"`` keeps the mean over batches
     of the ``(100 - p)``-th and ``p``-th percentiles, clipping rare outliers to spend levels where
     the mass is.
+
+    Args:
+        method: ``"minmax"`` or ``"percentile"``.
+        percentile: ``p`` in (50, 100], used by ``"percentile"``.
 
     >>> obs = RangeObserver(); _ = obs(torch.tensor([-1.0, 2.0])); _ = obs(torch.tensor([0.5, 3.0]))
     >>> obs.lo.item(), obs.hi.item(), obs.batches
@@ -270,10 +332,15 @@ class QuantWrapper(nn.Module):
     ``mode``: ``"float"`` (off), ``"calibrate"`` (observe inputs, compute in float) or ``"quant"``.
     In training the weight fake-quant uses the STE, which is quantization-aware training (QAT).
 
-    Args: ``layer`` (wrapped, not copied); ``w_bits``, ``a_bits`` (``None``: float activations);
-    ``per_channel`` weight scales; ``observer`` and ``percentile`` as in :class:`RangeObserver`.
+    Args:
+        layer: an ``nn.Linear`` or ``nn.Conv2d``; wrapped, not copied.
+        w_bits: weight bits, an int in [1, 16] (>= 2: weights are symmetric).
+        a_bits: activation bits, an int in [1, 16]; None for float activations.
+        per_channel: one weight scale per output channel (else one per tensor).
+        observer: ``"minmax"`` or ``"percentile"`` (:class:`RangeObserver`).
+        percentile: as in :class:`RangeObserver`.
 
-    >>> w = QuantWrapper(nn.Linear(4, 2), w_bits=2, a_bits=None); w.mode = "quant"
+    >>> _ = torch.manual_seed(0); w = QuantWrapper(nn.Linear(4, 2), w_bits=2, a_bits=None); w.mode = "quant"
     >>> w.quantized_weight()[0].unique().numel()  # 2 bits, symmetric: at most 3 levels per row
     3
     """
@@ -318,6 +385,11 @@ def quant_layers(model: nn.Module) -> list[QuantWrapper]:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only.
+    Returns:
+        A new list of the wrapper modules themselves (not copies); empty when there are none.
+
     >>> len(quant_layers(wrap_for_quant(nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2)))))
     2
     """
@@ -327,6 +399,14 @@ def quant_layers(model: nn.Module) -> list[QuantWrapper]:
 
 def wrap_for_quant(model: nn.Module, w_bits: int = 8, a_bits: int | None = 8, **kwargs) -> nn.Module:
     """A deep copy of ``model`` with every Linear / Conv2d wrapped in a :class:`QuantWrapper`.
+
+    Args:
+        model: copied, not changed; it needs an ``nn.Linear`` or ``nn.Conv2d`` inside a container.
+        w_bits: weight bits, an int in [1, 16].
+        a_bits: activation bits, an int in [1, 16]; None for float activations.
+        **kwargs: ``per_channel``, ``observer``, ``percentile`` of :class:`QuantWrapper`.
+    Returns:
+        The new model, its wrappers in ``"float"`` mode (calibrate before ``"quant"``).
 
     >>> wrap_for_quant(nn.Sequential(nn.Linear(2, 2)), 4)[0].w_bits
     4
@@ -358,6 +438,7 @@ def set_mode(model: nn.Module, mode: str) -> nn.Module:
     In place: changes ``model`` and returns it (copy it first to keep the original).
 
     Args:
+        model: changed in place; it needs a :class:`QuantWrapper` (:func:`wrap_for_quant`).
         mode: ``"float"`` (plain layers), ``"calibrate"`` (record activation ranges) or ``"quant"``.
     Returns:
         ``model``.
@@ -382,8 +463,10 @@ def calibrate(model: nn.Module, data, batches: int = 8, batch_size: int = 128) -
     In place: changes ``model`` and returns it (copy it first to keep the original).
 
     Args:
-        model: a model from :func:`wrap_for_quant`; data: ``(x, y)`` tensors, Dataset or DataLoader;
-        batches: an int >= 1; batch_size: an int >= 1.
+        model: a model from :func:`wrap_for_quant`, changed in place (its train/eval mode is restored).
+        data: ``(x, y)`` tensors, Dataset or DataLoader; the labels are ignored.
+        batches: the most batches to run, an int >= 1.
+        batch_size: an int >= 1 (ignored for a DataLoader).
     Returns:
         ``model``, in ``"quant"`` mode with its activation ranges set.
 
@@ -416,8 +499,12 @@ def ptq(model: nn.Module, calib_data, w_bits: int, a_bits: int | None = None, *,
     """Post-training quantization: wrap, calibrate, and return the fake-quantized copy.
 
     Args:
-        model: copied, not changed. calib_data: ``(x, y)`` tensors, Dataset or DataLoader.
+        model: copied, not changed.
+        calib_data: ``(x, y)`` tensors, Dataset or DataLoader; calibrated in batches of 128.
         w_bits, a_bits: weight and activation bits (``a_bits=None``: float activations).
+        observer: ``"minmax"`` or ``"percentile"`` (:class:`RangeObserver`).
+        per_channel: one weight scale per output channel (else one per tensor).
+        batches: calibration batches, an int >= 1.
     Returns:
         the fake-quantized copy (a model of :class:`QuantWrapper` layers, in eval mode).
 
@@ -442,8 +529,13 @@ def qat(model: nn.Module, train_data, w_bits: int, a_bits: int | None, cfg=None,
     values; gradients pass the rounding by the straight-through estimator.
 
     Args:
-        model: copied, not changed. train_data: ``(x, y)`` tensors, Dataset or DataLoader.
-        w_bits, a_bits: weight and activation bits. cfg: the fine-tuning (default 5 epochs at lr 1e-4).
+        model: copied, not changed.
+        train_data: ``(x, y)`` tensors, Dataset or DataLoader; it also calibrates the activations.
+        w_bits, a_bits: weight and activation bits (``a_bits=None``: float activations).
+        cfg: a :class:`~effnn.train.TrainConfig` for the fine-tuning (default 5 epochs at lr 1e-4).
+        per_channel: one weight scale per output channel (else one per tensor).
+        observer: ``"minmax"`` or ``"percentile"`` (:class:`RangeObserver`).
+        batches: calibration batches, an int >= 1.
     Returns:
         the trained fake-quantized copy.
 
@@ -492,6 +584,14 @@ class _TernarySTE(torch.autograd.Function):
 def ternarize(w: torch.Tensor, w_p, w_n, threshold: float = 0.05) -> torch.Tensor:
     """TTQ levels ``{-w_n, 0, +w_p}`` with ``delta = threshold * max|w|`` (differentiable).
 
+    Args:
+        w: a non-empty float tensor of finite latent weights.
+        w_p: the positive level: a number or a one-element tensor (learned in :class:`TernaryLinear`).
+        w_n: the magnitude of the negative level, likewise.
+        threshold: in [0, 1), relative to ``max|w|``.
+    Returns:
+        A new tensor shaped like ``w`` with values in ``{-w_n, 0, w_p}``.
+
     >>> ternarize(torch.tensor([0.9, 0.01, -1.0]), 2.0, 3.0, 0.05).tolist()
     [2.0, 0.0, -3.0]
     """
@@ -512,6 +612,12 @@ class TernaryLinear(nn.Linear):
 
     Trained Ternary Quantization (Zhu et al. 2017): weights below ``threshold`` times the largest
     |w| become 0, the rest ``+w_p`` or ``-w_n``; the latent weights keep learning through the STE.
+
+    Args:
+        in_features: inputs, >= 1.
+        out_features: outputs, >= 1.
+        bias: learn a bias.
+        threshold: in [0, 1): weights with ``|w| <= threshold * max|w|`` become 0.
 
     >>> layer = TernaryLinear(4, 3); layer(torch.randn(2, 4)).shape
     torch.Size([2, 3])
@@ -558,6 +664,11 @@ class TernaryLinear(nn.Linear):
 def ternarize_model(model: nn.Module, threshold: float = 0.05, skip_first_last: bool = False) -> nn.Module:
     """A copy of ``model`` whose Linear layers are :class:`TernaryLinear` (optionally not the first/last).
 
+    Args:
+        model: copied, not changed; it needs an ``nn.Linear`` inside a container.
+        threshold: in [0, 1), as in :class:`TernaryLinear`.
+        skip_first_last: keep the first and last Linear layers in float (they lose most accuracy).
+
     Returns:
         a new model; ``model`` is not changed.
 
@@ -583,6 +694,11 @@ def ternary_sparsity(model: nn.Module) -> float:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only; it needs a :class:`TernaryLinear` layer.
+    Returns:
+        The fraction of zero ternary weights, a float in [0, 1].
+
     >>> m = ternarize_model(nn.Sequential(nn.Linear(4, 4)))
     >>> 0.0 <= ternary_sparsity(m) < 1.0
     True
@@ -602,6 +718,12 @@ def clip_latent(model: nn.Module, bound: float = 1.0) -> None:
     In place: changes ``model``; returns None (an ``after_step`` hook).
 
     Works inside or outside ``torch.no_grad()``; a model without ternary layers is refused.
+
+    Args:
+        model: changed in place; it needs a :class:`TernaryLinear` layer.
+        bound: > 0, finite.
+    Returns:
+        None.
 
     >>> m = ternarize_model(nn.Sequential(nn.Linear(2, 2)))
     >>> with torch.no_grad(): _ = m[0].weight.fill_(3.0)
@@ -629,6 +751,9 @@ def _silence_ao():
 
 def dynamic_int8(model: nn.Module) -> nn.Module:
     """Dynamic int8 (weights int8, activations quantized on the fly) for every Linear; a copy.
+
+    Args:
+        model: copied, not changed; it needs an ``nn.Linear``. The copy is put in eval mode.
 
     Returns:
         a new model; ``model`` is not changed.
@@ -697,7 +822,10 @@ def static_int8(model: nn.Module, calib_data, *, backend: str = "x86", batches: 
     Args:
         model: copied, not changed; it needs at least one Linear or Conv2d.
         calib_data: ``(x, y)`` tensors, Dataset or DataLoader (not empty).
+        backend: ``"x86"``, ``"fbgemm"`` (its old name) or ``"qnnpack"``; sets
+            ``torch.backends.quantized.engine`` for the whole process.
         batches: calibration batches, an int >= 1 (0 would leave every range unset: all-zero outputs).
+        batch_size: an int >= 1 (ignored for a DataLoader).
     Returns:
         the converted int8 model.
 
@@ -740,6 +868,14 @@ class Int8Report:
 
     ``speedup`` and ``size_ratio`` are fp32 over int8 (> 1: int8 wins); ``as_dict()`` flattens it.
 
+    Args:
+        fp32_ms: the float model's latency, in ms.
+        int8_ms: the int8 model's latency, in ms.
+        fp32_bytes: the float model's serialized size, in bytes.
+        int8_bytes: the int8 model's serialized size, in bytes.
+        acc_fp32: the float model's accuracy, in [0, 1].
+        acc_int8: the int8 model's accuracy, in [0, 1].
+
     >>> r = Int8Report(fp32_ms=1.0, int8_ms=0.5, fp32_bytes=4000, int8_bytes=1000, acc_fp32=0.9, acc_int8=0.89)
     >>> r.speedup, r.size_ratio
     (2.0, 4.0)
@@ -772,11 +908,15 @@ def compare_int8(fp32: nn.Module, int8: nn.Module, example_inputs, test_data, *,
     block (best-of-N, as ``timeit`` advises: on a shared CPU the slower blocks measure the other
     programs); plus size and accuracy of both.
 
-    Reads both models; changes neither.
+    Reads both models; changes neither's weights (the timing puts both in eval mode).
 
     Args:
         fp32, int8: the two models (e.g. ``model`` and ``dynamic_int8(model)``).
-        example_inputs: the batch both are timed on. test_data: ``(x, y)`` for the accuracies.
+        example_inputs: the batch both are timed on (a tensor, or a tuple of tensors).
+        test_data: ``(x, y)`` tensors, Dataset or DataLoader for the accuracies.
+        rounds: alternations of the two timings, >= 1.
+        min_run_time: seconds per timing, a finite number > 0.
+        threads: torch threads for the timing, >= 1.
     Returns:
         an :class:`Int8Report` (latencies, serialized sizes, accuracies and their ratios).
 
