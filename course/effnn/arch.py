@@ -23,6 +23,16 @@ from .validate import positive_int
 def conv_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int, groups: int = 1) -> int:
     """MACs of a conv: every output value sums :math:`(c_{in}/g)\\,k^2` products.
 
+    Args:
+        c_in: input channels, >= 1.
+        c_out: output channels, >= 1.
+        k: kernel side, >= 1.
+        h_out: output height, >= 1.
+        w_out: output width, >= 1.
+        groups: >= 1, dividing ``c_in`` and ``c_out``.
+    Returns:
+        MACs, an int.
+
     >>> conv_macs(3, 8, 3, 10, 10)
     21600
     """
@@ -35,6 +45,15 @@ def conv_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int, groups: int
 
 def conv_params(c_in: int, c_out: int, k: int, groups: int = 1, bias: bool = False) -> int:
     """Weights of a conv (plus ``c_out`` biases).
+
+    Args:
+        c_in: input channels, >= 1.
+        c_out: output channels, >= 1.
+        k: kernel side, >= 1.
+        groups: >= 1, dividing ``c_in`` and ``c_out``.
+        bias: count ``c_out`` biases too.
+    Returns:
+        The parameter count, an int.
 
     >>> conv_params(3, 8, 3, bias=True)
     224
@@ -52,6 +71,15 @@ def separable_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int) -> int
 
     Compare :func:`conv_macs` of the standard conv: the saving is about :math:`1/c_{out} + 1/k^2`.
 
+    Args:
+        c_in: input channels, >= 1.
+        c_out: output channels, >= 1.
+        k: depthwise kernel side, >= 1.
+        h_out: output height, >= 1.
+        w_out: output width, >= 1.
+    Returns:
+        MACs, an int.
+
     >>> separable_macs(8, 16, 3, 10, 10), conv_macs(8, 16, 3, 10, 10)
     (20000, 115200)
     """
@@ -60,6 +88,13 @@ def separable_macs(c_in: int, c_out: int, k: int, h_out: int, w_out: int) -> int
 
 def separable_params(c_in: int, c_out: int, k: int) -> int:
     """:math:`c_{in}k^2` (depthwise) :math:`+\\,c_{in}c_{out}` (pointwise) weights.
+
+    Args:
+        c_in: input channels, >= 1.
+        c_out: output channels, >= 1.
+        k: depthwise kernel side, >= 1.
+    Returns:
+        The weight count (no biases), an int.
 
     >>> separable_params(3, 8, 3)
     51
@@ -71,7 +106,11 @@ class DepthwiseSeparableConv(nn.Module):
     """Depthwise :math:`k\\times k` (``groups=c_in``) then pointwise 1x1; no bias, no norm, so the
     parameter and MAC counts equal :func:`separable_params` / :func:`separable_macs` exactly.
 
-    Args: ``c_in``, ``c_out`` channels; ``k`` the depthwise kernel (padding keeps the size); ``stride``.
+    Args:
+        c_in: input channels, >= 1.
+        c_out: output channels, >= 1.
+        k: the depthwise kernel side, >= 1 (padding ``k // 2`` keeps the size for odd ``k``).
+        stride: the depthwise conv's stride, >= 1.
 
     >>> block = DepthwiseSeparableConv(8, 16)
     >>> block(torch.zeros(1, 8, 10, 10)).shape, sum(p.numel() for p in block.parameters()) == separable_params(8, 16, 3)
@@ -95,6 +134,12 @@ class Fire(nn.Module):
     Params :math:`c_{in}s + s e_1 + 9 s e_3` (+ biases) instead of :math:`9 c_{in}(e_1+e_3)`.
     The output has ``expand1x1 + expand3x3`` channels at the input's size.
 
+    Args:
+        c_in: input channels, >= 1.
+        squeeze: the 1x1 squeeze's output channels, >= 1.
+        expand1x1: the 1x1 expand's output channels, >= 1.
+        expand3x3: the 3x3 expand's output channels, >= 1.
+
     >>> fire = Fire(64, squeeze=16, expand1x1=64, expand3x3=64)
     >>> fire(torch.zeros(1, 64, 5, 5)).shape, sum(p.numel() for p in fire.parameters())
     (torch.Size([1, 128, 5, 5]), 11408)
@@ -116,8 +161,13 @@ class Fire(nn.Module):
 def squeezenet(num_classes: int = 1000, version: str = "1.1") -> nn.Sequential:
     """SqueezeNet 1.0 / 1.1 built from :class:`Fire` (same layer sizes as the paper / torchvision).
 
-    Returns a new ``nn.Sequential`` with random weights; the head is a 1x1 conv, so any input of
-    at least 64 pixels a side works.
+    Random weights; the head is a 1x1 conv, so any input of at least 64 pixels a side works.
+
+    Args:
+        num_classes: output logits, >= 1.
+        version: ``"1.0"`` or ``"1.1"`` (1.1: the same accuracy for about 2.4x fewer MACs).
+    Returns:
+        A new ``nn.Sequential``.
 
     >>> squeezenet(num_classes=10)(torch.zeros(1, 3, 64, 64)).shape
     torch.Size([1, 10])
@@ -151,7 +201,15 @@ def compound_scaling(phi: float, alpha: float = 1.2, beta: float = 1.1, gamma: f
 
     FLOPs of a conv net grow like depth x width^2 x resolution^2, so the factor is
     :math:`(\\alpha\\beta^2\\gamma^2)^\\phi \\approx 2^\\phi`.
-    Returns ``{"phi", "depth", "width", "resolution_mult", "resolution", "flops_factor"}``.
+
+    Args:
+        phi: the compound coefficient, a finite number >= 0.
+        alpha: depth base, >= 1.
+        beta: width base, >= 1.
+        gamma: resolution base, >= 1.
+        base_resolution: B0's input side, >= 1.
+    Returns:
+        ``{"phi", "depth", "width", "resolution_mult", "resolution", "flops_factor"}`` (``resolution`` rounded to an int).
 
     >>> s = compound_scaling(1); s["resolution"], round(s["flops_factor"], 2)
     (258, 1.92)
@@ -170,7 +228,13 @@ def compound_grid(target: float = 2.0, step: float = 0.05, tol: float = 0.1, max
     """All ``(alpha, beta, gamma)`` on a grid with :math:`|\\alpha\\beta^2\\gamma^2 - target| \\le tol`:
     the feasible set EfficientNet's small grid search chose from at :math:`\\phi = 1`.
 
-    Args: ``step`` the grid spacing from 1 to ``max_value``; ``tol`` the allowed miss.
+    Args:
+        target: the FLOPs factor wanted at ``phi = 1``, >= 1.
+        step: the grid spacing, > 0 (at most 1000 values per axis).
+        tol: the allowed miss, >= 0.
+        max_value: the grid's top for each of alpha, beta, gamma, >= 1.
+    Returns:
+        A list of ``(alpha, beta, gamma)`` tuples, in grid order.
 
     >>> grid = compound_grid(step=0.1, tol=0.05); len(grid), grid[0]
     (10, (1.0, 1.0, 1.4))
@@ -189,6 +253,9 @@ def compound_grid(target: float = 2.0, step: float = 0.05, tol: float = 0.1, max
 # -------------------------------------------------------------------------- real architectures
 def backend() -> str:
     """``"torchvision"`` when it imports (conda CPU builds), else ``"transformers"`` (pip CPU here).
+
+    Returns:
+        ``"torchvision"`` or ``"transformers"``.
 
     >>> backend() in ("torchvision", "transformers")
     True
@@ -267,8 +334,12 @@ def _build(name: str, source: str) -> tuple[nn.Module, str]:
 def build(name: str, source: str | None = None) -> nn.Module:
     """One architecture with random weights (eval mode), ``model(x) -> logits``; no download.
 
-    Args: ``name`` a key of ``PAPER``; ``source`` ``"torchvision"`` or ``"transformers"`` (default:
-    :func:`backend`). Returns a new model, seeded, so two builds are equal.
+    Args:
+        name: a key of ``PAPER``.
+        source: ``"torchvision"`` or ``"transformers"``; None for :func:`backend`. Models one library
+            lacks come from the other path (MobileNetV1 from transformers, SqueezeNet from :func:`squeezenet`).
+    Returns:
+        A new model in eval mode, seeded, so two builds are equal.
 
     >>> m = build("SqueezeNet-1.1", source="transformers"); type(m).__name__, m.training
     ('Sequential', False)
@@ -285,9 +356,17 @@ def architecture_table(names=None, resolution: int = 224, *, source: str | None 
     """Params, MACs and CPU latency (batch 1, 2 threads) of each architecture, with paper figures;
     ``source`` in each row says which library built it.
 
-    Args: ``names`` keys of ``PAPER`` (default all); ``resolution`` the input side (>= 32);
-    ``min_run_time`` seconds per timing. Returns one dict per model. Latency is noisy: compare
-    rows of one call, not across machines.
+    Latency is noisy: compare rows of one call, not across machines.
+
+    Args:
+        names: keys of ``PAPER`` (default: all).
+        resolution: the input side, >= 32.
+        source: ``"torchvision"`` or ``"transformers"``; None for :func:`backend`.
+        min_run_time: seconds per timing, > 0.
+        progress: show a progress bar over the models.
+    Returns:
+        One dict per model: ``model``, ``source``, ``params_M``, ``macs_M``, ``latency_ms``,
+        ``paper_params_M``, ``paper_macs_M_224``, ``resolution``.
 
     >>> rows = architecture_table(["SqueezeNet-1.1"], resolution=32, source="transformers",
     ...                           min_run_time=0.01, progress=False)
@@ -326,6 +405,13 @@ def efficientnet_scaling_macs(phis=(0, 1, 2), resolution_scale: float = 1.0) -> 
     ``width_coefficient``/``depth_coefficient`` round channels and repeats as the paper does).
 
     ``resolution_scale`` < 1 shrinks every input side (for fast mode): the ratios stay comparable.
+
+    Args:
+        phis: a non-empty list of compound coefficients, each >= 0.
+        resolution_scale: in (0, 1]: every input side is scaled by it (at least 32 pixels).
+    Returns:
+        One dict per phi: the :func:`compound_scaling` keys plus ``input_side``, ``params_M``,
+        ``macs_M`` and ``measured_factor`` (MACs over the first phi's).
     """
     import transformers as T
 
@@ -360,7 +446,17 @@ def scaled_cnn(depth_mult: float = 1.0, width_mult: float = 1.0, base_depth: int
                num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
     """A plain 2-stage CNN whose depth and width scale like EfficientNet's (ceil depth, round width).
 
-    Returns a new model; stage 2 has twice stage 1's width.
+    Stage 2 has twice stage 1's width.
+
+    Args:
+        depth_mult: > 0; each stage has ``ceil(base_depth * depth_mult)`` convs.
+        width_mult: > 0; stage 1 has ``round(base_width * width_mult)`` channels (at least 1).
+        base_depth: convs per stage at multiplier 1, >= 1.
+        base_width: stage 1's channels at multiplier 1, >= 1.
+        num_classes: output logits, >= 1.
+        in_channels: input channels, >= 1.
+    Returns:
+        A new ``nn.Sequential``.
 
     >>> net = scaled_cnn(depth_mult=1.5, width_mult=0.5)
     >>> sum(isinstance(m, nn.Conv2d) for m in net), net[0].out_channels, net(torch.zeros(2, 1, 8, 8)).shape

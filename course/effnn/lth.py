@@ -39,6 +39,11 @@ def _canonical(name: str) -> str:
 def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     """A copy of every parameter, keyed by its unpruned name (``weight_orig`` -> ``weight``).
 
+    Args:
+        model: read only.
+    Returns:
+        ``{name: detached copy}`` of every parameter.
+
     >>> sorted(snapshot(nn.Linear(2, 1)))
     ['bias', 'weight']
     """
@@ -53,6 +58,12 @@ def rewind(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
     After ``rewind(model, theta0)`` the pruned network computes with ``theta0 * mask``: the ticket.
 
     In place: changes ``model``'s parameters and returns it.
+
+    Args:
+        model: changed in place (parameters only; masks and buffers stay).
+        state: ``{name: tensor}`` with a value of the right shape for every parameter (extra keys are ignored).
+    Returns:
+        ``model``.
 
     >>> net = nn.Sequential(nn.Linear(2, 2)); theta0 = snapshot(net)
     >>> with torch.no_grad(): _ = net[0].weight.add_(1.0)
@@ -80,6 +91,11 @@ def masks(model: nn.Module) -> dict[str, torch.Tensor]:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only; it must have a prunable layer.
+    Returns:
+        ``{module name: copy of its 0/1 mask}``.
+
     >>> sorted(masks(nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))))
     ['0', '2']
     """
@@ -92,6 +108,13 @@ def apply_masks(model: nn.Module, mask_dict: dict[str, torch.Tensor]) -> nn.Modu
     """Install the masks of :func:`masks` (e.g. from another model) on ``model``; returns ``model``.
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
+
+    Args:
+        model: changed in place.
+        mask_dict: a non-empty ``{module name: 0/1 mask shaped like its weight}``; an existing mask is
+            replaced, not multiplied (:func:`effnn.prune.install_mask`).
+    Returns:
+        ``model``.
 
     >>> from effnn.prune import magnitude_prune
     >>> donor = magnitude_prune(nn.Sequential(nn.Linear(4, 4)), 0.5)
@@ -122,10 +145,12 @@ class TrainingProbe:
     """``after_step`` hook: saves :math:`\\theta_k` at step ``rewind_step`` and tracks the val loss.
 
     ``early_stop_step`` is the step of minimum validation loss (evaluated every ``eval_every`` steps),
-    the quantity Frankle & Carbin plot as "early-stopping iteration".
+    the quantity Frankle & Carbin plot as "early-stopping iteration". See :func:`train_probed`.
 
-    Args: ``val_data`` an ``(x, y)`` pair (None: no loss tracked); ``rewind_step`` the ``k`` of
-    :math:`\\theta_k`; ``eval_every`` steps between validations. See :func:`train_probed`.
+    Args:
+        val_data: ``(x, y)`` tensors, a Dataset or a DataLoader; None: no loss tracked.
+        rewind_step: the ``k`` of theta_k, an int >= 0 (0: saved by :meth:`start`).
+        eval_every: optimizer steps between validations, >= 1.
 
     >>> net = nn.Sequential(nn.Linear(4, 2)); probe = TrainingProbe(rewind_step=0)
     >>> probe.start(net); sorted(probe.rewind_state)  # theta_0, saved before the first step
@@ -163,6 +188,18 @@ def train_probed(model: nn.Module, train_data, cfg: TrainConfig, *, val_data=Non
     """:func:`effnn.train.fit` with a :class:`TrainingProbe` attached; returns the probe.
 
     In place: trains ``model`` itself. ``after_step`` runs after the probe at every step.
+
+    Args:
+        model: trained in place.
+        train_data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+        cfg: a :class:`~effnn.train.TrainConfig`.
+        val_data: data for the validation loss, or None.
+        rewind_step: as in :class:`TrainingProbe`.
+        eval_every: as in :class:`TrainingProbe`.
+        after_step: ``after_step(model)``, run before the probe at every step; or None.
+    Returns:
+        The :class:`TrainingProbe`; its ``rewind_state`` is the final weights when training was
+        shorter than ``rewind_step``.
 
     >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
     >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
@@ -203,8 +240,10 @@ class LTHConfig:
             (Frankle & Carbin's pruning rate p).
         output_amount: the same for the output layer (Frankle & Carbin halve it).
         rewind_step: ``0`` resets to :math:`\\theta_0`; ``k > 0`` rewinds to the weights after ``k`` steps.
-        train: the training of every round; controls: ``"reinit"`` and/or ``"snip"`` runs per round;
-        eval_every: validation every this many steps (early-stopping iteration); seed: seeds everything.
+        train: the :class:`~effnn.train.TrainConfig` of every round.
+        controls: ``"reinit"`` and/or ``"snip"``: the control runs per round.
+        eval_every: validation every this many steps, >= 1 (early-stopping iteration).
+        seed: seeds everything.
 
     ``LTHConfig.fast()`` is the fast-mode preset (two rounds, one epoch each). ``rate`` and
     ``output_rate`` are the deprecated names of ``amount`` and ``output_amount``.
@@ -252,8 +291,15 @@ class LTHConfig:
 def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None) -> dict:
     """SNIP connection sensitivity :math:`|\\partial L/\\partial w \\odot w|` at the current weights.
 
-    Reads ``model``; does not change its weights. Returns ``{layer module: scores}``, each shaped
-    like the layer's weight; ``layers`` defaults to every prunable layer.
+    Reads ``model``; does not change its weights. Each score is shaped like its layer's weight.
+
+    Args:
+        model: its weights are read; the gradients of one backward pass are computed and cleared again.
+        x: one batch of inputs, non-empty.
+        y: ``(N,)`` class labels.
+        layers: the layers to score (default: every prunable layer).
+    Returns:
+        ``{layer module: scores}``, new tensors.
 
     >>> net = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))
     >>> [s.shape for s in snip_scores(net, torch.randn(16, 8), torch.arange(16) % 2).values()]
@@ -280,7 +326,15 @@ def snip_prune(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amount: float
     """Prune ``amount`` of all weights at once, at initialization, by SNIP scores (global).
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
-    ``x, y``: one batch the scores are computed on. The control IMP's tickets must beat.
+    The control IMP's tickets must beat.
+
+    Args:
+        model: pruned in place.
+        x: one batch of inputs the scores are computed on.
+        y: its ``(N,)`` class labels.
+        amount: the fraction of all prunable weights removed, in [0, 1).
+    Returns:
+        ``model``.
 
     >>> from effnn.prune import weight_sparsity
     >>> _ = torch.manual_seed(0); x = torch.randn(16, 8); y = torch.arange(16) % 2
@@ -295,6 +349,13 @@ def imp_prune(model: nn.Module, cfg: LTHConfig, round_: int) -> nn.Module:
     """Magnitude-prune each layer to its round-``round_`` sparsity (the mask only grows).
 
     In place: changes ``model`` and returns it (copy it first to keep the original).
+
+    Args:
+        model: pruned in place; it must have a prunable layer (the last one gets ``cfg.output_amount``).
+        cfg: an :class:`LTHConfig`.
+        round_: the round, an int >= 0 (0: no pruning).
+    Returns:
+        ``model``.
 
     >>> from effnn.prune import layer_sparsity
     >>> net = nn.Sequential(nn.Linear(10, 10), nn.ReLU(), nn.Linear(10, 10))
@@ -320,6 +381,15 @@ def find_tickets(model_fn: Callable[[], nn.Module], train_data, val_data, test_d
     ``acc_snip`` (SNIP at init to the same fraction). Accuracies are on ``test_data`` after the full
     training, ``masks`` the round's masks. ``model_fn()`` must build a fresh network; the seed comes
     from ``cfg.seed``. Every data argument is an ``(x, y)`` pair (``val_data`` may be None).
+
+    Args:
+        model_fn: ``model_fn() -> nn.Module``, a fresh network each call.
+        train_data: ``(x, y)`` tensors (or a Dataset / DataLoader; SNIP uses its first batch).
+        val_data: data for the early-stopping iteration, or None.
+        test_data: data for the accuracies.
+        cfg: an :class:`LTHConfig` (default ``LTHConfig()``).
+    Returns:
+        A list of record dicts, one per round.
 
     >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
     >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
@@ -370,6 +440,9 @@ def find_tickets(model_fn: Callable[[], nn.Module], train_data, val_data, test_d
 @dataclass
 class LTHResult(Result):
     """What :func:`run_lth` found: one record per round (see :func:`find_tickets`), round 0 dense.
+
+    Args:
+        records: the :func:`find_tickets` records, round 0 first.
 
     >>> LTHResult(records=[{"round": 0, "remaining": 1.0}]).last["remaining"]
     1.0
@@ -429,6 +502,13 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, alpha: float) -> nn.Modu
 
     Returns a new model; neither input changes. The building block of :func:`error_barrier`.
 
+    Args:
+        model_a: copied, not changed.
+        model_b: read only; the same parameter names and shapes as ``model_a``.
+        alpha: a finite number (0: A, 1: B; outside [0, 1] extrapolates).
+    Returns:
+        The new model.
+
     >>> a, b = nn.Linear(2, 1), nn.Linear(2, 1)
     >>> torch.allclose(interpolate(a, b, 0.5).bias, (a.bias + b.bias) / 2)
     True
@@ -452,8 +532,14 @@ def error_barrier(model_a: nn.Module, model_b: nn.Module, data, alphas=None) -> 
 
     :math:`\\text{barrier} = \\max_\\alpha E((1-\\alpha)\\theta_A + \\alpha\\theta_B) - \\tfrac12(E(\\theta_A) + E(\\theta_B))`;
     near 0 means the two runs ended in one linearly connected basin ("stable to SGD noise").
-    Args: ``data`` an ``(x, y)`` pair; ``alphas`` the points on the segment (default 11).
-    Returns: ``{"alphas", "errors", "barrier"}``.
+
+    Args:
+        model_a: read only.
+        model_b: read only; the same parameter names and shapes.
+        data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+        alphas: at least two finite points on the segment (a list or tensor); None for 11 in [0, 1].
+    Returns:
+        ``{"alphas", "errors", "barrier"}``: the points, the test error (in [0, 1]) at each, and the barrier.
 
     >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
     >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
@@ -479,8 +565,18 @@ def spawn_and_compare(parent: nn.Module, state: dict, train_data, test_data, cfg
                       seeds=(1, 2), alphas=None) -> dict:
     """Train two copies of ``parent`` rewound to ``state`` with different data orders; their barrier.
 
-    Trains copies; ``parent`` is not changed. ``state``: parameters from :func:`snapshot`.
-    Returns :func:`error_barrier` of the two copies.
+    Trains copies; ``parent`` is not changed.
+
+    Args:
+        parent: copied twice, not changed (its masks come along).
+        state: ``{name: tensor}`` from :func:`snapshot`, loaded into both copies.
+        train_data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+        test_data: the same kinds, for the barrier.
+        cfg: the :class:`~effnn.train.TrainConfig` of both copies (their ``seed`` is replaced).
+        seeds: two ints, the data-order seeds.
+        alphas: as in :func:`error_barrier`.
+    Returns:
+        :func:`error_barrier` of the two trained copies.
 
     >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
     >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
@@ -510,6 +606,18 @@ def instability(model_fn: Callable[[], nn.Module], train_data, test_data, cfg: T
     :math:`\theta_k`; two children restart from it with data-order seeds ``seed+1`` and ``seed+2``.
     Returns :func:`error_barrier` of the children: ~0 means stable to SGD noise from step ``k`` on.
     Trains its own networks from ``model_fn``.
+
+    Args:
+        model_fn: ``model_fn() -> nn.Module``, a fresh network.
+        train_data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+        test_data: the same kinds, for the barrier.
+        cfg: the :class:`~effnn.train.TrainConfig` of every training.
+        rewind_step: ``k``, an int >= 0.
+        mask: ``{module name: mask}`` from :func:`masks`, or None for a dense network.
+        seed: seeds the init and the parent's data order.
+        alphas: as in :func:`error_barrier`.
+    Returns:
+        ``{"alphas", "errors", "barrier"}`` of the two children.
 
     >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
     >>> mk = lambda: nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
@@ -552,7 +660,8 @@ class DeepR:
             defined by its connectivity, and the lecture speaks its language.
         lr: the optimizer's learning rate (the update above scales with it).
         l1, temperature: the L1 shrink and the Langevin noise temperature.
-        seed: seeds the masks, signs, noise and rewiring; layers: default all prunable layers.
+        seed: seeds the masks, signs, noise and rewiring.
+        layers: the layers to rewire (default: every prunable layer).
 
     >>> from effnn.prune import weight_sparsity
     >>> _ = torch.manual_seed(0); x = torch.randn(64, 8); y = (x[:, 0] > 0).long(); d = (x, y)
@@ -617,6 +726,14 @@ def static_sparse(model: nn.Module, density: float, seed: int = 0, layers=None) 
     In place (masks installed on ``model``'s layers); returns ``model``. ``density`` is the kept
     fraction, as in :class:`DeepR` (``1 - amount``).
 
+    Args:
+        model: masks are installed in place on its layers.
+        density: the kept fraction per layer, in (0, 1].
+        seed: seeds the masks.
+        layers: the layers to mask (default: every prunable layer).
+    Returns:
+        ``model``.
+
     >>> net = nn.Sequential(nn.Linear(10, 10))
     >>> int(static_sparse(net, 0.3)[0].weight_mask.sum())
     30
@@ -627,6 +744,12 @@ def static_sparse(model: nn.Module, density: float, seed: int = 0, layers=None) 
 
 def summarize(runs: list[list[dict]], keys=("acc_ticket", "acc_reinit", "acc_snip")) -> list[dict]:
     """Mean and standard deviation over seeds of each round of :func:`find_tickets` records.
+
+    Args:
+        runs: a non-empty list (one per seed) of non-empty lists of records with ``round`` and ``remaining``.
+        keys: the record keys to average (a tuple of str); ``early_stop`` is always added when present.
+    Returns:
+        One dict per round: ``round``, the mean ``remaining``, and ``<key>`` / ``<key>_std`` for each key found.
 
     >>> runs = [[{"round": 0, "remaining": 1.0, "acc_ticket": a}] for a in (0.8, 0.9)]
     >>> round(summarize(runs, keys=("acc_ticket",))[0]["acc_ticket"], 2)

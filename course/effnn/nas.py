@@ -30,6 +30,12 @@ def kendall_tau(a, b) -> float:
     :math:`\\tau_b = (n_c - n_d) / \\sqrt{(n_0 - n_1)(n_0 - n_2)}` with :math:`n_0 = n(n-1)/2` and
     :math:`n_1, n_2` the pairs tied in ``a`` or in ``b``; equals ``scipy.stats.kendalltau``.
 
+    Args:
+        a: finite numbers (a list, tuple or other iterable), at least two.
+        b: as many finite numbers; neither may be constant.
+    Returns:
+        A float in [-1, 1].
+
     >>> kendall_tau([1, 2, 3], [1, 3, 2])
     0.3333333333333333
     """
@@ -65,6 +71,14 @@ class SuperNet(nn.Module):
     the flatten is channel-major, a sub-net of width ``w`` reads the first ``w * (side/2)^2``
     columns of the head. ``forward(x, arch)`` runs one sub-net (default: the largest);
     ``extract(arch)`` copies it out as a plain network with the same outputs.
+
+    Args:
+        in_channels: input channels, >= 1.
+        num_classes: output logits, >= 1.
+        layers: shared conv layers, >= 1.
+        widths: the width choices per layer, positive ints.
+        kernels: the kernel-size choices per layer, odd positive ints.
+        input_size: the side of the square input, even and >= 2.
 
     >>> _ = torch.manual_seed(0); sn = SuperNet(layers=2, widths=(2, 4), kernels=(1, 3))
     >>> arch = ((2, 3), (4, 1)); x = torch.ones(1, 1, 8, 8)
@@ -159,8 +173,15 @@ class SuperNet(nn.Module):
 def fresh_subnet(supernet: SuperNet, arch, seed: int = 0) -> nn.Sequential:
     """The same architecture with fresh random weights, for stand-alone training.
 
-    Returns a new network; ``supernet`` is not changed. The control that tells whether inherited
+    ``supernet`` is not changed. The control that tells whether inherited
     weights rank architectures as training from scratch would.
+
+    Args:
+        supernet: read only (for its shape settings).
+        arch: one ``(width, kernel)`` pair per layer, from the supernet's choices.
+        seed: seeds the fresh weights (through ``torch.manual_seed``, the global generator).
+    Returns:
+        A new ``nn.Sequential``.
 
     >>> sn = SuperNet(layers=2, widths=(2, 4), kernels=(1, 3))
     >>> fresh_subnet(sn, ((2, 3), (4, 1)))[0].weight.shape
@@ -179,8 +200,15 @@ def fresh_subnet(supernet: SuperNet, arch, seed: int = 0) -> nn.Sequential:
 def train_supernet(supernet: SuperNet, train_data, cfg: TrainConfig | None = None, desc: str = "supernet") -> list[float]:
     """Single-path uniform sampling: one random sub-net per step, trained with cross-entropy.
 
-    In place: trains ``supernet`` itself. ``cfg`` sets epochs, batch size, optimizer and seed
-    (default ``TrainConfig()``). Returns the mean training loss of each epoch.
+    In place: trains ``supernet`` itself. ``cfg`` sets epochs, batch size, optimizer and seed.
+
+    Args:
+        supernet: trained in place, left in eval mode.
+        train_data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+        cfg: a :class:`~effnn.train.TrainConfig`, or None for the default.
+        desc: the progress bar's label.
+    Returns:
+        The mean training loss of each epoch, a list of floats.
 
     >>> _ = torch.manual_seed(0); sn = SuperNet(layers=2, widths=(2, 4), kernels=(1, 3))
     >>> data = (torch.randn(32, 1, 8, 8), torch.arange(32) % 2)
@@ -215,7 +243,14 @@ def train_supernet(supernet: SuperNet, train_data, cfg: TrainConfig | None = Non
 def supernet_accuracy(supernet: SuperNet, arch, data) -> float:
     """Accuracy of one sub-net with inherited weights (the supernet's proxy score).
 
-    Reads ``supernet``; does not change its weights. ``data``: an ``(x, y)`` pair.
+    Reads ``supernet``; does not change its weights.
+
+    Args:
+        supernet: read only.
+        arch: one ``(width, kernel)`` pair per layer, from the supernet's choices.
+        data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+    Returns:
+        The accuracy, a float in [0, 1].
 
     >>> sn = SuperNet(layers=2, widths=(2, 4), kernels=(1, 3))
     >>> 0.0 <= supernet_accuracy(sn, ((2, 3), (4, 1)), (torch.randn(8, 1, 8, 8), torch.arange(8) % 2)) <= 1.0
@@ -231,7 +266,12 @@ def spread_archs(supernet: SuperNet, n: int, seed: int = 0) -> list[tuple]:
     """``n`` distinct architectures spread over the cost range (sorted by parameter count, then
     evenly spaced with a seeded jitter), so the ranking spans small and large sub-nets.
 
-    Returns up to ``n`` architectures (duplicates dropped), cheapest first.
+    Args:
+        supernet: read only.
+        n: architectures wanted, an int in ``[2, size of the search space]``.
+        seed: seeds the jitter.
+    Returns:
+        Up to ``n`` distinct architectures (duplicates dropped), cheapest first.
 
     >>> spread_archs(SuperNet(layers=2, widths=(2, 4), kernels=(1, 3)), 4)
     [((2, 1), (2, 3)), ((4, 3), (2, 3)), ((4, 1), (4, 1)), ((2, 3), (4, 3))]

@@ -37,6 +37,11 @@ from .structured import output_layers, prune_channels
 class ChainLayer:
     """One prunable layer: its name, dense MACs and output channels.
 
+    Args:
+        name: the layer's module name.
+        macs: its dense MACs on the example batch.
+        channels: its output channels (or features).
+
     >>> ChainLayer("conv1", macs=1000, channels=8).channels
     8
     """
@@ -50,8 +55,12 @@ class MacModel:
     keep fractions: :math:`\\sum_l M_l\\,k_{l-1}k_l + M_{rest}`, since a conv or linear layer's MACs
     are proportional to its input times its output channels. The real count is always re-measured
     after pruning; this only steers the budget search without pruning hundreds of copies.
+    ``total`` holds the measured MACs.
 
-    Args: ``model`` (read, not changed) and ``example_inputs``. ``total`` holds the measured MACs.
+    Args:
+        model: read (put in eval mode, weights unchanged); it needs a prunable conv/linear layer
+            besides the output layers.
+        example_inputs: one non-empty input tensor; MACs are counted for this batch.
 
     >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
     >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
@@ -130,8 +139,13 @@ def keep_for_budget(mac_model: MacModel, preferences, budget: float, min_keep: f
     """Keep fractions :math:`k_l = \\mathrm{clip}(t\\,p_l, k_{min}, 1)` with ``t`` found by bisection so
     the estimated MACs equal ``budget``.
 
-    Args: ``preferences`` one number > 0 per prunable layer (only their ratios matter); ``budget``
-    MACs; ``min_keep`` the floor. Returns: one keep fraction per layer (``mac_model.names``).
+    Args:
+        mac_model: a :class:`MacModel` of the network.
+        preferences: one number > 0 per prunable layer (only their ratios matter).
+        budget: the MAC budget, a finite number > 0, at least the MACs at ``min_keep`` everywhere.
+        min_keep: the floor of every keep fraction, in (0, 1].
+    Returns:
+        One keep fraction in ``[min_keep, 1]`` per layer of ``mac_model.names``.
 
     >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
     >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
@@ -174,7 +188,15 @@ def prune_to_keep(model: nn.Module, example_inputs, mac_model: MacModel, keep, i
     """A pruned copy of ``model`` with layer ``i`` keeping about ``keep[i]`` of its channels.
 
     ``keep`` has exactly one fraction in (0, 1] per prunable layer (``mac_model.names``).
-    Returns a new model; ``model`` is not changed.
+
+    Args:
+        model: copied, not changed.
+        example_inputs: one non-empty input tensor (torch-pruning traces with it).
+        mac_model: the :class:`MacModel` of ``model``.
+        keep: one fraction in (0, 1] per prunable layer; amounts removed are capped at 0.95.
+        importance: a :func:`effnn.structured.make_importance` name, e.g. ``"l2"``.
+    Returns:
+        The pruned copy.
 
     >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
     >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
@@ -202,7 +224,15 @@ def prune_at_budget(model: nn.Module, example_inputs, budget: float, preferences
     measured MACs; returns the model and the keep fractions used (a warning says when channel
     rounding left it above ``budget``).
 
-    Returns ``(new_model, keep)``; ``model`` is not changed. ``mac_model`` saves rebuilding one.
+    Args:
+        model: copied, not changed.
+        example_inputs: one non-empty input tensor.
+        budget: the MAC budget, a finite number > 0.
+        preferences: one number > 0 per prunable layer; None for uniform.
+        mac_model: the :class:`MacModel` of ``model``; None builds one.
+        importance: a :func:`effnn.structured.make_importance` name.
+    Returns:
+        ``(new_model, keep)``: the pruned copy and its keep fractions (one per prunable layer).
 
     >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
     >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
@@ -242,8 +272,11 @@ def global_at_budget(model: nn.Module, example_inputs, budget: float, importance
     A budget that even the most pruned model (amount 0.95) exceeds is refused with a ``ValueError``.
 
     Args:
-        model: copied, not changed. example_inputs: one input tensor.
-        budget: MACs, a finite number > 0. steps: bisection steps, an int >= 1.
+        model: copied, not changed.
+        example_inputs: one non-empty input tensor.
+        budget: MACs, a finite number > 0.
+        importance: a :func:`effnn.structured.make_importance` name.
+        steps: bisection steps, an int >= 1.
     Returns:
         ``(pruned_copy, amount)``.
 
@@ -283,8 +316,12 @@ def global_at_budget(model: nn.Module, example_inputs, budget: float, importance
 def journal_storage(path: str | Path | None = None, study_name: str = "study"):
     """Optuna's file journal (works offline, no database server); default under ``EFFNN_CACHE``.
 
-    Args: ``path`` of the log file; ``study_name`` names the default file. Returns: the storage,
-    to pass to :func:`search_amounts` so a study outlives the kernel.
+    Args:
+        path: the log file (``str`` or ``Path``; its folder is created); None for
+            ``cache_dir()/optuna/<study_name>.log``.
+        study_name: names the default file, a non-empty str.
+    Returns:
+        An ``optuna.storages.JournalStorage``, to pass to :func:`search_amounts` so a study outlives the kernel.
 
     >>> import tempfile; type(journal_storage(Path(tempfile.mkdtemp()) / "s.log")).__name__
     'JournalStorage'
@@ -311,8 +348,24 @@ def search_amounts(model: nn.Module, example_inputs, budget: float, score: Calla
     fine-tune). Trial 0 is the uniform point, so the search starts from the baseline it must beat.
     Each trial records its keep fractions and measured MACs as user attributes. A study with the
     same name in ``storage`` is replaced, so a rerun with the same seed repeats the same trials.
-    ``model`` is not changed (each trial prunes a copy). Returns the ``optuna.Study``.
+    ``model`` is not changed (each trial prunes a copy).
     ``search_ratios`` is this function's deprecated name.
+
+    Args:
+        model: read only; each trial prunes a copy.
+        example_inputs: one non-empty input tensor.
+        budget: the MAC budget, a finite number > 0.
+        score: ``score(pruned_model) -> float``, maximised.
+        n_trials: trials, an int >= 1.
+        seed: the TPE sampler's seed, an int >= 0.
+        storage: an optuna storage (e.g. :func:`journal_storage`); None keeps the study in memory.
+        study_name: a non-empty str; a study of that name in ``storage`` is replaced.
+        low: the lowest preference, in (0, 1).
+        importance: a :func:`effnn.structured.make_importance` name.
+        progress: show a progress bar over the trials.
+    Returns:
+        The ``optuna.Study``; user attributes ``macs_budget`` and ``layers`` on the study, ``keep``
+        and ``macs`` on each trial.
 
     >>> _ = torch.manual_seed(0); x = torch.zeros(1, 1, 8, 8)
     >>> m = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
@@ -386,8 +439,14 @@ def fit_learning_curve(values, family: str = "pow3"):
     - ``pow3``: :math:`y = c - a\\,x^{-\\alpha}`; ``exp3``: :math:`y = c - a e^{-bx}` (two of the
       families in Domhan et al. 2015). ``c`` is the predicted asymptote.
 
-    Returns a function ``epoch -> predicted value`` with the fitted ``params`` attached: a run whose
-    predicted asymptote is below the best so far can be stopped early.
+    A run whose predicted asymptote is below the best so far can be stopped early.
+
+    Args:
+        values: at least 3 finite numbers, one per epoch from 1 (accuracies, at most about 1).
+        family: ``"pow3"`` or ``"exp3"``.
+    Returns:
+        ``predict(epoch) -> value`` (numpy in, numpy out) with ``.params`` (``c, a, alpha`` or
+        ``c, a, b``) and ``.family`` attached; without convergence it predicts ``max(values)``.
 
     >>> f = fit_learning_curve([0.5, 0.7, 0.78, 0.82, 0.84]); round(float(f(100)), 2), f.family
     (0.96, 'pow3')
