@@ -190,7 +190,8 @@ CORE = [s for s in api_fuzz.SPECS if s.name.split(".")[0] in api_fuzz.MINE and s
 CHECKS_ADDED = ("coarse.TransformerBlock", "coarse.RowTransformer", "coarse.attention_layers", "coarse.blocks_of",
                 "coarse.plain_twin", "predictor.describe", "xnor.transpose_packed", "xnor_conv.binary_conv2d",
                 "xnor_infer.time_models", "segformer.baseline_record", "segformer.logits_of", "coarse.prune_heads",
-                "bit_budget.equal_bytes_experiment", "rewinding.rewind_sweep", "segformer.new_baseline")
+                "bit_budget.equal_bytes_experiment", "rewinding.rewind_sweep", "segformer.new_baseline",
+                "dropout_tickets.add_dropout", "dropout_tickets.dropout_experiment")
 CHECKED = CORE + [s for s in api_fuzz.SPECS if s.name in CHECKS_ADDED]
 
 

@@ -714,6 +714,11 @@ spec("predictor.tau_difference", lambda: dict(predicted_a=[1, 2, 3], predicted_b
 spec("predictor.describe", lambda: dict(name="m", agreement=_mod("predictor").rank_agreement([1, 2, 3], [1, 3, 2],
                                                                                            n_boot=10)),
      name=[None, 3], agreement=[None, {}, "a"])
+spec("dropout_tickets.add_dropout", lambda: dict(model=mlp(), p=0.5), model=MODEL + [nn.Linear(2, 2)], p=FRAC)
+spec("dropout_tickets.dropout_experiment", lambda: dict(model_fn=mlp, train_data=DATA8, test_data=DATA8, cfg=tcfg(),
+                                                        dropouts=(0.0,), amount=0.5, seeds=(0,)),
+     model_fn=FUNC, train_data=DATA(), test_data=DATA(), cfg=[None, {"epochs": 1}], dropouts=[(), "d", None, (1.0,)],
+     amount=FRAC, output_amount=FRAC, seeds=["s", None, (), (-1,)])
 spec("rewinding.steps_per_epoch", lambda: dict(train_data=DATA8, batch_size=4), train_data=DATA(),
      batch_size=POSINT)
 spec("rewinding.Snapshots", lambda: dict(model=mlp(), steps=[0, 1]), model=MODEL, steps=[[], [-1], "s", None, [1.5]])
