@@ -7,7 +7,8 @@ uses too; deprecated aliases made by ``effnn._deprecate`` are left out there). T
 - a function needs ``Returns:`` (``Yields:`` for a generator), even when it returns ``None``: the
   block then says what the call does instead (draws, writes a file, raises);
 - a class with constructor parameters needs ``Args:`` naming each of them, in the class docstring
-  or in ``__init__``'s (a dataclass's fields are its constructor parameters).
+  or in ``__init__``'s (a dataclass's fields are its constructor parameters); a constructor
+  inherited from another library (``nn.Module``'s ``*args, **kwargs``) has none of its own.
 
 Usage::
 
@@ -71,6 +72,13 @@ def _params(obj) -> list[str]:
     return [p.name for p in sig.parameters.values() if p.name not in ("self", "cls")]
 
 
+def _own_constructor(cls) -> bool:
+    """False when the constructor comes from another library (``nn.Module``'s, an autograd
+    ``Function``'s ``*args, **kwargs``): the class then takes no arguments of its own to document."""
+    owner = next((k for k in cls.__mro__ if "__init__" in k.__dict__), object)
+    return owner.__module__.split(".")[0] == cls.__module__.split(".")[0]
+
+
 @dataclass
 class Finding:
     """What one public name lacks."""
@@ -89,7 +97,7 @@ def check(full: str, obj) -> Finding:
     """Audit one public function or class (``full`` is ``module.attr`` as ``public_names`` spells it)."""
     f = Finding(full)
     if inspect.isclass(obj):
-        params = _params(obj)
+        params = _params(obj) if _own_constructor(obj) else []
         docs = [inspect.getdoc(obj) or ""]
         init = obj.__dict__.get("__init__")
         if init is not None and init.__doc__:

@@ -58,6 +58,11 @@ class SignIdentitySTE(torch.autograd.Function):
 def sign_identity(x: torch.Tensor) -> torch.Tensor:
     """Apply :class:`SignIdentitySTE` (checks the argument).
 
+    Args:
+        x: a floating-point tensor.
+    Returns:
+        A new tensor of -1/+1 shaped like ``x``; its gradient is passed to ``x`` unchanged.
+
     >>> sign_identity(torch.tensor([-3.0, 0.0, 0.1]))
     tensor([-1.,  1.,  1.])
     >>> sign_identity([1.0])
@@ -92,6 +97,11 @@ class ApproxSign(torch.autograd.Function):
 def approx_sign(x: torch.Tensor) -> torch.Tensor:
     """Apply :class:`ApproxSign` (checks the argument).
 
+    Args:
+        x: a floating-point tensor.
+    Returns:
+        A new tensor of -1/+1 shaped like ``x``; its gradient is scaled by ``max(0, 2 - 2|x|)``.
+
     >>> approx_sign(torch.tensor([-3.0, 0.0, 0.1]))
     tensor([-1.,  1.,  1.])
     """
@@ -112,6 +122,12 @@ class SignActivation(nn.Module):
 class BinaryConnectLinear(nn.Linear):
     """``nn.Linear`` with binary weights: ``sign(W)`` (BinaryConnect) or ``mean|W| * sign(W)`` per output
     row when ``scale`` (BWN), through the identity STE. Inputs stay as they are.
+
+    Args:
+        in_features: inputs, >= 1.
+        out_features: outputs, >= 1.
+        bias: learn a (real) bias.
+        scale: multiply each output row by its ``mean|W|`` (BWN) instead of plain signs.
 
     >>> _ = torch.manual_seed(0)
     >>> layer = BinaryConnectLinear(3, 2, bias=False, scale=True)
@@ -146,6 +162,12 @@ def clip_binaryconnect(model: nn.Module, bound: float = 1.0) -> None:
     Use as ``fit(after_step=...)``. Only this module's layer is clipped (not subclasses, not other
     binary layers): it is the lecture's hook, not a general one.
 
+    Args:
+        model: changed in place (only its :class:`BinaryConnectLinear` layers; none is fine).
+        bound: > 0, finite.
+    Returns:
+        None.
+
     >>> layer = BinaryConnectLinear(2, 2)
     >>> with torch.no_grad():
     ...     _ = layer.weight.fill_(3.0)
@@ -168,6 +190,15 @@ def binarized_mlp(mode: str = "binary_full", *, in_features: int = 64, hidden=(2
     Every block is ``[SignActivation] -> layer -> BatchNorm -> Hardtanh``, the layer being
     :class:`BinaryConnectLinear` (or ``nn.Linear`` for ``fp32``); the sign in front is there only in
     ``binary_full``. ``mode="fp32"`` builds the same architecture with real layers.
+
+    Args:
+        mode: ``"fp32"``, ``"binary_weights"`` or ``"binary_full"``.
+        in_features: input features, >= 1 (inputs are flattened).
+        hidden: at least two hidden widths, each >= 1.
+        num_classes: output logits, >= 1.
+        scale: BWN scaling of the binary layers (see :class:`BinaryConnectLinear`).
+    Returns:
+        A new ``nn.Sequential``.
 
     >>> _ = torch.manual_seed(0)
     >>> model = binarized_mlp("binary_full", in_features=8, hidden=(16, 16), num_classes=3)

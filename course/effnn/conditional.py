@@ -26,7 +26,11 @@ class EarlyExitCNN(nn.Module):
     ``forward`` returns the last exit's logits (so ``effnn.train.accuracy`` measures the full model);
     :meth:`exits` returns every exit's logits, which the joint training loss sums.
 
-    Args: ``widths`` one stage (and one exit) each; ``pool`` the side of each head's pooled map.
+    Args:
+        in_channels: input channels, >= 1.
+        num_classes: output logits per exit, >= 1.
+        widths: at least two stage widths, each >= 1 (one stage and one exit each).
+        pool: the side of each exit head's pooled map, >= 1.
 
     >>> _ = torch.manual_seed(0); m = EarlyExitCNN(widths=(4, 8)); x = torch.randn(6, 1, 8, 8)
     >>> [z.shape for z in m.exits(x)], m(x).shape
@@ -65,8 +69,15 @@ class EarlyExitCNN(nn.Module):
 def exits_loss(model: EarlyExitCNN, x, y, weights=None) -> torch.Tensor:
     """Joint training loss :math:`\\sum_i w_i\\,\\mathrm{CE}(z_i, y)` over all exits (``fit(loss_fn=...)``).
 
-    Reads ``model``; does not change its weights. ``weights``: one per exit (default all 1).
-    Returns a scalar tensor with a graph, ready for ``backward()``.
+    Reads ``model``; does not change its weights.
+
+    Args:
+        model: an :class:`EarlyExitCNN`; read only.
+        x: ``(N, C, H, W)`` inputs, non-empty.
+        y: ``(N,)`` class labels.
+        weights: one number >= 0 per exit; None for all 1.
+    Returns:
+        A scalar tensor with a graph, ready for ``backward()``.
 
     >>> _ = torch.manual_seed(0); m = EarlyExitCNN(widths=(4, 8)); x = torch.randn(6, 1, 8, 8)
     >>> loss = exits_loss(m, x, torch.arange(6) % 3, weights=[0.5, 1.0]); loss.shape, loss.requires_grad
@@ -107,6 +118,12 @@ def exit_macs(model: EarlyExitCNN, example_inputs) -> list[int]:
 
     A sample that continues does not pay for the heads it skipped past, only for their stages.
 
+    Args:
+        model: an :class:`EarlyExitCNN`; read only.
+        example_inputs: ``(N, C, H, W)``, non-empty; only its first sample is counted.
+    Returns:
+        One MAC count (an int) per exit, cumulative.
+
     >>> _ = torch.manual_seed(0); m = EarlyExitCNN(widths=(4, 8)); x = torch.randn(6, 1, 8, 8)
     >>> exit_macs(m, x[:1])
     [2944, 22016]
@@ -124,8 +141,14 @@ def cascade_predict(model: EarlyExitCNN, x: torch.Tensor, threshold: float):
 
     Reads ``model``; does not change its weights.
 
-    Returns ``(predictions, exit_index)``; the last exit always answers. A sample leaves at the
-    first exit whose top softmax probability reaches ``threshold`` (in [0, 1]).
+    A sample leaves at the first exit whose top softmax probability reaches ``threshold``.
+
+    Args:
+        model: an :class:`EarlyExitCNN`; put in eval mode, weights unchanged.
+        x: ``(N, C, H, W)`` inputs, non-empty.
+        threshold: the confidence to leave at, in [0, 1] (0: everyone leaves at exit 0).
+    Returns:
+        ``(predictions, exit_index)``: two ``(N,)`` int64 tensors; the last exit always answers.
 
     >>> _ = torch.manual_seed(0); m = EarlyExitCNN(widths=(4, 8)); x = torch.randn(6, 1, 8, 8)
     >>> cascade_predict(m, x, 0.0)[1].tolist(), cascade_predict(m, x, 1.0)[1].tolist()
@@ -157,8 +180,15 @@ def cascade_predict(model: EarlyExitCNN, x: torch.Tensor, threshold: float):
 def threshold_sweep(model: EarlyExitCNN, data, thresholds) -> list[dict]:
     """Accuracy and mean MACs per sample of the cascade at each confidence threshold.
 
-    Reads ``model``; does not change its weights. ``data``: an ``(x, y)`` pair. Returns one dict
-    per threshold: ``threshold``, ``acc``, ``macs`` and ``exit_share`` (fraction leaving at each exit).
+    Reads ``model``; does not change its weights.
+
+    Args:
+        model: an :class:`EarlyExitCNN`; put in eval mode, weights unchanged.
+        data: an ``(x, y)`` pair of tensors.
+        thresholds: a non-empty list (or tensor) of thresholds in [0, 1].
+    Returns:
+        One dict per threshold: ``threshold``, ``acc`` (in [0, 1]), ``macs`` (mean per sample) and
+        ``exit_share`` (the fraction leaving at each exit).
 
     >>> _ = torch.manual_seed(0); m = EarlyExitCNN(widths=(4, 8)); x = torch.randn(6, 1, 8, 8)
     >>> [(r["macs"], r["exit_share"]) for r in threshold_sweep(m, (x, torch.arange(6) % 3), [0.0, 1.0])]
@@ -194,7 +224,12 @@ class TopKMoE(nn.Module):
     expert got in the latest forward pass; :meth:`balance_loss` is the Switch-Transformer auxiliary
     loss that keeps the gate from sending everything to one expert.
 
-    Args: ``n_experts`` MLPs of width ``hidden``; ``k`` of them run per sample.
+    Args:
+        in_features: input features, >= 1 (inputs are flattened).
+        out_features: outputs, >= 1.
+        n_experts: expert MLPs, >= 1.
+        k: experts run per sample, in [1, n_experts].
+        hidden: each expert's hidden width, >= 1.
 
     >>> _ = torch.manual_seed(0); moe = TopKMoE(4, 3, n_experts=4, k=1)
     >>> moe(torch.randn(5, 4)).shape, int(moe.last_load.sum()), moe.active_macs()  # 5 samples, 1 expert each

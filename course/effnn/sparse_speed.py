@@ -21,6 +21,12 @@ class SparseTiming:
     """One pruned fraction (``sparsity``, the benchmark's key): median ms of dense, CSR and a
     dense matrix with only the kept rows (the speed structured pruning would give).
 
+    Args:
+        sparsity: the fraction of ``W`` zeroed (the benchmark's key).
+        dense_ms: median ms of the dense product.
+        csr_ms: median ms of the CSR product.
+        smaller_dense_ms: median ms of the dense product with only the kept rows.
+
     >>> t = SparseTiming(sparsity=0.9, dense_ms=2.0, csr_ms=1.0, smaller_dense_ms=0.25); t.csr_ms < t.dense_ms
     True
     """
@@ -35,7 +41,9 @@ def random_sparse(rows: int, cols: int, amount: float, seed: int = 0) -> torch.T
     """A new dense matrix whose ``round(amount * numel)`` smallest-magnitude entries are zero.
 
     Args:
-        rows, cols: its shape. amount: the fraction of entries zeroed, in [0, 1). seed: an int.
+        rows, cols: its shape, each >= 1.
+        amount: the fraction of entries zeroed, in [0, 1).
+        seed: seeds the random values (a private generator: the global one is untouched).
 
     Returns:
         A ``(rows, cols)`` float tensor (``sparsity`` is the deprecated name of ``amount``).
@@ -59,10 +67,18 @@ def time_sparse_vs_dense(amounts, rows: int = 1024, cols: int = 1024, batch: int
                          min_run_time: float = 0.2, seed: int = 0, progress=None) -> list[SparseTiming]:
     """Median ms of ``W @ X`` for dense W, CSR W, and a dense W with only the kept fraction of rows.
 
-    Args: ``amounts`` fractions of ``W`` zeroed, each in [0, 1); ``rows``, ``cols`` W's shape;
-    ``batch`` X's columns; ``min_run_time`` seconds per timing; ``progress`` wraps the loop
-    (e.g. ``effnn.train.progress_bar``). Returns one :class:`SparseTiming` per amount. Timings
-    depend on the machine and its load: compare rows of one call only.
+    Timings depend on the machine and its load: compare rows of one call only.
+
+    Args:
+        amounts: a non-empty list (or tensor) of fractions of ``W`` zeroed, each in [0, 1).
+        rows: W's rows, >= 1.
+        cols: W's columns, >= 1.
+        batch: X's columns, >= 1.
+        min_run_time: seconds per timing, > 0.
+        seed: seeds W and X.
+        progress: a callable that wraps the loop (e.g. ``effnn.train.progress_bar``), or None.
+    Returns:
+        One :class:`SparseTiming` per amount, in order.
 
     >>> rows = time_sparse_vs_dense([0.0, 0.9], rows=64, cols=64, batch=8, min_run_time=0.01)
     >>> [t.sparsity for t in rows], all(t.dense_ms > 0 for t in rows)
@@ -106,6 +122,11 @@ def _timing(value, name):
 
 def crossover(timings: list[SparseTiming]) -> float | None:
     """The lowest measured sparsity at which CSR beats dense, or None if it never does.
+
+    Args:
+        timings: a list of :class:`SparseTiming`, in any order.
+    Returns:
+        A sparsity (float), or None.
 
     >>> crossover([SparseTiming(0.5, 1.0, 3.0, 0.5), SparseTiming(0.95, 1.0, 0.8, 0.05)])
     0.95

@@ -39,6 +39,11 @@ def make_importance(importance="l2"):
       gradients: call ``loss.backward()`` on calibration data before pruning;
     - ``lamp``: layer-adaptive magnitude scores (Lee et al. 2021); ``random``: a control.
 
+    Args:
+        importance: a name from :data:`IMPORTANCES` (any case), or a torch-pruning ``Importance``.
+    Returns:
+        A new torch-pruning ``Importance``, or the instance given.
+
     >>> type(make_importance("l1")).__name__
     'GroupMagnitudeImportance'
     """
@@ -93,6 +98,12 @@ def output_layers(model: nn.Module, example_inputs) -> list[nn.Module]:
 
     Their output channels are the classes, so they must never be pruned. Found by running the model
     once and keeping the last conv/linear called whose output has the model output's shape.
+
+    Args:
+        model: run once (its train/eval mode is restored); weights unchanged.
+        example_inputs: a tensor, or a tuple of tensors, the model is called with.
+    Returns:
+        A list with that layer, or an empty list when no conv/linear output has the output's shape.
 
     >>> from effnn.models import ResCNN
     >>> net = ResCNN(width=4)
@@ -187,6 +198,11 @@ class CoupledGroup:
 
     Found by :func:`dependency_groups`; ``print`` shows one member a line.
 
+    Args:
+        root: the root layer's module name.
+        channels: the number of channels the group can lose.
+        members: ``(layer name, what is pruned)`` pairs, e.g. ``("bn1", "batchnorm")``.
+
     >>> print(CoupledGroup("conv1", 8, [("conv1", "out_channels"), ("bn1", "batchnorm")]))
     group rooted at conv1 (8 channels):
       conv1                    out_channels
@@ -218,6 +234,11 @@ def dependency_groups(model: nn.Module, example_inputs, ignored_layers=None) -> 
     Each member says which layer and which of its dimensions (``out_channels`` or ``in_channels``)
     would lose the same channels. A residual
     block shows up as one group holding both convs that write into the skip connection.
+
+    Args:
+        model: traced (run once), not changed.
+        example_inputs: a tensor, or a tuple of tensors, the model is called with.
+        ignored_layers: layers that are not roots; None for the output layer(s) (:func:`output_layers`).
 
     Returns:
         one :class:`CoupledGroup` per prunable root layer (print one to see its members).
@@ -302,6 +323,15 @@ class SpeedupResult(Result):
     Ratios are dense over pruned (above 1: pruning helped); ``compare`` is
     :func:`effnn.measure.compare`'s full dict. Fields also read as ``result["macs_ratio"]``.
 
+    Args:
+        acc_dense: the dense model's test accuracy.
+        acc_pruned_no_finetune: the pruned model's, before fine-tuning.
+        acc_pruned: the pruned model's, after fine-tuning.
+        macs_ratio, latency_ratio, params_ratio: dense over pruned (latency: best median, batch 1).
+        compare: :func:`effnn.measure.compare`'s full dict.
+        dense: the trained dense ResCNN.
+        pruned: the pruned, fine-tuned copy.
+
     >>> [f for f in SpeedupResult.__dataclass_fields__ if f.endswith("_ratio")]
     ['macs_ratio', 'latency_ratio', 'params_ratio']
     """
@@ -368,6 +398,13 @@ def speedup_experiment(width: int = 32, blocks: int = 1, amount: float = 0.5, *,
     """Keyword form of ``run_speedup(SpeedupConfig(...), data)``: same arguments, same result.
 
     The result reads like the dict this function used to return (``res["acc_dense"]``).
+
+    Args:
+        width, blocks, amount, epochs, finetune_epochs, importance, input_size, seed, threads: the
+            fields of :class:`SpeedupConfig`.
+        data: as in :func:`run_speedup`.
+    Returns:
+        A :class:`SpeedupResult`.
     """
     return run_speedup(SpeedupConfig(width=width, blocks=blocks, amount=amount, epochs=epochs,
                                      finetune_epochs=finetune_epochs, importance=importance,

@@ -62,6 +62,11 @@ def pack_rows(x) -> np.ndarray:
     Most significant bit first (bit 63 - j of word w is element 64 w + j), 1 for +1 (sign(0) = +1),
     padding bits 1. Only :func:`xnor_matmul_fast` reads this layout.
 
+    Args:
+        x: a 2-D numeric (or bool) numpy array or tensor with a non-empty second axis, no NaN.
+    Returns:
+        A new ``(rows, ceil(K / 64))`` uint64 array.
+
     >>> pack_rows(np.array([[1.0, -1.0, 0.0]]))
     array([[13835058055282163711]], dtype=uint64)
     >>> hex(int(_[0, 0]))
@@ -160,6 +165,9 @@ PARALLEL_MIN_WORK = 1 << 21
 def backend() -> str:
     """``"numba"`` when the compiled kernel is available, else ``"numpy"``.
 
+    Returns:
+        ``"numba"`` or ``"numpy"``.
+
     >>> backend() in ("numba", "numpy")
     True
     """
@@ -168,6 +176,11 @@ def backend() -> str:
 
 def transpose_packed(b_bits) -> np.ndarray:
     """(N, W) -> contiguous (W, N): the layout the fast kernel streams over.
+
+    Args:
+        b_bits: 2-D packed words ``(N, W)`` (a numpy array or tensor).
+    Returns:
+        A contiguous ``(W, N)`` copy.
 
     >>> bits = pack_rows(random_signs(2, 130))
     >>> bits.shape, transpose_packed(bits).shape
@@ -184,8 +197,17 @@ def xnor_matmul_fast(a_bits, b_bits, n: int, *, b_transposed: bool = False,
     """``A @ B`` (int32, M x N), exactly, from ``a_bits = pack_rows(A)`` and ``b_bits = pack_rows(B.T)``.
 
     Operands must be in this module's layout (:func:`pack_rows`); others are refused with a
-    ``ValueError`` where their padding shows it. ``b_transposed=True`` means ``b_bits`` is already (W, N) from :func:`transpose_packed` (pack
-    weights once, offline). ``threads`` sets numba's thread count for this call.
+    ``ValueError`` where their padding shows it. Pack the weights once, offline, and pass them
+    transposed.
+
+    Args:
+        a_bits: ``pack_rows(A)``, ``(M, W)`` uint64.
+        b_bits: ``pack_rows(B.T)``, ``(N, W)`` uint64; or ``(W, N)`` with ``b_transposed``.
+        n: the inner dimension K, >= 1, with ``W = ceil(K / 64)``.
+        b_transposed: ``b_bits`` is already ``(W, N)`` (:func:`transpose_packed`).
+        threads: numba threads for this call, >= 1 (1: the serial kernel); None for numba's setting.
+    Returns:
+        A new ``(M, N)`` int32 array, equal to ``A @ B``.
 
     >>> a, b = random_signs(2, 100, seed=0), random_signs(100, 3, seed=1)
     >>> out = xnor_matmul_fast(pack_rows(a), pack_rows(b.T), 100)
@@ -218,6 +240,9 @@ def xnor_matmul_fast(a_bits, b_bits, n: int, *, b_transposed: bool = False,
 def warmup() -> None:
     """Compile the fast kernel now (about a second) so that the first timed call does not.
 
+    Returns:
+        None (compiles and caches the kernels; without numba it only runs the numpy fallback once).
+
     >>> warmup()
     """
     a = pack_rows(np.ones((2, 70), np.float32))
@@ -229,6 +254,13 @@ def warmup() -> None:
 # ----------------------------------------------------------------------------- timing
 def random_signs(rows: int, cols: int, seed: int = 0) -> np.ndarray:
     """A seeded float32 ±1 matrix.
+
+    Args:
+        rows: >= 1.
+        cols: >= 1.
+        seed: an int >= 0 (numpy's ``default_rng``; the global generators are untouched).
+    Returns:
+        A new ``(rows, cols)`` float32 array of -1 and +1.
 
     >>> random_signs(2, 4, seed=0)
     array([[ 1., -1., -1., -1.],
@@ -247,8 +279,20 @@ def time_gemms(m: int, k: int, n: int, *, threads: int = 2, rounds: int = 3, min
     so background load hits all of them alike. B is packed once beforehand (weights are packed
     offline); A is packed outside the timed region as well, and packing (``pack_a``) is timed on its
     own. ``extra(A, B)`` may return more candidates ``{name: zero-argument callable returning A @ B}``,
-    timed and checked alongside. Returns milliseconds, speed ratios (> 1 = faster than fp32) and
-    whether each result is exact.
+    timed and checked alongside. Speed ratios above 1 are faster than fp32.
+
+    Args:
+        m: A's rows, >= 1.
+        k: the inner dimension, >= 1.
+        n: B's columns, >= 1.
+        threads: threads for torch and the kernel, >= 1.
+        rounds: alternations of the timers, >= 1.
+        min_run_time: seconds per timing, > 0.
+        extra: ``extra(A, B) -> {name: callable}`` with more candidates, or None.
+        seed: seeds A (``seed``) and B (``seed + 1``).
+    Returns:
+        ``{"shape", "ms", "exact", "backend", "<name>_vs_fp32"..., "fast_gbmacs_per_s"}``: ``ms`` maps
+        each candidate (and ``pack_a``) to its best median in ms, ``exact`` each candidate to a bool.
 
     >>> r = time_gemms(4, 64, 4, threads=1, rounds=1, min_run_time=0.01)
     >>> r["exact"], sorted(r["ms"])
