@@ -24,6 +24,15 @@ def mlp_bytes(in_features: int, hidden: int, num_classes: int, w_bits: int, dept
     Weights take ``w_bits`` each; a quantized layer (``w_bits < 32``) adds one fp32 scale per output
     row (symmetric per-channel quantization); biases stay fp32.
 
+    Args:
+        in_features: inputs, >= 1.
+        hidden: the hidden width, >= 1.
+        num_classes: outputs, >= 2.
+        w_bits: bits per weight, in [1, 32] (32: float, no scales).
+        depth: hidden layers, >= 1.
+    Returns:
+        Bytes, a float (fractional when ``w_bits`` does not fill whole bytes).
+
     >>> mlp_bytes(40, 10, 10, 32, depth=1)   # (40*10 + 10*10) weights + 20 biases, 4 bytes each
     2080.0
     >>> mlp_bytes(40, 10, 10, 4, depth=1)    # 500 weights at half a byte, 20 scales, 20 biases
@@ -43,6 +52,15 @@ def mlp_bytes(in_features: int, hidden: int, num_classes: int, w_bits: int, dept
 def widest_mlp(budget_bytes: float, w_bits: int, in_features: int = 40, num_classes: int = 10,
                depth: int = 2) -> int:
     """The largest hidden width whose :func:`mlp_bytes` at ``w_bits`` fits in ``budget_bytes``.
+
+    Args:
+        budget_bytes: the storage budget in bytes, > 0.
+        w_bits: bits per weight, in [1, 32].
+        in_features: inputs, >= 1.
+        num_classes: outputs, >= 2.
+        depth: hidden layers, >= 1.
+    Returns:
+        The hidden width, an int >= 1.
 
     >>> widest_mlp(mlp_bytes(40, 32, 10, 32), 32)
     32
@@ -68,8 +86,19 @@ def equal_bytes_experiment(train, test, *, budget_width: int = 32, bits=(32, 8, 
     The budget is an fp32 MLP of width ``budget_width``. For ``w_bits < 32`` the float network is
     trained with ``train_cfg`` and then quantized by QAT with ``qat_cfg`` (weights only, per-channel);
     the fp32 network trains ``qat_cfg``'s epochs in float instead, so every arm trains equally long.
-    Returns one row per bit width: ``bits``, ``width``, ``bytes``, ``params``, ``acc`` (one test accuracy
+    One row per bit width: ``bits``, ``width``, ``bytes``, ``params``, ``acc`` (one test accuracy
     per seed) and ``acc_float`` (the same width after ``train_cfg`` alone, before quantization).
+
+    Args:
+        train: ``(x, y)`` tensors, ``x`` flat ``(N, features)``; labels from 0.
+        test: ``(x, y)`` tensors, the same kind.
+        budget_width: the width of the fp32 MLP that sets the budget, >= 1.
+        bits: a non-empty list (or range) of bit widths in [1, 32].
+        seeds: a non-empty list (or range) of ints >= 0.
+        train_cfg: the float :class:`~effnn.train.TrainConfig` (default 8 epochs, 1 in fast mode).
+        qat_cfg: the QAT (or extra float) :class:`~effnn.train.TrainConfig` (default 3 epochs, 1 in fast mode).
+    Returns:
+        A list of row dicts, in ``bits`` order; each also holds the ``budget`` in bytes.
 
     >>> from effnn.train import TrainConfig
     >>> x = torch.randn(32, 8)

@@ -28,6 +28,10 @@ class HeadAttention(nn.Module):
     """Multi-head self-attention written with separate q/k/v projections (the layout torch-pruning
     prunes head by head). ``head_gate`` (None, or one 0/1 value per head) masks heads for ablation.
 
+    Args:
+        dim: the token width, >= 1, divisible by ``num_heads``.
+        num_heads: heads, >= 1.
+
     >>> _ = torch.manual_seed(0)
     >>> attn = HeadAttention(dim=8, num_heads=2)
     >>> x = torch.randn(1, 3, 8)
@@ -60,6 +64,11 @@ class HeadAttention(nn.Module):
 class TransformerBlock(nn.Module):
     """Pre-norm block: x + attention(norm(x)), then x + MLP(norm(x)).
 
+    Args:
+        dim: the token width, >= 1, divisible by ``num_heads``.
+        num_heads: heads, >= 1.
+        mlp_ratio: the MLP's hidden width over ``dim``, >= 1.
+
     >>> TransformerBlock(dim=8, num_heads=2)(torch.zeros(1, 3, 8)).shape
     torch.Size([1, 3, 8])
     """
@@ -79,6 +88,14 @@ class TransformerBlock(nn.Module):
 
 class RowTransformer(nn.Module):
     """A small transformer classifier for (N, 1, H, W) images that reads each image row as a token.
+
+    Args:
+        width: the image width (features per row token), >= 1.
+        height: the image height (tokens), >= 1.
+        dim: the token width, >= 1, divisible by ``num_heads``.
+        num_heads: heads per block, >= 1.
+        depth: transformer blocks, >= 1.
+        num_classes: output logits, >= 2.
 
     >>> model = RowTransformer(width=8, height=8, dim=16, num_heads=2, depth=1)
     >>> model(torch.zeros(2, 1, 8, 8)).shape
@@ -107,6 +124,11 @@ class RowTransformer(nn.Module):
 def attention_layers(model: nn.Module) -> list[HeadAttention]:
     """The model's attention layers, in order.
 
+    Args:
+        model: read only.
+    Returns:
+        A new list of the :class:`HeadAttention` modules themselves; empty when there are none.
+
     >>> [a.num_heads for a in attention_layers(RowTransformer(dim=16, num_heads=2, depth=2))]
     [2, 2]
     """
@@ -120,6 +142,8 @@ def head_ablation(model: nn.Module, data) -> torch.Tensor:
     Args:
         model: a model with :class:`HeadAttention` layers (all with the same number of heads).
         data: ``(x, y)`` tensors to score on.
+    Returns:
+        A float tensor ``(layers, max heads)`` of accuracies in [0, 1]; ``head_gate`` is reset to None after each.
 
     >>> _ = torch.manual_seed(0)
     >>> model = RowTransformer(dim=16, num_heads=2, depth=2)
@@ -149,6 +173,14 @@ def prune_heads(model: nn.Module, example_inputs, amount: float, *, ignored_laye
     q/k/v/out weights first), in place, with torch-pruning; returns the model.
 
     Each layer keeps at least one head. ``num_heads`` of each layer is updated to the heads left.
+
+    Args:
+        model: pruned in place; it needs :class:`HeadAttention` layers.
+        example_inputs: one input tensor the model is traced with.
+        amount: the fraction of heads removed per layer, in [0, 1) (0 returns ``model`` untouched).
+        ignored_layers: modules torch-pruning must leave whole; None for none.
+    Returns:
+        ``model``.
 
     >>> _ = torch.manual_seed(0)
     >>> model = RowTransformer(dim=16, num_heads=4, depth=1)
@@ -188,6 +220,9 @@ def prune_heads(model: nn.Module, example_inputs, amount: float, *, ignored_laye
 class PlainBlock(nn.Module):
     """conv-BN-ReLU-conv-BN-ReLU without the identity: the plain twin of ``models.ResidualBlock``.
 
+    Args:
+        channels: input = output channels of both convs, >= 1.
+
     >>> PlainBlock(4)(torch.zeros(1, 4, 6, 6)).shape
     torch.Size([1, 4, 6, 6])
     """
@@ -205,6 +240,12 @@ class PlainBlock(nn.Module):
 
 def plain_twin(model: nn.Module) -> nn.Module:
     """A fresh copy of a ``models.ResCNN`` whose residual blocks are plain blocks of the same shape.
+
+    Args:
+        model: a ``models.ResCNN`` (with ``stage1`` and ``stage2``); copied, not changed.
+    Returns:
+        The new model: the other layers are copies of ``model``'s (weights included), the plain blocks
+        are freshly initialised.
 
     >>> from effnn.models import ResCNN
     >>> model = ResCNN(width=4, blocks=1)
@@ -230,6 +271,11 @@ def plain_twin(model: nn.Module) -> nn.Module:
 def blocks_of(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """``(name, block)`` for each residual or plain block of a ``models.ResCNN``-shaped model.
 
+    Args:
+        model: read only; it needs at least one block.
+    Returns:
+        A list of ``(module name, block)`` pairs, the blocks themselves (not copies).
+
     >>> from effnn.models import ResCNN
     >>> [name for name, _ in blocks_of(ResCNN(width=4, blocks=1))]
     ['stage1.0', 'stage2.0']
@@ -247,6 +293,12 @@ def blocks_of(model: nn.Module) -> list[tuple[str, nn.Module]]:
 def block_deletion(model: nn.Module, data) -> dict[str, float]:
     """Test accuracy with one block replaced by the identity at a time ({block name: accuracy}); the
     model is unchanged.
+
+    Args:
+        model: each block is swapped out and put back, so ``model`` ends as it started.
+        data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+    Returns:
+        ``{block name: accuracy in [0, 1]}``.
 
     >>> from effnn.models import ResCNN
     >>> _ = torch.manual_seed(0)

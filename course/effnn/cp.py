@@ -42,6 +42,15 @@ def cp_factors(conv: nn.Conv2d, rank: int, *, n_iter_max: int = 200, seed: int =
     :math:`\\sqrt{S}`. Deterministic for a ``seed`` (SVD start, seeded fill where a mode is
     shorter than ``rank``).
 
+    Args:
+        conv: an ``nn.Conv2d`` with ``groups=1``, dilation 1, numeric zero padding and a finite,
+            non-zero weight; read only.
+        rank: ``R``, an int >= 1.
+        n_iter_max: ALS iterations at most, >= 1.
+        seed: an int >= 0.
+    Returns:
+        ``((A, B, Y, X), error)``: four new float32 tensors and the relative error, a float.
+
     >>> _ = torch.manual_seed(0)
     >>> conv = nn.Conv2d(3, 4, 3)
     >>> (a, b, y, x), error = cp_factors(conv, rank=2, n_iter_max=20)
@@ -77,6 +86,12 @@ def cp_layers(conv: nn.Conv2d, rank: int) -> nn.Sequential:
     """The four convolutions of a rank-``rank`` CP layer with PyTorch's default initialisation:
     the shapes, MACs and latency of :func:`cp_conv` without the (slow) ALS fit.
 
+    Args:
+        conv: an ``nn.Conv2d`` as for :func:`cp_factors`; read only (for its shape, stride and padding).
+        rank: ``R``, an int >= 1.
+    Returns:
+        A new ``nn.Sequential`` of the four convs, randomly initialised.
+
     >>> layers = cp_layers(nn.Conv2d(16, 32, 3, padding=1), rank=8)
     >>> layers(torch.zeros(1, 16, 6, 6)).shape
     torch.Size([1, 32, 6, 6])
@@ -96,6 +111,14 @@ def cp_conv(conv: nn.Conv2d, rank: int, *, n_iter_max: int = 200, seed: int = 0)
     """Four convolutions (1x1, kh x 1 depthwise, 1 x kw depthwise, 1x1) that compute the CP
     approximation of ``conv`` (left unchanged); the bias goes on the last one. The relative
     kernel error of the fit is stored as the ``kernel_error`` attribute of the result.
+
+    Args:
+        conv: as for :func:`cp_factors`; not changed.
+        rank: ``R``, an int >= 1.
+        n_iter_max: ALS iterations at most, >= 1.
+        seed: an int >= 0.
+    Returns:
+        A new ``nn.Sequential`` of the four convs, with ``kernel_error`` (a float) set.
 
     >>> _ = torch.manual_seed(0)
     >>> conv = nn.Conv2d(3, 4, 3, padding=1)
@@ -122,6 +145,12 @@ def cp_conv(conv: nn.Conv2d, rank: int, *, n_iter_max: int = 200, seed: int = 0)
 
 def cp_params(conv: nn.Conv2d, rank: int) -> int:
     """Parameters of :func:`cp_conv` without building it: :math:`R(c + k_h + k_w + d)` (+ bias).
+
+    Args:
+        conv: as for :func:`cp_factors`; read only.
+        rank: ``R``, an int >= 1.
+    Returns:
+        The parameter count, an int.
 
     >>> conv = nn.Conv2d(16, 32, 3)
     >>> cp_params(conv, 8), sum(p.numel() for p in cp_conv(conv, 8, n_iter_max=5).parameters())

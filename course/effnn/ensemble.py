@@ -16,6 +16,10 @@ from . import validate as V
 class LogitEnsemble(nn.Module):
     """``forward(x)`` is the mean of ``members``' logits; the members are not trained by it.
 
+    Args:
+        members: a non-empty list (or ``nn.ModuleList``) of modules with logits of one shape; kept,
+            not copied, so their parameters are the ensemble's too.
+
     >>> a, b = nn.Linear(3, 2), nn.Linear(3, 2)
     >>> x = torch.ones(1, 3)
     >>> torch.allclose(LogitEnsemble([a, b])(x), (a(x) + b(x)) / 2)

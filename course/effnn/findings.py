@@ -16,7 +16,13 @@ from . import validate
 def binomial_se(acc: float, n_test: int) -> float:
     """Standard error of an accuracy measured on ``n_test`` independent samples.
 
-    Args: ``acc`` in [0, 1]; ``n_test`` >= 1. Returns :math:`\\sqrt{p(1-p)/n}`.
+    It is :math:`\\sqrt{p(1-p)/n}`.
+
+    Args:
+        acc: the accuracy, in [0, 1].
+        n_test: test samples, >= 1.
+    Returns:
+        The standard error, a float in [0, 0.5].
 
     >>> round(binomial_se(0.9, 100), 3)  # 90 % on 100 samples is 90 +- 3 %
     0.03
@@ -29,7 +35,11 @@ def binomial_se(acc: float, n_test: int) -> float:
 def mean_and_se(values, n_test: int) -> tuple[float, float]:
     """Mean of per-seed accuracies and its standard error (seed spread + test-set noise).
 
-    Args: ``values`` one accuracy or one per seed; ``n_test`` the test-set size. Returns ``(mean, se)``.
+    Args:
+        values: one accuracy, or a non-empty list of them (one per seed), each in [0, 1].
+        n_test: the test-set size, >= 1.
+    Returns:
+        ``(mean, se)``, floats.
 
     >>> [round(v, 4) for v in mean_and_se([0.90, 0.92], n_test=1000)]
     [0.91, 0.0119]
@@ -52,6 +62,14 @@ class Comparison:
     """``a - b`` with its standard error; ``separated`` when it exceeds two standard errors.
 
     ``str()`` gives the sentence a lecture prints. Usually built by :func:`compare`.
+
+    Args:
+        name_a: method A's name, for the sentence.
+        name_b: method B's name.
+        mean_a: A's mean accuracy, in [0, 1].
+        mean_b: B's mean accuracy, in [0, 1].
+        diff: ``mean_a - mean_b``.
+        se: the standard error of ``diff``.
 
     >>> c = Comparison("a", "b", mean_a=0.9, mean_b=0.8, diff=0.1, se=0.02); c.separated, c.a_ahead
     (True, True)
@@ -90,7 +108,16 @@ class Comparison:
 def compare(name_a: str, accs_a, name_b: str, accs_b, n_test: int) -> Comparison:
     """Compare two methods' test accuracies (one value or one per seed) on ``n_test`` samples.
 
-    Returns a :class:`Comparison`; the two standard errors add in quadrature.
+    The two standard errors add in quadrature.
+
+    Args:
+        name_a: method A's name (``str()`` is applied).
+        accs_a: A's accuracy, or one per seed, each in [0, 1].
+        name_b: method B's name.
+        accs_b: B's accuracy, or one per seed.
+        n_test: the test-set size both were measured on, >= 1.
+    Returns:
+        A :class:`Comparison`.
 
     >>> print(compare("ticket", [0.95, 0.96], "random", [0.90, 0.91], n_test=1000))
     ticket 95.5 % vs random 90.5 %: difference +5.0 pp (2 SE = 2.1 pp): ticket is ahead.
@@ -102,6 +129,11 @@ def compare(name_a: str, accs_a, name_b: str, accs_b, n_test: int) -> Comparison
 
 def report(*comparisons: Comparison) -> int:
     """Print each comparison's sentence; return how many are separated beyond two standard errors.
+
+    Args:
+        *comparisons: :class:`Comparison` objects.
+    Returns:
+        The number of separated comparisons, an int.
 
     >>> report(compare("A", 0.90, "B", 0.905, n_test=500))
     A 90.0 % vs B 90.5 %: difference -0.5 pp (2 SE = 3.8 pp): within noise.

@@ -28,6 +28,15 @@ class GatedResNet(nn.Module):
     ``gated=False`` builds the same network with every block always on (the baseline). After a
     forward pass, ``last_gates`` holds one ``(N,)`` tensor of 0/1 decisions per block.
 
+    Args:
+        in_channels: input channels, >= 1.
+        num_classes: output logits, >= 2.
+        width: channels of the stem and every block, >= 1.
+        blocks: residual blocks, >= 1.
+        gate_hidden: each gate's hidden width, >= 1.
+        gated: gate the blocks (False: the always-on baseline).
+        temperature: the Gumbel-softmax temperature in training, > 0.
+
     >>> _ = torch.manual_seed(0)
     >>> model = GatedResNet(width=4, blocks=2, gate_hidden=4)
     >>> model(torch.randn(3, 1, 8, 8)).shape, [tuple(g.shape) for g in model.last_gates]
@@ -92,6 +101,13 @@ def target_rate_loss_fn(target: float = 0.5, weight: float = 2.0):
     """``loss_fn(model, x, y)`` for :func:`effnn.train.fit`: cross-entropy plus
     ``weight * sum_l (mean gate_l - target)^2`` (AIG's target-rate loss).
 
+    Args:
+        target: the wanted execution rate of every block, in [0, 1].
+        weight: the rate term's weight, >= 0.
+    Returns:
+        ``loss_fn(model, x, y) -> scalar tensor``; ``model`` must be a :class:`GatedResNet` (an
+        ungated one gets plain cross-entropy).
+
     >>> _ = torch.manual_seed(0)
     >>> model = GatedResNet(width=4, blocks=2, gate_hidden=4)
     >>> loss_fn = target_rate_loss_fn(target=0.5, weight=2.0)
@@ -118,6 +134,12 @@ def per_sample_macs(model: GatedResNet, x: torch.Tensor) -> torch.Tensor:
     """MACs each sample of ``x`` costs at inference: stem, head and every gate always, plus each
     block it runs. Counted with :func:`effnn.measure.count_macs` on one sample. Leaves ``model`` in
     eval mode; does not change its weights.
+
+    Args:
+        model: a :class:`GatedResNet`; left in eval mode, weights unchanged.
+        x: ``(N, C, H, W)`` float inputs, non-empty.
+    Returns:
+        An ``(N,)`` float tensor of MACs.
 
     >>> _ = torch.manual_seed(0)
     >>> gated, always = GatedResNet(width=4, blocks=2), GatedResNet(width=4, blocks=2, gated=False)

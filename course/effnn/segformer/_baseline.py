@@ -27,6 +27,21 @@ class BaselineRecipe:
     :meth:`fast` is the fast-mode preset (4 steps on 64 images); ``recipe.fast_steps`` is the
     deprecated spelling of ``BaselineRecipe.fast().steps``.
 
+    Args:
+        size: the training image side, >= 1.
+        n_train: training images, >= 1.
+        n_val: validation images, >= 1.
+        steps: optimizer steps, >= 1.
+        batch_size: >= 1.
+        lr: the peak learning rate, > 0.
+        weight_decay: >= 0.
+        warmup: warm-up steps, >= 0.
+        clip: the gradient-norm clip, > 0.
+        seed: seeds the data and the model.
+        threads: torch threads for training, >= 1.
+        eval_every: steps between validations, >= 1.
+        architecture: the :func:`effnn.models.segformer_config` overrides (default :data:`BASELINE`).
+
     >>> BaselineRecipe().steps, BaselineRecipe.fast().steps
     (1800, 4)
     """
@@ -70,6 +85,11 @@ class BaselineRecipe:
 def baseline_config(num_labels: int = 2):
     """The ``SegformerConfig`` of the baseline (MiT-b0 layout, :data:`BASELINE` widths).
 
+    Args:
+        num_labels: segmentation classes, >= 1.
+    Returns:
+        A new ``transformers.SegformerConfig``.
+
     >>> cfg = baseline_config()
     >>> cfg.hidden_sizes, cfg.num_labels
     ([16, 32, 80, 128], 2)
@@ -81,6 +101,12 @@ def baseline_config(num_labels: int = 2):
 
 def new_baseline(seed: int = 0, num_labels: int = 2):
     """A randomly initialised baseline ``SegformerForSemanticSegmentation`` (deterministic).
+
+    Args:
+        seed: an int >= 0.
+        num_labels: segmentation classes, >= 1.
+    Returns:
+        A new ``SegformerForSemanticSegmentation`` in train mode.
 
     >>> a, b = new_baseline(seed=0), new_baseline(seed=0)
     >>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
@@ -95,6 +121,11 @@ def new_baseline(seed: int = 0, num_labels: int = 2):
 def baseline_path() -> Path:
     """The checkpoint :func:`load_baseline` uses: the committed one, else the cached one.
 
+    Returns:
+        A ``pathlib.Path`` that exists.
+    Raises:
+        FileNotFoundError: neither checkpoint exists.
+
     >>> baseline_path().name
     'segformer_portraits.pt'
     """
@@ -108,6 +139,11 @@ def baseline_path() -> Path:
 
 def baseline_record(path: str | Path | None = None) -> dict:
     """The JSON written next to a baseline checkpoint: recipe, seed, command, learning curve.
+
+    Args:
+        path: the checkpoint whose ``.json`` record to read (``str`` or ``Path``); None for :func:`baseline_path`.
+    Returns:
+        The record, a dict parsed from JSON.
 
     >>> sorted(baseline_record())[:4]
     ['command', 'curve', 'fast', 'n_train']
@@ -128,6 +164,12 @@ def load_baseline(path: str | Path | None = None, pretrained: str | Path | None 
     2-label one when it has another number of labels. ``path``: a checkpoint written by the
     instructors' ``train-baseline`` command. Neither: the committed checkpoint in
     ``effnn/assets``, else the one cached by ``train-baseline``.
+
+    Args:
+        path: a checkpoint (``str`` or ``Path``) that exists, or None.
+        pretrained: a ``save_pretrained`` folder with ``config.json``, or None; not with ``path``.
+    Returns:
+        A new model, in eval mode.
 
     >>> model = load_baseline()
     >>> model.training, model.config.hidden_sizes == BASELINE["hidden_sizes"]

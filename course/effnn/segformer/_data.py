@@ -16,6 +16,14 @@ def portrait_tensors(split: str = "train", n: int | None = None, size: int = 96,
     Matting folder instead (alpha > 0.5 is foreground). ``n=None`` means the split's default
     size; any other ``n`` must be a positive int.
 
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        n: samples, >= 1; None for the split's default size.
+        size: the image side in pixels, >= 32.
+        seed: an int >= 0; sample ``i`` depends only on ``(seed, i)``.
+    Returns:
+        ``(images, masks)``: new uint8 tensors ``(n, 3, size, size)`` and ``(n, size, size)`` (0/1).
+
     >>> import os, tempfile
     >>> from unittest import mock
     >>> tmp = tempfile.TemporaryDirectory()  # a throwaway cache
@@ -65,6 +73,11 @@ def portrait_tensors(split: str = "train", n: int | None = None, size: int = 96,
 def as_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 images -> float in [0, 1]; float images pass through.
 
+    Args:
+        images: a tensor; uint8 is scaled by 1/255, any other dtype is only cast.
+    Returns:
+        A float32 tensor (a new one, except for float32 input, which is returned as is).
+
     >>> as_float(torch.tensor([[[[0, 255]]]], dtype=torch.uint8))
     tensor([[[[0., 1.]]]])
     """
@@ -74,6 +87,14 @@ def as_float(images: torch.Tensor) -> torch.Tensor:
 
 def portraits(split: str = "val", n: int | None = None, size: int = 96, seed: int = 0):
     """``(images float (n,3,H,W) in [0,1], masks long (n,H,W))`` ready for a model.
+
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        n: samples, >= 1; None for the split's default size.
+        size: the image side in pixels, >= 32.
+        seed: an int >= 0.
+    Returns:
+        ``(images, masks)``: float32 ``(n, 3, size, size)`` in [0, 1] and int64 ``(n, size, size)``.
 
     >>> import os, tempfile
     >>> from unittest import mock

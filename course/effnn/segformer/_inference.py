@@ -19,6 +19,13 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 64)
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only (its train/eval mode is restored).
+        images: ``(N, 3, H, W)``, uint8 or float.
+        batch_size: images per forward pass, >= 1 (memory, not the result).
+    Returns:
+        A new float tensor ``(N, C, H/4, W/4)``.
+
     >>> from effnn.models import build_segformer
     >>> tiny = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
     >>> model = build_segformer(2, seed=0, **tiny).train()
@@ -42,6 +49,12 @@ def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: called once on ``x``; weights unchanged (it runs in whatever mode it is in, with gradients).
+        x: the float input batch.
+    Returns:
+        The logits tensor.
+
     >>> from effnn.models import build_segformer
     >>> tiny = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
     >>> model = build_segformer(2, seed=0, **tiny).eval()
@@ -54,6 +67,12 @@ def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def upsample(logits: torch.Tensor, size) -> torch.Tensor:
     """Bilinear upsampling of logits to the label size, as Segformer's own loss does.
+
+    Args:
+        logits: ``(N, C, h, w)``.
+        size: the target ``(H, W)``, two ints >= 1 (a tuple, list or ``torch.Size``).
+    Returns:
+        ``(N, C, H, W)``: ``logits`` itself when it already has that size, else a new tensor.
 
     >>> upsample(torch.zeros(1, 2, 16, 16), (64, 64)).shape
     torch.Size([1, 2, 64, 64])
@@ -73,6 +92,13 @@ def teacher_logits(teacher: nn.Module, images: torch.Tensor, batch_size: int = 6
 
     Reads ``teacher`` (left in eval mode); does not change its weights.
 
+    Args:
+        teacher: read only; put in eval mode.
+        images: ``(N, 3, H, W)``, uint8 or float.
+        batch_size: images per forward pass, >= 1 (memory, not the result).
+    Returns:
+        A new float tensor ``(N, C, H/4, W/4)``.
+
     >>> from effnn.models import build_segformer
     >>> tiny = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
     >>> teacher = build_segformer(2, seed=0, **tiny)
@@ -90,6 +116,11 @@ def teacher_logits(teacher: nn.Module, images: torch.Tensor, batch_size: int = 6
 
 def deploy_input(size: int = DEPLOY_SIZE) -> torch.Tensor:
     """The latency probe: one RGB image at the deployment resolution, batch 1.
+
+    Args:
+        size: the image side, an int >= 32.
+    Returns:
+        A new ``(1, 3, size, size)`` float tensor in [0, 1), the same for every call (own seeded generator).
 
     >>> x = deploy_input(64)
     >>> x.shape, torch.equal(x, deploy_input(64))

@@ -17,6 +17,11 @@ def attentions(model: nn.Module) -> list:
 
     Reads ``model``; does not change its weights.
 
+    Args:
+        model: read only.
+    Returns:
+        A new list of the attention modules themselves (not copies); empty for a model without any.
+
     >>> from effnn.models import build_segformer
     >>> tiny = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
     >>> model = build_segformer(2, seed=0, **tiny)
@@ -32,6 +37,11 @@ def head_counts(model: nn.Module) -> dict:
     """``{q_proj: h, k_proj: h, v_proj: h}`` for every attention: torch-pruning's ``num_heads``.
 
     Reads ``model``; does not change its weights.
+
+    Args:
+        model: read only.
+    Returns:
+        ``{projection module: number of heads}``, three entries per attention.
 
     >>> from effnn.models import build_segformer
     >>> tiny = dict(hidden_sizes=[8, 16, 40, 64], num_attention_heads=[1, 2, 5, 8], decoder_hidden_size=32)
