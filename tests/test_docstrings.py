@@ -20,8 +20,8 @@ _NOT_YET: set[str] = {
    
     "data.digits", "data.mnist1d", "data.portraits", "data.real", "data.real_cifar",
     "data.real_matting", "data.real_mnist", "data.select",
-    "grading", "predictor", "reconstruct",
-    "rewinding", "slimming", "squeeze", "structure_speed",
+    "grading",
+   
     "xnor_conv", "xnor_infer",
 }
 

@@ -35,6 +35,12 @@ def _as_list(value):
 def mlp_space(depths=(1, 2, 3), widths=DEFAULT_WIDTHS) -> list[tuple[int, ...]]:
     """Every MLP of the space as a tuple of hidden widths, shallow first.
 
+    Args:
+        depths: hidden-layer counts, ints >= 1 (a list, tuple, range or array; duplicates ignored).
+        widths: the width choices, ints >= 1.
+    Returns:
+        A list of tuples of hidden widths.
+
     >>> len(mlp_space((1, 2), (8, 16)))
     6
     """
@@ -47,6 +53,13 @@ def mlp_space(depths=(1, 2, 3), widths=DEFAULT_WIDTHS) -> list[tuple[int, ...]]:
 
 def sample_archs(space, n: int, seed: int = 0) -> list[tuple[int, ...]]:
     """``n`` distinct architectures drawn uniformly from ``space`` (seeded), in space order.
+
+    Args:
+        space: a non-empty list of architectures (e.g. :func:`mlp_space`).
+        n: architectures wanted, in ``[1, len(space)]``.
+        seed: an int >= 0 (numpy's ``default_rng``).
+    Returns:
+        A list of ``n`` tuples.
 
     >>> sample_archs(mlp_space((1, 2), (8, 16)), 3, seed=0)
     [(8, 16), (16, 8), (16, 16)]
@@ -61,6 +74,13 @@ def sample_archs(space, n: int, seed: int = 0) -> list[tuple[int, ...]]:
 def mlp_params(arch, in_features: int, classes: int = 10) -> int:
     """Parameters (weights and biases) of the MLP ``in_features -> *arch -> classes``.
 
+    Args:
+        arch: hidden widths, ints >= 1.
+        in_features: inputs, >= 1.
+        classes: outputs, >= 1.
+    Returns:
+        The parameter count, an int.
+
     >>> mlp_params((16,), in_features=40)
     826
     """
@@ -72,6 +92,13 @@ def mlp_params(arch, in_features: int, classes: int = 10) -> int:
 def encode(arch, max_depth: int = 3, in_features: int = 40) -> list[float]:
     """A fixed-length feature vector: depth, log2 of each width (0 where a layer is absent), and
     log10 of the parameter count. The predictor sees only this, never a training run.
+
+    Args:
+        arch: 1 to ``max_depth`` hidden widths, ints >= 1.
+        max_depth: the encoding's number of width slots, >= 1.
+        in_features: inputs, >= 1 (for the parameter count; 10 classes are assumed).
+    Returns:
+        ``max_depth + 2`` floats.
 
     >>> [round(v, 2) for v in encode((16, 32), max_depth=3, in_features=40)]
     [2.0, 4.0, 5.0, 0.0, 3.18]
@@ -87,6 +114,14 @@ def encode(arch, max_depth: int = 3, in_features: int = 40) -> list[float]:
 def rank_agreement(predicted, actual, *, n_boot: int = 1000, seed: int = 0) -> dict:
     """Kendall's tau-b and Spearman's rho of ``predicted`` vs ``actual``, each with the 2.5 and 97.5
     percentiles of a bootstrap over the items (resampled with replacement, seeded).
+
+    Args:
+        predicted: at least 3 finite numbers, not all equal.
+        actual: as many finite numbers, not all equal.
+        n_boot: bootstrap resamples, >= 1 (resamples with constant values are skipped).
+        seed: an int >= 0.
+    Returns:
+        ``{"kendall", "kendall_lo", "kendall_hi", "spearman", "spearman_lo", "spearman_hi", "n"}``.
 
     >>> r = rank_agreement([1, 2, 3, 4, 5], [1, 3, 2, 4, 5], n_boot=100)
     >>> round(r["kendall"], 2), round(r["spearman"], 2), r["n"]
@@ -123,6 +158,12 @@ def rank_agreement(predicted, actual, *, n_boot: int = 1000, seed: int = 0) -> d
 def describe(name: str, agreement: dict) -> str:
     """One line: ``name: Kendall tau 0.62 [0.45, 0.76], Spearman rho ... over n architectures``.
 
+    Args:
+        name: the predictor's name, a str.
+        agreement: a :func:`rank_agreement` result.
+    Returns:
+        The line, a str.
+
     >>> print(describe("MLP", rank_agreement([1, 2, 3, 4, 5], [1, 3, 2, 4, 5], n_boot=100)))
     MLP: Kendall tau 0.80 [0.07, 1.00], Spearman rho 0.90 [0.18, 1.00] over 5 architectures ...
     """
@@ -141,6 +182,15 @@ def describe(name: str, agreement: dict) -> str:
 def tau_difference(predicted_a, predicted_b, actual, *, n_boot: int = 1000, seed: int = 0) -> dict:
     """Kendall's tau of ``predicted_a`` minus that of ``predicted_b`` (both against ``actual``), with
     a paired bootstrap over the items: ``separated`` only when the 95% interval excludes 0.
+
+    Args:
+        predicted_a: at least 3 finite numbers.
+        predicted_b: as many finite numbers.
+        actual: as many finite numbers.
+        n_boot: bootstrap resamples, >= 1.
+        seed: an int >= 0.
+    Returns:
+        ``{"diff", "lo", "hi", "separated"}``: the tau difference, its 95% interval and whether it excludes 0.
 
     >>> actual = [1, 2, 3, 4, 5, 6]
     >>> d = tau_difference(actual, [6, 5, 4, 3, 2, 1], actual, n_boot=100)

@@ -21,6 +21,12 @@ from . import validate as V
 def conv_responses(conv: nn.Conv2d, inputs: torch.Tensor) -> torch.Tensor:
     """``conv``'s outputs on ``inputs`` as one row per output pixel: shape ``(N*H*W, d)``.
 
+    Args:
+        conv: an ``nn.Conv2d``; read only.
+        inputs: ``(N, C, H, W)`` floats with ``C = conv.in_channels``.
+    Returns:
+        A new float64 tensor ``(N*H_out*W_out, d)``, computed without gradients.
+
     >>> conv = nn.Conv2d(3, 4, 3, padding=1)
     >>> conv_responses(conv, torch.zeros(2, 3, 5, 5)).shape
     torch.Size([50, 4])
@@ -39,6 +45,13 @@ def output_reconstruct_conv(conv: nn.Conv2d, rank: int, inputs: torch.Tensor) ->
     """``rank`` :math:`k\\times k` filters then a :math:`1\\times1` conv, fitted so that the outputs on
     ``inputs`` (calibration data, e.g. the layer's inputs on training images) are reconstructed
     best in the mean-squared sense (Zhang et al. 2015, linear case). ``conv`` is left unchanged.
+
+    Args:
+        conv: an ``nn.Conv2d`` with ``groups=1``, dilation 1 and numeric zero padding; not changed.
+        rank: an int in ``[1, conv.out_channels]``.
+        inputs: ``(N, C, H, W)`` float calibration inputs giving at least 2 output pixels.
+    Returns:
+        A new ``nn.Sequential`` of the two convs (the bias on the second).
 
     >>> _ = torch.manual_seed(0)
     >>> conv = nn.Conv2d(3, 8, 3, padding=1)
@@ -75,6 +88,13 @@ def output_reconstruct_conv(conv: nn.Conv2d, rank: int, inputs: torch.Tensor) ->
 
 def relative_output_error(conv: nn.Conv2d, approx: nn.Module, inputs: torch.Tensor) -> float:
     """:math:`\\|y - \\hat y\\|_F / \\|y\\|_F` over all output pixels of ``inputs``.
+
+    Args:
+        conv: the original ``nn.Conv2d``; read only.
+        approx: its approximation, any module with the same output shape; read only.
+        inputs: ``(N, C, H, W)`` float inputs.
+    Returns:
+        The relative error, a float >= 0.
 
     >>> conv = nn.Conv2d(3, 4, 3)
     >>> relative_output_error(conv, conv, torch.randn(2, 3, 5, 5))

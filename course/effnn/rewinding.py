@@ -28,6 +28,10 @@ class Snapshots:
     Step 0 (the initialisation) is taken when the hook is created. ``saved[k]`` is a
     :func:`effnn.lth.snapshot` (keyed by unpruned parameter names, ready for :func:`effnn.lth.rewind`).
 
+    Args:
+        model: read now (step 0, if asked) and by each call.
+        steps: a non-empty list (or range) of steps >= 0 to save; duplicates ignored.
+
     >>> from effnn.train import TrainConfig, fit
     >>> _ = torch.manual_seed(0)
     >>> model, data = nn.Linear(4, 2), (torch.randn(64, 4), torch.randint(0, 2, (64,)))
@@ -61,7 +65,15 @@ def fit_warmup(model: nn.Module, train_data, cfg, warmup_steps: int) -> nn.Modul
 
     The rate climbs from ``cfg.lr / warmup_steps`` to ``cfg.lr`` (torch's ``LinearLR``) and stays there,
     the warm-up Frankle & Carbin needed for IMP on deeper networks. Same seed, data order and optimizer
-    as ``fit``, so ``warmup_steps=1`` trains exactly as ``fit`` does. Returns ``model`` (in eval mode).
+    as ``fit``, so ``warmup_steps=1`` trains exactly as ``fit`` does.
+
+    Args:
+        model: trained in place.
+        train_data: ``(x, y)`` tensors, a Dataset or a DataLoader.
+        cfg: a :class:`~effnn.train.TrainConfig` (required).
+        warmup_steps: an int >= 1.
+    Returns:
+        ``model``, in eval mode.
 
     >>> from effnn.train import TrainConfig
     >>> _ = torch.manual_seed(0)
@@ -79,6 +91,12 @@ def fit_warmup(model: nn.Module, train_data, cfg, warmup_steps: int) -> nn.Modul
 
 def steps_per_epoch(train_data, batch_size: int) -> int:
     """Optimizer steps in one epoch over ``(x, y)`` tensors at ``batch_size``.
+
+    Args:
+        train_data: an ``(x, y)`` pair (its length is ``len(y)``).
+        batch_size: >= 1.
+    Returns:
+        ``ceil(len(y) / batch_size)``, an int.
 
     >>> steps_per_epoch((torch.zeros(100, 2), torch.zeros(100)), batch_size=32)
     4
@@ -99,9 +117,23 @@ def rewind_sweep(model_fn: Callable[[], nn.Module], train_data, test_data, cfg, 
     :math:`\\theta_0` also trains with a learning-rate warm-up (:func:`fit_warmup`), in ``acc_warmup``.
     Every ``k`` must fall inside the dense training.
 
-    Returns ``acc[k]``, ``acc_reinit`` and ``acc_warmup`` (one value per seed; empty when not asked), ``dense``
-    per seed, ``remaining`` (the fraction of weights left), ``steps_per_epoch``, ``total_steps`` and
+    The result holds ``acc[k]``, ``acc_reinit`` and ``acc_warmup`` (one value per seed; empty when not
+    asked), ``dense`` per seed, ``remaining`` (the fraction of weights left), ``steps_per_epoch``, ``total_steps`` and
     ``n_test``.
+
+    Args:
+        model_fn: ``model_fn() -> nn.Module``, a fresh network each call.
+        train_data: ``(x, y)`` tensors.
+        test_data: ``(x, y)`` tensors.
+        cfg: the :class:`~effnn.train.TrainConfig` of every training (its seed is replaced per seed).
+        steps: a non-empty list (or range) of rewind steps >= 0, at most the dense training's steps.
+        amount: the fraction of each hidden layer's weights removed, in [0, 1).
+        output_amount: the same for the output layer.
+        seeds: a non-empty list (or range) of ints >= 0.
+        control: also train the random re-initialisation control.
+        warmup_steps: an int >= 1 for the warm-up arm, or None for no such arm.
+    Returns:
+        A dict with the keys above; ``acc`` maps each ``k`` to a list (one accuracy per seed).
 
     >>> from effnn.train import TrainConfig
     >>> data = (torch.randn(64, 8), torch.randint(0, 2, (64,)))

@@ -33,6 +33,11 @@ class ConvNet1d(nn.Module):
     Takes ``(N, L)`` or ``(N, 1, L)`` signals (MNIST-1D is ``(N, 40)``). Every conv is followed by a
     BatchNorm, so each channel has a scale :math:`\\gamma_c` for network slimming to read.
 
+    Args:
+        length: the signal length, >= 1.
+        width: channels of every conv, >= 1.
+        num_classes: output logits, >= 2.
+
     >>> _ = torch.manual_seed(0)
     >>> model = ConvNet1d(length=40, width=8)
     >>> model(torch.randn(2, 40)).shape, model(torch.randn(2, 1, 40)).shape
@@ -65,6 +70,11 @@ class ConvNet1d(nn.Module):
 def bn_scales(model: nn.Module) -> torch.Tensor:
     """All BatchNorm scales :math:`\\gamma` of ``model``, concatenated (what slimming thresholds).
 
+    Args:
+        model: read only; it needs an affine BatchNorm layer.
+    Returns:
+        A 1-D tensor, concatenated from the scale parameters (attached to their graph: detach before storing).
+
     >>> bn_scales(ConvNet1d(width=8)).shape
     torch.Size([24])
     """
@@ -80,6 +90,11 @@ def slimming_loss(l1: float):
     """A ``loss_fn`` for :func:`effnn.train.fit`: cross-entropy plus :math:`\\lambda\\sum_c|\\gamma_c|`.
 
     The sparsity penalty of network slimming (Liu et al. 2017) on every BatchNorm scale.
+
+    Args:
+        l1: the penalty weight, >= 0.
+    Returns:
+        ``loss_fn(model, x, y) -> scalar tensor``.
 
     >>> _ = torch.manual_seed(0)
     >>> model, x, y = ConvNet1d(width=4), torch.randn(4, 40), torch.tensor([0, 1, 2, 3])
@@ -103,11 +118,26 @@ def criteria_after_finetuning(train, test, *, amount: float = 0.75, seeds=(0, 1)
     Per seed: one baseline trained plainly and one with :func:`slimming_loss` (``l1``) for the arms
     that ask for it; every arm prunes a copy of its baseline uniformly (so all pruned networks have the
     same shape, MACs and latency) and fine-tunes it with ``finetune_cfg``. The Taylor arm scores with
-    the gradient of the loss on the first ``calibration`` training samples. Returns ``acc[arm]`` and
-    ``acc_no_finetune[arm]`` (one value per seed), ``dense[plain|slimmed]`` per seed, the MACs of the
+    the gradient of the loss on the first ``calibration`` training samples. The result holds ``acc[arm]``
+    and ``acc_no_finetune[arm]`` (one value per seed), ``dense[plain|slimmed]`` per seed, the MACs of the
     dense and pruned networks, ``latency`` (:func:`effnn.measure.compare` of the first seed's dense and
     pruned networks at batch 1, one thread, ``latency_rounds`` rounds; 0 skips it), ``gammas`` (the
     |gamma| of the first seed's two baselines) and ``n_test``.
+
+    Args:
+        train: ``(x, y)`` tensors of ``(N, L)`` signals.
+        test: ``(x, y)`` tensors, the same kind.
+        amount: the fraction of every conv's channels removed, in [0, 1).
+        seeds: a non-empty list of ints.
+        width: the :class:`ConvNet1d` width.
+        l1: the slimming penalty, >= 0.
+        train_cfg: the baselines' :class:`~effnn.train.TrainConfig` (default 10 epochs, 1 in fast mode).
+        finetune_cfg: the fine-tuning's (default 3 epochs, 1 in fast mode).
+        arms: ``(name, importance, penalised baseline)`` triples with distinct names (default :data:`ARMS`).
+        calibration: training samples for the Taylor gradient, >= 1.
+        latency_rounds: rounds of the latency comparison, >= 0 (0 skips it).
+    Returns:
+        A dict with the keys above, plus ``amount``, ``macs_dense`` and ``macs_pruned``.
     """
     from .measure import compare, count_macs
     from .structured import prune_channels

@@ -24,6 +24,14 @@ def mini_squeezenet(in_channels: int = 1, num_classes: int = 10, width: int = 32
     average pooling, so there is no fully connected layer. SqueezeNet puts a ReLU on the class maps;
     at this size that ReLU can silence every class at the start of training, so it is left out.
 
+    Args:
+        in_channels: input channels, >= 1.
+        num_classes: output logits, >= 2.
+        width: the first fires' output channels, even, >= 2.
+        squeeze: the first fires' squeeze channels, >= 1.
+    Returns:
+        A new ``nn.Sequential``.
+
     >>> sum(p.numel() for p in mini_squeezenet().parameters())
     18570
     """

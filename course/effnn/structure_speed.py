@@ -25,6 +25,13 @@ class RowTiming:
     ``macs_cut`` is the ideal speedup of keeping ``rows_kept`` rows; ``structured_speedup`` and
     ``csr_speedup`` the measured ones (fastest blocks), so the gap between them is visible.
 
+    Args:
+        side: ``W``'s side.
+        sparsity: the fraction of ``W`` zeroed.
+        rows_kept: the rows of the row-pruned ``W``.
+        dense_ms, csr_ms, rows_ms: the fastest timed block of each product, in ms.
+        dense_median_ms, csr_median_ms, rows_median_ms: the medians, in ms.
+
     >>> t = RowTiming(side=100, sparsity=0.5, rows_kept=50, dense_ms=2.0, csr_ms=4.0, rows_ms=1.0,
     ...               dense_median_ms=2.1, csr_median_ms=4.2, rows_median_ms=1.1)
     >>> t.macs_cut, t.structured_speedup, t.csr_speedup
@@ -58,6 +65,17 @@ class RowTiming:
 def time_structures(side: int, amounts, *, batch: int = 64, min_run_time: float = 0.2,
                     threads: int = 2, seed: int = 0) -> list[RowTiming]:
     """Time ``W @ X`` (``W`` is ``side x side``, ``X`` is ``side x batch``) for each sparsity.
+
+    Args:
+        side: ``W``'s side, >= 1.
+        amounts: a non-empty list of fractions of ``W`` zeroed, each in [0, 1).
+        batch: ``X``'s columns, >= 1.
+        min_run_time: seconds per timing, > 0.
+        threads: torch threads for the timing, >= 1.
+        seed: seeds ``W`` and ``X``.
+    Returns:
+        One :class:`RowTiming` per amount, in order. Timings depend on the machine's load: compare
+        rows of one call only.
 
     >>> [t.rows_kept for t in time_structures(8, [0.5, 0.75], batch=2, min_run_time=0.001)]
     [4, 2]
