@@ -22,7 +22,7 @@ _NOT_YET: set[str] = {
     "data.real_matting", "data.real_mnist", "data.select",
     "grading",
    
-    "xnor_conv", "xnor_infer",
+   
 }
 
 

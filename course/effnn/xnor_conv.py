@@ -38,6 +38,11 @@ def pack_filters(weight: torch.Tensor):
     That is the layout :func:`binary_conv2d` streams over (``packed=``), so filters are packed once
     (``W = ceil(C * k * k / 64)`` words per filter).
 
+    Args:
+        weight: ``(O, C, k, k)`` float, finite, non-empty, square filters (only the signs count).
+    Returns:
+        A new contiguous ``(W, O)`` uint64 array.
+
     >>> w = torch.randn(4, 3, 3, 3)
     >>> pack_filters(w).shape
     (1, 4)
@@ -53,6 +58,14 @@ def pack_filters(weight: torch.Tensor):
 
 def float_reference(x: torch.Tensor, weight: torch.Tensor, *, stride: int = 1, padding: int = 0) -> torch.Tensor:
     """``conv2d(sign(x), sign(weight))`` in float32, zero padding: what :func:`binary_conv2d` must equal.
+
+    Args:
+        x: ``(B, C, H, W)`` float, finite, non-empty (only the signs count; sign(0) = +1).
+        weight: ``(O, C, k, k)`` float, finite (only the signs count).
+        stride: >= 1.
+        padding: zeros on each side, >= 0.
+    Returns:
+        A new float32 ``(B, O, H', W')`` tensor of integers.
 
     >>> x, w = torch.tensor([[[[0.5, -2.0], [0.0, 3.0]]]]), torch.ones(1, 1, 2, 2)
     >>> float_reference(x, w)

@@ -223,6 +223,14 @@ class PackedLayer:
     Either thresholds ``s``, ``t`` (output bit = ``s * z >= t``: the next layer's binary input) or, for the
     last binary layer, a real per-channel affine map ``a``, ``b`` (``clip(z * a + b, -1, 1)``).
 
+    Args:
+        weights_t: the packed, transposed weights ``(W, N)`` (:func:`effnn.xnor.transpose_packed`).
+        n: the layer's inputs ``K`` (``W = ceil(K / 64)``).
+        s: ``(N,)`` ints in {-1, 0, 1}, or None (then ``a`` and ``b``).
+        t: ``(N,)`` int thresholds, or None.
+        a: ``(N,)`` float scales of the last binary layer, or None.
+        b: ``(N,)`` float shifts of the last binary layer, or None.
+
     >>> a, b = np.ones(5, np.float32), np.zeros(5, np.float32)
     >>> layer = PackedLayer(np.zeros((2, 5), np.uint64), n=100, a=a, b=b)
     >>> layer.out_features
@@ -260,6 +268,15 @@ def packed_layer(weight, *, s=None, t=None, a=None, b=None) -> PackedLayer:
     Give ``s`` and ``t`` (integers; ``s`` in {-1, 0, 1}) for a layer whose output feeds another binary
     layer, or ``a`` and ``b`` (floats) for the last binary layer.
 
+    Args:
+        weight: ``(out, in)`` float latent weights, finite, non-empty; read only.
+        s: ``(out,)`` values in {-1, 0, 1} (tensor or array), with ``t``; or None.
+        t: ``(out,)`` integer thresholds (an integer dtype: floats are refused), with ``s``; or None.
+        a: ``(out,)`` floats, with ``b``, for the last binary layer; or None.
+        b: ``(out,)`` floats, with ``a``; or None.
+    Returns:
+        A new :class:`PackedLayer`.
+
     >>> w = torch.randn(5, 100)
     >>> packed_layer(w, a=torch.ones(5), b=torch.zeros(5)).weights_t.shape
     (2, 5)
@@ -290,8 +307,10 @@ class PackedBinaryMLP:
     """Inference of a binarized MLP on bits: real first layer, packed hidden layers, real classifier.
 
     Args:
-        first_weight: the real first layer's weight (hidden, in); its BatchNorm is given as ``first_a``,
-            ``first_b`` (the per-channel ``h * a + b`` that BatchNorm computes at inference).
+        first_weight: the real first layer's weight (hidden, in), float and finite; a copy is kept.
+        first_a: ``(hidden,)`` scales of its BatchNorm (the per-channel ``h * a + b`` that BatchNorm
+            computes at inference, e.g. :func:`bn_affine`).
+        first_b: ``(hidden,)`` shifts of that BatchNorm.
         layers: :class:`PackedLayer` s from :func:`packed_layer`; all but the last with thresholds, the
             last with an affine map.
         last: the real classifier (a ``torch.nn.Linear``).
@@ -409,6 +428,11 @@ def _plan(layers: list[PackedLayer]):
 def bn_affine(bn: torch.nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """``(a, b)`` with ``BN(h) = h * a + b`` at inference (running statistics), per channel, float32.
 
+    Args:
+        bn: a BatchNorm layer (any dimension); read only (its running statistics are used whatever its mode).
+    Returns:
+        ``(a, b)``, two new float32 ``(C,)`` tensors.
+
     >>> bn = nn.BatchNorm1d(2).eval()
     >>> with torch.no_grad():
     ...     _ = bn.running_mean.fill_(1.0), bn.running_var.fill_(4.0)
@@ -440,6 +464,12 @@ def from_sequential(model: torch.nn.Sequential, fold) -> PackedBinaryMLP:
     ``BN(v) = v * a + b`` after it into integer thresholds (A2 asks you to write it). Only the signs of
     the latent weights are kept; ``alpha`` is ``mean |W|`` per output row when the layer has
     ``scale=True``, else 1. The model is read, not changed.
+
+    Args:
+        model: the ``nn.Sequential`` above (in eval mode for the running statistics to mean anything); read only.
+        fold: ``fold(alpha, a, b) -> (s, t)``, called on copies, once per binary layer but the last.
+    Returns:
+        A new :class:`PackedBinaryMLP` (it keeps references to the first and last layers' weights).
 
     >>> class BinaryLinear(nn.Linear):  # stands in for A2's layer
     ...     binary_input = True
@@ -491,10 +521,20 @@ def time_models(models: dict, batch_sizes=(1, 256), *, in_features: int = 64, th
     """Best median latency (ms) of each ``{name: callable(x) -> logits}`` per batch size, alternating.
 
     All candidates run in this process on the same seeded input, one after the other, ``rounds``
-    times; each keeps its best median, so a burst of background load hits them alike. Returns
-    ``{batch: {name: {"median_ms", "min_ms"}}}`` (``median_ms``: the best median of
-    ``torch.utils.benchmark``'s blocks; ``min_ms``: the fastest single call, the least distorted by a
-    loaded machine).
+    times; each keeps its best median, so a burst of background load hits them alike. ``median_ms``
+    is the best median of ``torch.utils.benchmark``'s blocks, ``min_ms`` the fastest single call, the
+    least distorted by a loaded machine.
+
+    Args:
+        models: a non-empty ``{name: callable(x) -> logits}``.
+        batch_sizes: batch sizes, ints >= 1.
+        in_features: features of the random input, >= 1.
+        threads: torch and numba threads during the timing, >= 1 (both restored afterwards).
+        rounds: alternations, >= 1.
+        min_run_time: seconds per timing, > 0.
+        seed: seeds the inputs.
+    Returns:
+        ``{batch: {name: {"median_ms", "min_ms"}}}``.
 
     >>> zeros = {"zeros": lambda x: torch.zeros(len(x), 3)}
     >>> times = time_models(zeros, batch_sizes=(1,), in_features=4, rounds=1, min_run_time=0.01)
