@@ -49,6 +49,12 @@ class ProtocolError(RuntimeError):
 def send(conn: socket.socket, message) -> None:
     """Write one message: its length, then a ``torch.save`` archive of plain data.
 
+    Args:
+        conn: a connected stream socket.
+        message: plain data (numbers, strings, tensors, lists, dicts); see :func:`encode`.
+    Returns:
+        None, once every byte is sent.
+
     >>> a, b = socket.socketpair(); send(a, {"check": "a0.check_x", "args": [1, 2.5]}); recv(b)
     {'check': 'a0.check_x', 'args': [1, 2.5]}
     >>> a.close(); b.close()
@@ -75,6 +81,13 @@ def recv(conn: socket.socket):
 
     A message over ``MAX_MESSAGE`` bytes, or one that is not plain data, is a :class:`ProtocolError`.
 
+    Args:
+        conn: a connected stream socket.
+    Returns:
+        The message, plain data.
+    Raises:
+        ProtocolError: the connection closed, the message is too big, or it is not plain data.
+
     >>> a, b = socket.socketpair(); send(a, torch.arange(3)); recv(b)
     tensor([0, 1, 2])
     >>> a.close(); b.close()
@@ -99,6 +112,12 @@ def encode(value, ref):
     """Plain data as is; arrays, odd dicts and other objects as small marked dicts (``ref(obj)``).
 
     So only plain data crosses to the judge; an object stays in the kernel behind its marker.
+
+    Args:
+        value: anything; containers are walked.
+        ref: ``ref(obj) -> marker dict`` for what cannot travel as plain data.
+    Returns:
+        A plain-data copy of ``value`` (tensors detached and cloned, numpy scalars as Python numbers).
 
     >>> encode({"n": np.int64(3), "model": nn.Linear(1, 1)}, ref=lambda obj: {"__ref__": 0})
     {'n': 3, 'model': {'__ref__': 0}}
@@ -129,6 +148,12 @@ def encode(value, ref):
 def decode(value, deref):
     """Inverse of :func:`encode`; ``deref(marker)`` turns a reference marker into an object.
 
+    Args:
+        value: what :func:`encode` produced.
+        deref: ``deref(marker) -> object`` for reference and library markers.
+    Returns:
+        The decoded value (arrays rebuilt as new numpy arrays).
+
     >>> decode(encode({1: np.arange(3)}, ref=None), deref=None)  # a non-str key and an array survive
     {1: array([0, 1, 2])}
     """
@@ -155,6 +180,11 @@ def _hashable(key):
 def describe(obj) -> dict:
     """What the judge may know of an object that stays in the kernel (a hint, never evidence).
 
+    Args:
+        obj: anything.
+    Returns:
+        ``{"type", "module", "callable", "is_class"}``.
+
     >>> describe(nn.Linear(1, 1))
     {'type': 'torch.nn.modules.linear.Linear', 'module': True, 'callable': True, 'is_class': False}
     """
@@ -165,6 +195,11 @@ def describe(obj) -> dict:
 
 def library(path: str):
     """The object at ``package.module.name`` (the judge names library functions this way).
+
+    Args:
+        path: a dotted ``package.module.name`` (a class attribute as ``...Class.attr``).
+    Returns:
+        The object found there (it is imported if needed).
 
     >>> library("effnn.prune.magnitude_prune").__name__, library("torch.nn.Module.state_dict").__name__
     ('magnitude_prune', 'state_dict')
@@ -224,7 +259,17 @@ def _answer(table: _Table, request: dict):
 
 
 def serve(conn: socket.socket, check: str, objects: dict) -> tuple[bool, str]:
-    """Answer the judge's requests for one check; return its verdict ``(passed, message)``."""
+    """Answer the judge's requests for one check; return its verdict ``(passed, message)``.
+
+    Args:
+        conn: the socket connected to the judge.
+        check: the check's name, ``assignment.check_name``.
+        objects: ``{name: object}`` the check is run on; they stay in this kernel.
+    Returns:
+        ``(passed, message)``: a bool and the judge's message.
+    Raises:
+        ProtocolError: the judge broke the protocol or went away.
+    """
     table = _Table()
     send(conn, {"op": "start", "check": check, "objects": {k: encode(v, table.ref) for k, v in objects.items()}})
     while True:
@@ -248,8 +293,17 @@ def serve(conn: socket.socket, check: str, objects: dict) -> tuple[bool, str]:
 def judge(check: str, **objects) -> None:
     """Have the judge run hidden check ``check`` (``assignment.check_name``) on these objects.
 
-    Raises ``AssertionError`` with the judge's message when the check fails. Outside grading, runs
-    the check in this process when the instructor's ``autograder`` package is importable.
+    Outside grading, runs the check in this process when the instructor's ``autograder`` package
+    is importable.
+
+    Args:
+        check: the hidden check's name, ``assignment.check_name``.
+        **objects: the student's objects the check is run on (functions, models, values).
+    Returns:
+        None; prints that the hidden checks passed (or, on a student's copy outside grading, that they
+        run at grading).
+    Raises:
+        AssertionError: the check failed; the message is the judge's.
     """
     path = os.environ.get(ENV)
     if path:

@@ -42,7 +42,14 @@ def digits(split: str = "train", *, flatten: bool = False, seed: int = 0):
     """Return ``(x, y)`` tensors of one split.
 
     ``x`` has shape ``(N, 1, 8, 8)`` with values in [0, 1] (``(N, 64)`` when ``flatten``); ``y`` holds
-    class ids 0..9. The split depends only on ``seed`` (an int >= 0).
+    class ids 0..9. The split depends only on ``seed``.
+
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        flatten: return ``x`` as ``(N, 64)``.
+        seed: an int >= 0 that fixes the split.
+    Returns:
+        ``(x, y)``: new float32 and int64 tensors.
 
     >>> x, y = digits("test")
     >>> tuple(x.shape), tuple(y.shape)
@@ -63,7 +70,13 @@ def digits_loaders(batch_size: int = 64, *, flatten: bool = False, seed: int = 0
                    shuffle_seed: int = 0) -> dict[str, DataLoader]:
     """DataLoaders for the three splits; only ``train`` shuffles, with a generator seeded by ``shuffle_seed``.
 
-    ``seed`` fixes the split itself; ``flatten`` gives ``(N, 64)`` instead of ``(N, 1, 8, 8)``.
+    Args:
+        batch_size: >= 1.
+        flatten: ``(N, 64)`` inputs instead of ``(N, 1, 8, 8)``.
+        seed: an int >= 0 that fixes the split.
+        shuffle_seed: an int >= 0 that seeds the training order.
+    Returns:
+        ``{"train", "val", "test"}``: new DataLoaders.
 
     >>> loaders = digits_loaders(32); sorted(loaders), next(iter(loaders["test"]))[0].shape
     (['test', 'train', 'val'], torch.Size([32, 1, 8, 8]))

@@ -83,6 +83,12 @@ def _no_network():
 def generator_args(num_samples: int, seed: int) -> dict:
     """The package's default generator arguments with the given size and seed, and without ``url``.
 
+    Args:
+        num_samples: samples to generate (cast with ``int``; the generator makes ``num_samples // 10`` per class).
+        seed: the generator's seed (cast with ``int``).
+    Returns:
+        A new dict of ``make_dataset`` arguments, ``train_split=1.0``.
+
     >>> args = generator_args(10, seed=0); args["num_samples"], "url" in args
     (10, False)
     """
@@ -144,6 +150,16 @@ def mnist1d(split: str = "train", *, n_train: int = MNIST1D_DEFAULT_SIZES["train
     standardised over the whole pool as the package does; ``y`` holds class ids 0..9. The split
     depends only on ``seed`` and the three sizes.
 
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        n_train: training samples, >= 1.
+        n_val: validation samples, >= 0.
+        n_test: test samples, >= 1.
+        seed: the generator's seed, an int >= 0.
+        channel: add a channel dimension, ``(N, 1, 40)``.
+    Returns:
+        ``(x, y)``: new float32 and int64 tensors.
+
     >>> x, y = mnist1d("test", n_train=100, n_test=20); x.shape, y.dtype
     (torch.Size([20, 40]), torch.int64)
     """
@@ -169,6 +185,17 @@ def mnist1d_loaders(batch_size: int = 64, *, n_train: int = MNIST1D_DEFAULT_SIZE
                     channel: bool = False, shuffle_seed: int = 0) -> dict[str, DataLoader]:
     """DataLoaders for the splits (``val`` only when ``n_val > 0``); only ``train`` shuffles, seeded.
 
+    Args:
+        batch_size: >= 1.
+        n_train: training samples, >= 1.
+        n_val: validation samples, >= 0 (0: no ``val`` loader).
+        n_test: test samples, >= 1.
+        seed: the generator's seed, an int >= 0.
+        channel: ``(N, 1, 40)`` inputs, for a ``Conv1d``.
+        shuffle_seed: an int that seeds the training order.
+    Returns:
+        ``{split: DataLoader}``, new loaders.
+
     >>> loaders = mnist1d_loaders(16, n_train=100, n_test=20); sorted(loaders), loaders["train"].batch_size
     (['test', 'train'], 16)
     """
@@ -189,6 +216,9 @@ def published_baselines() -> str:
     """The paper's test accuracies as one printable line, with its source.
 
     Printed beside a lecture's own numbers, never in their place.
+
+    Returns:
+        The line, a str.
 
     >>> published_baselines().startswith("published on MNIST-1D (Greydanus & Kobak")
     True

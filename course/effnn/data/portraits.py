@@ -108,7 +108,11 @@ def _person(rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray):
 def render_portrait(rng: np.random.Generator, size: int = 96):
     """Draw one sample: image ``(size, size, 3)`` float32 in [0, 1] and alpha ``(size, size)``.
 
-    ``rng`` is a ``numpy.random.Generator`` (it is advanced); ``size`` an int >= 1.
+    Args:
+        rng: a ``numpy.random.Generator`` (it is advanced).
+        size: the image side, >= 1 (drawn at twice that and averaged 2x2).
+    Returns:
+        ``(image, alpha)``: new float32 numpy arrays.
 
     >>> image, alpha = render_portrait(np.random.default_rng(0), size=16); image.shape, image.dtype, alpha.shape
     ((16, 16, 3), dtype('float32'), (16, 16))
@@ -158,6 +162,11 @@ class Portraits(Dataset):
     Items are ``(image, mask)``: a float tensor ``(3, size, size)`` in [0, 1] and a long tensor
     ``(size, size)`` with 1 = person. :meth:`tensors` renders all of them at once (cached).
 
+    Args:
+        n: samples, >= 1.
+        size: the image side, even and >= 8.
+        seed: an int >= 0; sample ``i`` is drawn from ``default_rng([seed, i])``.
+
     >>> ds = Portraits(2, size=16); image, mask = ds[0]; len(ds), image.shape, mask.shape
     (2, torch.Size([3, 16, 16]), torch.Size([16, 16]))
     """
@@ -206,7 +215,15 @@ class Portraits(Dataset):
 def portrait_split(split: str = "train", n: int | None = None, size: int = 96, seed: int = 0) -> Portraits:
     """The train/val/test portraits: each split has its own seed derived from ``seed``.
 
-    ``n`` None means the split's default count (:data:`DEFAULT_COUNTS`); otherwise an int >= 1.
+    The default counts are :data:`DEFAULT_COUNTS`.
+
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        n: samples, >= 1; None for the split's default count.
+        size: the image side, even and >= 8.
+        seed: an int >= 0.
+    Returns:
+        A new :class:`Portraits` (nothing rendered yet).
 
     >>> len(portrait_split("val", n=3, size=16))
     3

@@ -35,6 +35,13 @@ class RealDataset:
 
     One entry of :data:`DATASETS` each, so every loader's missing-file error reads the same.
 
+    Args:
+        title: the name in messages ("MNIST").
+        folders: candidate folders under the data folder, the documented one first.
+        put: the sentence that says what goes in the folder.
+        expected: ``expected(part) -> list of file names``.
+        missing: ``missing(folder, part) -> list of the missing ones``.
+
     >>> DATASETS["mnist"].title, DATASETS["mnist"].folders
     ('MNIST', ('mnist', 'MNIST/raw'))
     """
@@ -70,6 +77,8 @@ def locate(name: str, part: str = "train", root=None) -> Path:
         name: one of :data:`DATASETS`.
         part: which official files must be there (ignored for ``matting``).
         root: the data folder; default :func:`effnn.config.data_dir` (``EFFNN_DATA_DIR``).
+    Returns:
+        The first candidate folder (a ``pathlib.Path``) that holds every expected file.
     Raises:
         FileNotFoundError that names the expected files, the folder they belong in and the README
         section, when no candidate folder holds them.
@@ -107,6 +116,13 @@ def locate(name: str, part: str = "train", root=None) -> Path:
 def holdout(count: int, split: str, seed: int) -> np.ndarray:
     """Indices of ``train`` or ``val`` within the official training part: a seeded 90/10 draw.
 
+    Args:
+        count: the official training part's size, >= 1.
+        split: ``"train"`` or ``"val"``.
+        seed: an int >= 0; both splits of one seed are disjoint and cover ``range(count)``.
+    Returns:
+        A new int array of indices (``int(0.9 * count)`` for train, the rest for val).
+
     >>> len(holdout(10, "train", seed=0)), len(holdout(10, "val", seed=0))
     (9, 1)
     """
@@ -125,6 +141,15 @@ def real_classification(name: str = "mnist", split: str = "train", *, root=None,
     ``test`` is the official test part; ``train`` and ``val`` split the official training part
     90/10 by a permutation seeded by ``seed`` (MNIST: 54,000 / 6,000; CIFAR-10: 45,000 / 5,000).
     ``flatten`` returns ``(N, C*H*W)``. Nothing is downloaded (see :func:`locate`).
+
+    Args:
+        name: ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        root: the data folder (``str`` or ``Path``); None for :func:`effnn.config.data_dir`.
+        flatten: return ``x`` as ``(N, C*H*W)``.
+        seed: an int >= 0 for the train/val draw.
+    Returns:
+        ``(x, y)``: new float32 and int64 tensors.
 
     >>> import tempfile
     >>> from effnn.data.real_mnist import write_idx
@@ -157,6 +182,15 @@ def real_classification(name: str = "mnist", split: str = "train", *, root=None,
 def real_segmentation(split: str = "train", n: int | None = None, size: int = 96, seed: int = 0, *,
                       root=None):
     """The Human Matting folder ``<root>/matting`` as portraits' tensors (see :mod:`.real_matting`).
+
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        n: samples, >= 1; None for the whole split.
+        size: the image side the photos are resized to.
+        seed: an int >= 0 for the split.
+        root: the data folder; None for :func:`effnn.config.data_dir`.
+    Returns:
+        ``(images float32 (n, 3, size, size) in [0, 1], masks int64 (n, size, size) of 0/1)``.
 
     >>> import tempfile; from PIL import Image
     >>> root = Path(tempfile.mkdtemp()); m = root / "matting"; (m / "images").mkdir(parents=True); (m / "alpha").mkdir()

@@ -156,6 +156,11 @@ def read_cifar_batch(path):
 def expected_files(part: str) -> list[str]:
     """The batch files one part needs.
 
+    Args:
+        part: ``"train"`` or ``"test"``.
+    Returns:
+        A new list of file names.
+
     >>> expected_files("test"), len(expected_files("train"))
     (['test_batch'], 5)
     """
@@ -164,6 +169,12 @@ def expected_files(part: str) -> list[str]:
 
 def missing_files(folder: Path, part: str) -> list[str]:
     """Which of the part's batch files ``folder`` lacks.
+
+    Args:
+        folder: a folder (``str`` or ``Path``); it need not exist.
+        part: ``"train"`` or ``"test"``.
+    Returns:
+        The missing file names, a list (empty when all are there).
 
     >>> missing_files(Path("/no/such/folder"), "test")
     ['test_batch']
@@ -174,7 +185,14 @@ def missing_files(folder: Path, part: str) -> list[str]:
 def read_cifar10(folder, part: str = "train"):
     """One part of CIFAR-10: the five training batches concatenated in order, or the test batch.
 
-    Returns ``(images uint8 (N, 3, 32, 32), labels int64 (N,))``.
+    Args:
+        folder: the folder with the batch files (``str`` or ``Path``); it must exist.
+        part: ``"train"`` or ``"test"``.
+    Returns:
+        ``(images uint8 (N, 3, 32, 32), labels int64 (N,))``, new arrays.
+    Raises:
+        FileNotFoundError: the folder or one of the part's batch files is missing.
+        ValueError: a batch is malformed (see :func:`read_cifar_batch`).
 
     >>> import tempfile; folder = Path(tempfile.mkdtemp())
     >>> with open(folder / "test_batch", "wb") as f:  # the layout of a real batch, two images

@@ -45,6 +45,11 @@ def _by_stem(folder: Path, suffixes) -> dict[str, Path]:
 def missing_parts(folder) -> list[str]:
     """Which of ``images/`` and ``alpha/`` (with at least one image) ``folder`` lacks.
 
+    Args:
+        folder: a folder (``str`` or ``Path``); it need not exist.
+    Returns:
+        The missing parts, a list of strings (empty when the folder is complete).
+
     >>> missing_parts(Path("/no/such/folder"))
     ['images/', 'alpha/']
     """
@@ -58,8 +63,14 @@ def missing_parts(folder) -> list[str]:
 def matting_pairs(folder) -> list[tuple[Path, Path]]:
     """All ``(image, alpha)`` path pairs of a Human Matting folder, sorted by name.
 
-    Raises FileNotFoundError when ``images/`` or ``alpha/`` is missing or empty, and ``ValueError``
-    naming the files when an image has no matte, a matte has no image, or a name is used twice.
+    Args:
+        folder: the folder holding ``images/`` and ``alpha/`` (``str`` or ``Path``); it must exist.
+    Returns:
+        A list of ``(image path, alpha path)`` tuples.
+    Raises:
+        FileNotFoundError: ``images/`` or ``alpha/`` is missing or empty.
+        ValueError: an image has no matte, a matte has no image, or a name is used twice (the
+            message names the files).
 
     >>> import tempfile; from PIL import Image
     >>> folder = Path(tempfile.mkdtemp()); (folder / "images").mkdir(); (folder / "alpha").mkdir()
@@ -118,6 +129,13 @@ def read_matting_pair(image, alpha, size: int = 96):
     files must have the same width and height. A JPEG photo is decoded directly at a reduced scale
     (Pillow's ``draft``, never below ``size``), which is much faster for large photos.
 
+    Args:
+        image: the photo's path; it must exist.
+        alpha: the matte's path; it must exist.
+        size: the output side, >= 8.
+    Returns:
+        ``(image, mask)``: new float32 and int64 tensors.
+
     >>> import tempfile; from PIL import Image
     >>> folder = Path(tempfile.mkdtemp()); (folder / "images").mkdir(); (folder / "alpha").mkdir()
     >>> for i in range(10):  # ten 12x12 photos, each with a matte that is all person
@@ -146,6 +164,13 @@ def read_matting_pair(image, alpha, size: int = 96):
 def split_indices(count: int, split: str, seed: int) -> np.ndarray:
     """Indices of ``split`` among ``count`` pairs: a seeded permutation cut 80/10/10.
 
+    Args:
+        count: the number of pairs, >= 1.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        seed: an int >= 0; the three splits of one seed are disjoint.
+    Returns:
+        A new int array of indices (possibly empty for a tiny ``count``).
+
     >>> [len(split_indices(10, s, seed=0)) for s in ("train", "val", "test")]
     [8, 1, 1]
     """
@@ -166,8 +191,11 @@ def matting_folder(root, size: int = 96, split: str = "train", seed: int = 0, n:
         size: side of the square the pairs are resized to (>= 8).
         split: ``"train"``, ``"val"`` or ``"test"`` (80/10/10 of a permutation seeded by ``seed``;
             the three are disjoint for one seed).
+        seed: an int >= 0.
         n: how many samples of the split to read (the first ``n``, so only they are decoded);
             None reads the whole split. Asking for more than the split holds is an error.
+    Returns:
+        ``(images, masks)``: new float32 and int64 tensors.
 
     >>> import tempfile; from PIL import Image
     >>> folder = Path(tempfile.mkdtemp()); (folder / "images").mkdir(); (folder / "alpha").mkdir()

@@ -33,6 +33,11 @@ _IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(
 def read_bytes(path: Path) -> bytes:
     """The file's bytes, gunzipped when the name ends in ``.gz`` (a broken gzip is a ``ValueError``).
 
+    Args:
+        path: a ``pathlib.Path`` to an existing file.
+    Returns:
+        The bytes.
+
     >>> import gzip, tempfile; path = Path(tempfile.mkdtemp()) / "x.gz"; _ = path.write_bytes(gzip.compress(b"abc"))
     >>> read_bytes(path)
     b'abc'
@@ -91,12 +96,14 @@ def read_idx(path) -> np.ndarray:
 
 def write_idx(path, array: np.ndarray) -> Path:
     """Write ``array`` as one plain IDX file (the inverse of :func:`read_idx`), e.g. a small subset
-    to try the real-data path on; returns the path.
+    to try the real-data path on.
 
     Args:
         path: the file to write (``str`` or ``Path``); its folder must exist.
         array: a non-empty numpy array of one of the IDX types (uint8, int8, int16, int32, float32,
             float64), of at most 255 dimensions.
+    Returns:
+        ``path`` as a ``pathlib.Path``.
 
     >>> import tempfile
     >>> path = write_idx(Path(tempfile.mkdtemp()) / "t10k-labels-idx1-ubyte", np.array([3, 7], np.uint8))
@@ -120,6 +127,12 @@ def write_idx(path, array: np.ndarray) -> Path:
 def idx_file(folder: Path, name: str) -> Path | None:
     """``folder/name``, else ``folder/name.gz``, else None (the plain file wins: no unzipping).
 
+    Args:
+        folder: a ``pathlib.Path``.
+        name: the file name without ``.gz``.
+    Returns:
+        A ``pathlib.Path`` to an existing file, or None.
+
     >>> import tempfile; folder = Path(tempfile.mkdtemp()); _ = (folder / "a.gz").write_bytes(b"")
     >>> idx_file(folder, "a").name, idx_file(folder, "b")
     ('a.gz', None)
@@ -133,6 +146,11 @@ def idx_file(folder: Path, name: str) -> Path | None:
 def expected_files(part: str) -> list[str]:
     """The file names one part needs, as the error messages spell them.
 
+    Args:
+        part: ``"train"`` or ``"test"``.
+    Returns:
+        A new list of the two names, each with ``[.gz]``.
+
     >>> expected_files("test")
     ['t10k-images-idx3-ubyte[.gz]', 't10k-labels-idx1-ubyte[.gz]']
     """
@@ -141,6 +159,12 @@ def expected_files(part: str) -> list[str]:
 
 def missing_files(folder: Path, part: str) -> list[str]:
     """Which of the part's files ``folder`` lacks (all of them when it is not a folder).
+
+    Args:
+        folder: a folder (``str`` or ``Path``); it need not exist.
+        part: ``"train"`` or ``"test"``.
+    Returns:
+        The missing names (with ``[.gz]``), a list (empty when both are there).
 
     >>> missing_files(Path("/no/such/folder"), "test") == expected_files("test")
     True

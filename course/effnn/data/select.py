@@ -25,6 +25,8 @@ def classification(split: str = "train", name: str | None = None, *, flatten: bo
             ``EFFNN_DATA``: digits when embedded, MNIST when real.
         flatten: return ``x`` as ``(N, C*H*W)``.
         seed: the split's seed (digits: 1197/300/300; real sets: a 90/10 train/val draw).
+    Returns:
+        ``(x, y)``: new float32 and int64 tensors.
 
     >>> x, y = classification("val", "digits")
     >>> tuple(x.shape), y.dtype
@@ -45,8 +47,15 @@ def segmentation(split: str = "train", n: int | None = None, size: int = 96, see
     """``(images float32 (n, 3, size, size) in [0, 1], masks int64 (n, size, size) of 0/1)``.
 
     Procedural portraits when ``EFFNN_DATA`` is embedded; the Human Matting folder
-    ``EFFNN_DATA_DIR/matting`` when it is real. ``n`` None means the split's default count
-    (embedded) or the whole split (real); ``n`` must otherwise be >= 1.
+    ``EFFNN_DATA_DIR/matting`` when it is real.
+
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        n: samples, >= 1; None for the default count (embedded) or the whole split (real).
+        size: the image side, >= 8 (even for the embedded portraits).
+        seed: an int >= 0.
+    Returns:
+        ``(images, masks)`` tensors.
 
     >>> import os; from unittest import mock
     >>> with mock.patch.dict(os.environ, {"EFFNN_DATA": "embedded"}):
