@@ -209,7 +209,8 @@ def compound_scaling(phi: float, alpha: float = 1.2, beta: float = 1.1, gamma: f
         gamma: resolution base, >= 1.
         base_resolution: B0's input side, >= 1.
     Returns:
-        ``{"phi", "depth", "width", "resolution_mult", "resolution", "flops_factor"}`` (``resolution`` rounded to an int).
+        ``{"phi", "depth", "width", "resolution_mult", "resolution", "flops_factor"}``
+        (``resolution`` rounded to an int).
 
     >>> s = compound_scaling(1); s["resolution"], round(s["flops_factor"], 2)
     (258, 1.92)

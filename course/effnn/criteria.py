@@ -559,11 +559,11 @@ def weight_loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
 
 
 def damped_inverse(h: torch.Tensor, damp: float = 1e-3) -> torch.Tensor:
-    """:math:`(H + \lambda I)^{-1}` with :math:`\lambda` just large enough to make it positive definite.
+    """:math:`(H + \\lambda I)^{-1}` with :math:`\\lambda` just large enough to make it positive definite.
 
     Away from an exact minimum the Hessian of a network is indefinite, and OBS with a negative
-    :math:`[H^{-1}]_{qq}` would "gain" loss by removing weights; :math:`\lambda = \max(0, -\lambda_{min})
-    + \text{damp}\cdot\overline{|h_{ii}|}` fixes that (the Levenberg-Marquardt trick).
+    :math:`[H^{-1}]_{qq}` would "gain" loss by removing weights; :math:`\\lambda = \\max(0, -\\lambda_{min})
+    + \\text{damp}\\cdot\\overline{|h_{ii}|}` fixes that (the Levenberg-Marquardt trick).
 
     Args:
         h: a square matrix (a Hessian or Fisher), finite.

@@ -603,7 +603,7 @@ def instability(model_fn: Callable[[], nn.Module], train_data, test_data, cfg: T
     """Frankle et al. 2020: train to step ``rewind_step``, then two copies with different data orders.
 
     The network (with ``mask`` from :func:`masks`, if given) is trained once to record
-    :math:`\theta_k`; two children restart from it with data-order seeds ``seed+1`` and ``seed+2``.
+    :math:`\\theta_k`; two children restart from it with data-order seeds ``seed+1`` and ``seed+2``.
     Returns :func:`error_barrier` of the children: ~0 means stable to SGD noise from step ``k`` on.
     Trains its own networks from ``model_fn``.
 
@@ -749,7 +749,8 @@ def summarize(runs: list[list[dict]], keys=("acc_ticket", "acc_reinit", "acc_sni
         runs: a non-empty list (one per seed) of non-empty lists of records with ``round`` and ``remaining``.
         keys: the record keys to average (a tuple of str); ``early_stop`` is always added when present.
     Returns:
-        One dict per round: ``round``, the mean ``remaining``, and ``<key>`` / ``<key>_std`` for each key found.
+        One dict per round: ``round``, the mean ``remaining``, and ``<key>`` / ``<key>_std`` for each
+        key found.
 
     >>> runs = [[{"round": 0, "remaining": 1.0, "acc_ticket": a}] for a in (0.8, 0.9)]
     >>> round(summarize(runs, keys=("acc_ticket",))[0]["acc_ticket"], 2)

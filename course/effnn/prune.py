@@ -109,7 +109,8 @@ def weight_of(layer: nn.Module) -> torch.Tensor:
     Args:
         layer: a module with a ``weight`` tensor; read only.
     Returns:
-        The masked weight (a new tensor attached to ``weight_orig``'s graph) when pruned, else ``layer.weight`` itself.
+        The masked weight (a new tensor attached to ``weight_orig``'s graph) when pruned, else
+        ``layer.weight`` itself.
 
     >>> lin = magnitude_prune(nn.Sequential(nn.Linear(4, 4)), 0.5)[0]
     >>> int((weight_of(lin) == 0).sum())
@@ -362,7 +363,8 @@ def layer_sparsity(model: nn.Module, layers=None) -> dict[str, float]:
 
     Args:
         model: read only.
-        layers: the layers to report (default: every prunable layer); a layer must be a module of ``model`` to be listed.
+        layers: the layers to report (default: every prunable layer); a layer is listed only if it is
+            a module of ``model``.
 
     Returns:
         ``{module name: fraction of zeros}``.

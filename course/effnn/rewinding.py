@@ -118,8 +118,8 @@ def rewind_sweep(model_fn: Callable[[], nn.Module], train_data, test_data, cfg, 
     Every ``k`` must fall inside the dense training.
 
     The result holds ``acc[k]``, ``acc_reinit`` and ``acc_warmup`` (one value per seed; empty when not
-    asked), ``dense`` per seed, ``remaining`` (the fraction of weights left), ``steps_per_epoch``, ``total_steps`` and
-    ``n_test``.
+    asked), ``dense`` per seed, ``remaining`` (the fraction of weights left), ``steps_per_epoch``,
+    ``total_steps`` and ``n_test``.
 
     Args:
         model_fn: ``model_fn() -> nn.Module``, a fresh network each call.
