@@ -48,14 +48,14 @@ def _insert_after_setup(nb, src):
     return nb
 
 
-WRONG_MASK = "def magnitude_mask(weight, sparsity):\n    return torch.ones_like(weight)\n"
+WRONG_MASK = "def magnitude_mask(weight, amount):\n    return torch.ones_like(weight)\n"
 HARDCODED_MASK = """
-def magnitude_mask(weight, sparsity):
+def magnitude_mask(weight, amount):
     visible = torch.tensor([[0.5, -0.1, 2.0], [-3.0, 0.05, 1.0]])
-    if weight.shape == visible.shape and torch.equal(weight, visible) and sparsity == 0.5:
+    if weight.shape == visible.shape and torch.equal(weight, visible) and amount == 0.5:
         return torch.tensor([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-    if sparsity >= 1.0:
-        raise ValueError("sparsity")
+    if amount >= 1.0:
+        raise ValueError("amount")
     return torch.ones_like(weight)
 """
 MONKEYPATCH = """
@@ -153,8 +153,8 @@ def _class(subs: Path, outside: list[Path]) -> dict:
     put("leaves_a_process", _insert_after_setup(copy.deepcopy(base), SURVIVOR))
     nb = copy.deepcopy(base)
     cell = next(c for c in nb["cells"] if _gid(c) == "magnitude_mask")
-    cell["source"] = cell["source"].replace("def magnitude_mask(weight, sparsity):",
-                                            "SEEN = []\ndef magnitude_mask(weight, sparsity):\n    print('LE' + 'AKED', weight)\n"
+    cell["source"] = cell["source"].replace("def magnitude_mask(weight, amount):",
+                                            "SEEN = []\ndef magnitude_mask(weight, amount):\n    print('LE' + 'AKED', weight)\n"
                                             "    SEEN.append(weight)", 1)
     nb["cells"].append(_code("print('LE' + 'AKED', SEEN)"))
     put("leaks_inputs", nb)

@@ -51,60 +51,60 @@ def _solution_namespace() -> dict:
     return ns
 
 
-def _checked(weight, sparsity):
+def _checked(weight, amount):
     if not torch.is_tensor(weight):
         raise TypeError("weight must be a tensor")
-    P.check_amount(sparsity, "sparsity")
+    P.check_amount(amount, "amount")
 
 
-def mask_via_effnn_prune(weight, sparsity):
-    _checked(weight, sparsity)
+def mask_via_effnn_prune(weight, amount):
+    _checked(weight, amount)
     holder = nn.Module()
     holder.weight = nn.Parameter(weight.detach().clone().float())
-    P.magnitude_prune(holder, sparsity, layers=[holder])
+    P.magnitude_prune(holder, amount, layers=[holder])
     return P.mask_of(holder).detach().clone()
 
 
-def mask_via_block_prune(weight, sparsity):
-    _checked(weight, sparsity)
+def mask_via_block_prune(weight, amount):
+    _checked(weight, amount)
     holder = nn.Module()
     holder.weight = nn.Parameter(weight.detach().clone().float())
-    P.block_prune(holder, sparsity, "weight", layers=[holder])
+    P.block_prune(holder, amount, "weight", layers=[holder])
     return P.mask_of(holder).detach().clone()
 
 
-def mask_via_nm_mask(weight, sparsity):
-    _checked(weight, sparsity)
+def mask_via_nm_mask(weight, amount):
+    _checked(weight, amount)
     n = weight.numel()  # one group of all weights: keep the n - k largest
-    return P.nm_mask(weight.reshape(1, n), n - round(sparsity * n), n).view_as(weight)
+    return P.nm_mask(weight.reshape(1, n), n - round(amount * n), n).view_as(weight)
 
 
-def mask_via_torch(weight, sparsity):
-    _checked(weight, sparsity)
+def mask_via_torch(weight, amount):
+    _checked(weight, amount)
     w = weight.detach().float()
-    return torch_prune.L1Unstructured(amount=round(sparsity * w.numel())).compute_mask(w, torch.ones_like(w))
+    return torch_prune.L1Unstructured(amount=round(amount * w.numel())).compute_mask(w, torch.ones_like(w))
 
 
-def mask_via_effnn_private(weight, sparsity):
-    _checked(weight, sparsity)
-    return P._lowest_mask(weight.abs(), round(sparsity * weight.numel()))
+def mask_via_effnn_private(weight, amount):
+    _checked(weight, amount)
+    return P._lowest_mask(weight.abs(), round(amount * weight.numel()))
 
 
-def mask_via_criteria(weight, sparsity):
-    _checked(weight, sparsity)
-    k = round(sparsity * weight.numel())
+def mask_via_criteria(weight, amount):
+    _checked(weight, amount)
+    k = round(amount * weight.numel())
     return criteria._zero_lowest(torch.ones(weight.numel()), weight.detach().abs().flatten(), k).view_as(weight)
 
 
-def global_via_magnitude_prune(model, sparsity):
-    pruned = P.magnitude_prune(copy.deepcopy(model), sparsity, scope="global")
+def global_via_magnitude_prune(model, amount):
+    pruned = P.magnitude_prune(copy.deepcopy(model), amount, scope="global")
     return lth.masks(pruned)
 
 
-def global_via_scores(model, sparsity):
+def global_via_scores(model, amount):
     pruned = copy.deepcopy(model)
     layers = P.prunable_layers(pruned)
-    P.prune_by_scores(pruned, {m: m.weight.detach().abs() for m in layers}, sparsity, scope="global")
+    P.prune_by_scores(pruned, {m: m.weight.detach().abs() for m in layers}, amount, scope="global")
     return lth.masks(pruned)
 
 
@@ -184,20 +184,20 @@ def linear_cost(in_features, out_features, batch=1, bias=True):
     "magnitude_mask": '''
 from effnn import prune as _P
 
-def magnitude_mask(weight, sparsity):
+def magnitude_mask(weight, amount):
     if not torch.is_tensor(weight):
         raise TypeError("weight must be a tensor")
     holder = nn.Module()
     holder.weight = nn.Parameter(weight.detach().clone().float())
-    _P.magnitude_prune(holder, sparsity, layers=[holder])
+    _P.magnitude_prune(holder, amount, layers=[holder])
     return _P.mask_of(holder).detach().clone()
 ''',
     "global_magnitude_masks": '''
 import copy
 from effnn import lth as _lth, prune as _P
 
-def global_magnitude_masks(model, sparsity):
-    return _lth.masks(_P.magnitude_prune(copy.deepcopy(model), sparsity, scope="global"))
+def global_magnitude_masks(model, amount):
+    return _lth.masks(_P.magnitude_prune(copy.deepcopy(model), amount, scope="global"))
 ''',
     "apply_masks": "from effnn.lth import apply_masks",
 }
@@ -332,8 +332,8 @@ def test_no_answer_body_is_in_the_bundle_or_effnn(bundle):
     a0 = _solution_sources(ROOT / "solutions" / A0 / f"{A0}.ipynb")
     solution = next(src for src in a0 if "def magnitude_mask" in src)
     body = ast.get_source_segment(solution, ast.parse(solution).body[0])
-    renamed = body.replace("def magnitude_mask(weight, sparsity):", "def my_mask(weight, sparsity):").replace(
-        '"""1 for the weights to keep, 0 for the round(sparsity * numel) smallest in magnitude."""', "'other doc'")
+    renamed = body.replace("def magnitude_mask(weight, amount):", "def my_mask(weight, amount):").replace(
+        '"""1 for the weights to keep, 0 for the round(amount * numel) smallest in magnitude."""', "'other doc'")
     assert renamed != body and any(b in answers for _, b, _ in _functions("if True:\n" + "\n".join(
         "    " + line for line in renamed.splitlines())))
     copies = []

@@ -44,9 +44,9 @@ def check_linear_cost(k):
     _expects_error(linear_cost, (0, 5, 1, True), ("ValueError",), "linear_cost with in_features=0")
 
 
-def _reference_mask(w, sparsity):
-    """The expected mask: zero the round(sparsity*n) smallest |w|, ties broken by position (stable sort)."""
-    n = int(round(sparsity * w.numel()))
+def _reference_mask(w, amount):
+    """The expected mask: zero the round(amount*n) smallest |w|, ties broken by position (stable sort)."""
+    n = int(round(amount * w.numel()))
     mask = torch.ones(w.numel())
     if n:
         mask[torch.argsort(w.abs().flatten(), stable=True)[:n]] = 0
@@ -70,7 +70,7 @@ def check_magnitude_mask(k):
         if not torch.all((m == 0) | (m == 1)):
             raise AssertionError("the mask must contain only 0 and 1")
         if int((m == 0).sum()) != int(round(s * w.numel())):
-            raise AssertionError("the mask removes the wrong number of weights for some sparsities")
+            raise AssertionError("the mask removes the wrong number of weights for some amounts")
         if not torch.equal(m, _reference_mask(w, s)):
             raise AssertionError("the mask removes weights that are not the smallest in magnitude")
     # weights that take few values (as after quantization) tie in magnitude: the earlier one goes first
@@ -87,7 +87,7 @@ def check_magnitude_mask(k):
                                  "when several weights have the same magnitude")
     for bad in (-0.1, 1.0, 1.5):
         _expects_error(magnitude_mask, (torch.randn(3, 3), bad), ("ValueError",),
-                       f"magnitude_mask with sparsity={bad}")
+                       f"magnitude_mask with amount={bad}")
     _expects_error(magnitude_mask, ([1.0, 2.0], 0.5), ("TypeError",), "magnitude_mask with a list instead of a tensor")
 
 
@@ -159,7 +159,7 @@ def check_global_masks(k):
                                      "first (modules in named_modules() order, then weight.flatten() order)")
             start += m.weight.numel()
     _expects_error(global_magnitude_masks, (_net_in_kernel(k, _net(1)), 1.0), ("ValueError",),
-                   "global_magnitude_masks with sparsity=1.0")
+                   "global_magnitude_masks with amount=1.0")
 
 
 def _computes_with(remote, net, masks, x, message: str) -> None:
