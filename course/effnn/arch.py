@@ -337,8 +337,9 @@ def build(name: str, source: str | None = None) -> nn.Module:
 
     Args:
         name: a key of ``PAPER``.
-        source: ``"torchvision"`` or ``"transformers"``; None for :func:`backend`. Models one library
-            lacks come from the other path (MobileNetV1 from transformers, SqueezeNet from :func:`squeezenet`).
+        source: ``"torchvision"`` or ``"transformers"``; None for :func:`backend`. torchvision lacks
+            MobileNetV1 (built by transformers then); with transformers, SqueezeNet comes from
+            :func:`squeezenet`.
     Returns:
         A new model in eval mode, seeded, so two builds are equal.
 

@@ -294,7 +294,8 @@ def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, layers=None)
     Reads ``model``; does not change its weights. Each score is shaped like its layer's weight.
 
     Args:
-        model: its weights are read; the gradients of one backward pass are computed and cleared again.
+        model: its weights are read; one backward pass runs, and every parameter's ``.grad`` is left
+            as None (gradients it held before are dropped too).
         x: one batch of inputs, non-empty.
         y: ``(N,)`` class labels.
         layers: the layers to score (default: every prunable layer).

@@ -499,7 +499,8 @@ def block_scores(weight: torch.Tensor, granularity: str = "weight") -> torch.Ten
         granularity: ``"weight"``, ``"vector"``, ``"kernel"`` or ``"filter"`` (``vector`` and ``kernel``
             on a 4-D weight only, ``vector`` also on a 2-D one).
     Returns:
-        A tensor shaped like ``weight`` (an expanded view: copy it before writing into it).
+        A tensor shaped like ``weight``: a new one for ``"weight"``, an expanded view for the block
+        granularities (copy it before writing into it).
 
     >>> block_scores(torch.tensor([[3., 4.], [0., 1.]]), "filter").tolist()
     [[5.0, 5.0], [1.0, 1.0]]

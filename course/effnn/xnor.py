@@ -180,7 +180,7 @@ def transpose_packed(b_bits) -> np.ndarray:
     Args:
         b_bits: 2-D packed words ``(N, W)`` (a numpy array or tensor).
     Returns:
-        A contiguous ``(W, N)`` copy.
+        A C-contiguous ``(W, N)`` array (a copy, unless ``b_bits.T`` already is contiguous).
 
     >>> bits = pack_rows(random_signs(2, 130))
     >>> bits.shape, transpose_packed(bits).shape

@@ -186,7 +186,7 @@ def real_segmentation(split: str = "train", n: int | None = None, size: int = 96
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``.
         n: samples, >= 1; None for the whole split.
-        size: the image side the photos are resized to.
+        size: the image side the photos are resized to, >= 8.
         seed: an int >= 0 for the split.
         root: the data folder; None for :func:`effnn.config.data_dir`.
     Returns:
