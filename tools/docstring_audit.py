@@ -12,7 +12,7 @@ uses too; deprecated aliases made by ``effnn._deprecate`` are left out there). T
 
 Usage::
 
-    PYTHONPATH=$PWD python tools/docstring_audit.py [-v]
+    python tools/docstring_audit.py [-v]
 
 prints a table (module, names, missing ``Args:``, missing ``Returns:``, parameters not named in
 ``Args:``) and, with ``-v``, every offender. Exit status 1 when anything is missing.
@@ -25,6 +25,7 @@ import inspect
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _ENTRY = re.compile(r"^\s*(\*{0,2}\w+(?:\s*,\s*\*{0,2}\w+)*)\s*(?:\([^)]*\))?\s*:(?:\s|$)")
 _SECTIONS = ("Args:", "Returns:", "Yields:", "Raises:", "Example:", "Examples:", "Note:", "Notes:")
@@ -126,7 +127,9 @@ def check(full: str, obj) -> Finding:
 
 def audit() -> list[Finding]:
     """One finding per public name of effnn, in ``public_names`` order."""
-    sys.path.insert(0, ".")
+    root = str(Path(__file__).resolve().parents[1])  # the repository, so ``tools`` imports from anywhere
+    if root not in sys.path:
+        sys.path.insert(0, root)
     from tools.api_fuzz import public_names
 
     out = []
