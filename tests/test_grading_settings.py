@@ -15,7 +15,7 @@ def test_a1_is_pinned_one_core_per_submission():
     # its final check times the student's model (at one thread) against the baseline: no other job may
     # share that core, so each A1 submission gets a core of its own instead of the whole machine
     a1 = LIMITS["a1_segformer_pruning"]
-    assert a1.cores_per_job == 2 and a1.max_jobs is None
+    assert a1.cores_per_job == 1 and a1.max_jobs is None
     assert limits_for("a1_segformer_pruning", cores_per_job=0).cores_per_job is None  # 0 turns pinning off
     assert limits_for("a1_segformer_pruning", cores_per_job=2).cores_per_job == 2
 
@@ -38,16 +38,16 @@ def test_parallel_jobs_follow_cores_max_jobs_and_an_explicit_choice(monkeypatch)
 
 
 def test_pinned_jobs_follow_physical_cores(monkeypatch):
-    """A machine with 2k physical cores grades k A1 submissions at once (hyper-threads stay in their core's slot)."""
+    """A machine with k physical cores grades k A1 submissions at once (hyper-threads stay in their core's slot)."""
     from autograder import pinning
     from autograder.grade import parallel_jobs
 
     a1 = LIMITS["a1_segformer_pruning"]
     monkeypatch.setattr(pinning, "allowed_cpus", lambda: list(range(8)))
     monkeypatch.setattr(pinning, "_siblings", lambda cpu: {cpu % 4, cpu % 4 + 4})  # SMT pairs (0,4) (1,5) ...
-    assert parallel_jobs(a1) == 2  # 4 physical cores, 2 per slot
+    assert parallel_jobs(a1) == 4  # 4 physical cores, 1 per slot
     assert parallel_jobs(a1, jobs=1) == 1
-    assert parallel_jobs(a1, jobs=16) == 2  # never more jobs than slots: they would share cores
-    assert parallel_jobs(limits_for("a1_segformer_pruning", cores_per_job=1)) == 4
+    assert parallel_jobs(a1, jobs=16) == 4  # never more jobs than slots: they would share cores
+    assert parallel_jobs(limits_for("a1_segformer_pruning", cores_per_job=2)) == 2
     monkeypatch.setattr(pinning, "_siblings", lambda cpu: {cpu})  # no SMT: 8 cores
-    assert parallel_jobs(a1) == 4
+    assert parallel_jobs(a1) == 8
