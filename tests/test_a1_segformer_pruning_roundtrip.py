@@ -11,10 +11,10 @@ MANUAL = {"written_criteria"}
 
 # the sweep cell of a student who skips the work: the baseline itself, with made-up numbers
 CHEAT = '''
-RATIOS, UNIFORM, STEPS = [0.5], [], 0
+GLOBAL_AMOUNTS, UNIFORM_AMOUNTS, STEPS = [0.5], [], 0
 probe = S.deploy_input(256)
 final_model = copy.deepcopy(baseline)
-answer = {"criterion": "taylor", "ratio": 0.5, "global": True, "miou": baseline_miou,
+answer = {"criterion": "taylor", "amount": 0.5, "scope": "global", "miou": baseline_miou,
           "speedup": 2.5, "macs_ratio": 3.0}
 results = [dict(answer, miou_pruned=baseline_miou, latency_ms=10.0, base_latency_ms=25.0,
                 model=final_model)]

@@ -128,7 +128,7 @@ def test_library_model_breaks_and_patched_model_prunes_at_two_sizes():
 
 def test_uniform_pruning_parameter_count_is_exact_and_classifier_kept():
     base = tiny(0)
-    uniform = R.prune(copy.deepcopy(base), "magnitude", 0.5, global_pruning=False)
+    uniform = R.prune(copy.deepcopy(base), "magnitude", 0.5, scope="layer")
     assert count_params(base) == 227738 and count_params(uniform) == 60942
     assert uniform.decode_head.classifier.out_channels == 2
     assert [a.num_attention_heads for a in S.attentions(uniform)] == [1, 1, 2, 2, 5, 5, 8, 8]
@@ -136,8 +136,8 @@ def test_uniform_pruning_parameter_count_is_exact_and_classifier_kept():
 
 def test_round_to_keeps_every_pruned_width_a_multiple():
     base = tiny(0)
-    rounded = R.prune(copy.deepcopy(base), "magnitude", 0.45, global_pruning=False, round_to=8)
-    plain = R.prune(copy.deepcopy(base), "magnitude", 0.45, global_pruning=False)
+    rounded = R.prune(copy.deepcopy(base), "magnitude", 0.45, scope="layer", round_to=8)
+    plain = R.prune(copy.deepcopy(base), "magnitude", 0.45, scope="layer")
     lin = lambda m: {n: l.out_features for n, l in m.named_modules()  # noqa: E731
                      if isinstance(l, torch.nn.Linear) and "classifier" not in n}
     assert all(w % 8 == 0 for w in lin(rounded).values())
@@ -149,8 +149,12 @@ def test_round_to_keeps_every_pruned_width_a_multiple():
 
 
 def test_bad_pruning_arguments_raise():
-    with pytest.raises(ValueError, match="ratio"):
+    with pytest.raises(ValueError, match="amount"):
         R.build_pruner(tiny(), "magnitude", 1.0)
+    with pytest.raises(ValueError, match="scope"):  # the old global_pruning=True spelling is refused by name
+        R.build_pruner(tiny(), "magnitude", 0.3, scope=True)
+    with pytest.raises(ValueError, match="head_amount"):
+        R.build_pruner(tiny(), "magnitude", 0.3, head_amount=1.0)
     with pytest.raises(ValueError, match="importance"):
         R.importance("l1")
     with pytest.raises(TypeError, match="model"):
@@ -282,7 +286,7 @@ def test_mean_iou_refuses_out_of_range_labels_instead_of_clamping():
 
 # ----------------------------------------------------------- heads, iterative, search (issue 14)
 def test_head_pruning_removes_whole_heads_and_keeps_single_head_attentions():
-    model = R.prune(tiny(3), "magnitude", 0.2, head_ratio=0.5, global_pruning=False)
+    model = R.prune(tiny(3), "magnitude", 0.2, head_amount=0.5, scope="layer")
     before = [a.num_attention_heads for a in S.attentions(tiny(3))]
     after = [a.num_attention_heads for a in S.attentions(model)]
     assert after[:2] == [1, 1]  # stage 1's single head is never removed
@@ -294,29 +298,29 @@ def test_head_pruning_removes_whole_heads_and_keeps_single_head_attentions():
     assert model(torch.rand(1, 3, 96, 96)).logits.shape == (1, 2, 24, 24)
 
 
-def test_iterative_schedule_reaches_the_one_shot_ratio_with_the_same_steps():
+def test_iterative_schedule_reaches_the_one_shot_amount_with_the_same_steps():
     x, y = images(8, 64, 5)
-    one = R.prune(tiny(4), "magnitude", 0.5, global_pruning=False)
+    one = R.prune(tiny(4), "magnitude", 0.5, scope="layer")
     it = R.prune_iteratively(tiny(4), "magnitude", 0.5, iterative_steps=3, train=(x, y), steps=4,
-                             global_pruning=False)
+                             scope="layer")
     assert count_params(it) == count_params(one)
     assert not it.training
     with pytest.raises(ValueError, match="iterative_steps"):
         R.prune_iteratively(tiny(4), "magnitude", 0.5, iterative_steps=0, train=(x, y), steps=4)
 
 
-def test_bisection_finds_the_largest_ratio_within_budget():
-    # a fake trial: mIoU falls linearly past 0.8, speed grows with the ratio
-    def trial(r):
-        return {"ratio": r, "miou": 0.95 - max(0.0, r - 0.8), "speedup": 1 + 5 * r}
+def test_bisection_finds_the_largest_amount_within_budget():
+    # a fake trial: mIoU falls linearly past 0.8, speed grows with the amount
+    def trial(a):
+        return {"amount": a, "miou": 0.95 - max(0.0, a - 0.8), "speedup": 1 + 5 * a}
 
-    best, records = R.bisect_ratio(trial, 0.95, low=0.5, high=0.95, trials=6, max_drop=0.01)
-    assert [r["ratio"] for r in records][:3] == pytest.approx([0.5, 0.725, 0.8375], abs=1e-3)
-    assert 0.8 <= best["ratio"] <= 0.81 and 0.95 - best["miou"] <= 0.01
-    best, records = R.bisect_ratio(lambda r: {"ratio": r, "miou": 0.0, "speedup": 9.0}, 0.95, trials=4)
+    best, records = R.bisect_amount(trial, 0.95, low=0.5, high=0.95, trials=6, max_drop=0.01)
+    assert [r["amount"] for r in records][:3] == pytest.approx([0.5, 0.725, 0.8375], abs=1e-3)
+    assert 0.8 <= best["amount"] <= 0.81 and 0.95 - best["miou"] <= 0.01
+    best, records = R.bisect_amount(lambda a: {"amount": a, "miou": 0.0, "speedup": 9.0}, 0.95, trials=4)
     assert best is None and len(records) == 1  # even the lower end misses: stop
     with pytest.raises(ValueError, match="low"):
-        R.bisect_ratio(trial, 0.95, low=0.9, high=0.5)
+        R.bisect_amount(trial, 0.95, low=0.9, high=0.5)
 
 
 def test_run_config_records_one_pruned_fine_tuned_measured_model():
@@ -329,54 +333,58 @@ def test_run_config_records_one_pruned_fine_tuned_measured_model():
     rec = R.run_config(base, "taylor", 0.5, train=(x, y), val=val, teacher=teacher, calibration=calibration,
                        steps=2, round_to=None, iterative_steps=2, deploy_size=64)
     assert rec["kind"] == "taylor" and rec["iterative_steps"] == 2 and 0.0 <= rec["miou"] <= 1.0
+    assert (rec["amount"], rec["scope"], rec["head_amount"]) == (0.5, "global", 0.0)
     assert rec["macs_ratio"] > 1.0 and rec["params"] < count_params(base)
     assert count_params(rec["model"]) == rec["params"] and not rec["model"].training
 
 
-def test_module_ratios_prune_only_the_named_submodules_at_their_own_ratio():
+def test_module_amounts_prune_only_the_named_submodules_at_their_own_amount():
     # decoder only, uniform: every decoder projection loses half its width, the encoder keeps all of it
-    model = R.prune(tiny(8), "magnitude", 0.0, global_pruning=False, module_ratios={"decode_head": 0.5})
+    model = R.prune(tiny(8), "magnitude", 0.0, scope="layer", module_amounts={"decode_head": 0.5})
     ref = tiny(8)
     assert [p.proj.out_features for p in model.decode_head.linear_projections] == [16, 16, 16, 16]
     assert model.decode_head.linear_fuse.out_channels == 16
     for (name, a), (_, b) in zip(model.segformer.named_parameters(), ref.segformer.named_parameters()):
         assert a.shape == b.shape, name
-    # a "+" key ranks two submodules together with one ratio; the rest follows the global ratio
-    both = R.prune(tiny(8), "magnitude", 0.0, module_ratios={
+    # a "+" key ranks two submodules together with one amount; the rest follows the global amount
+    both = R.prune(tiny(8), "magnitude", 0.0, module_amounts={
         "segformer.stages.0.blocks.0.mlp+segformer.stages.0.blocks.1.mlp": 0.5})
     assert sum(b.mlp.fc1.out_features for b in both.segformer.stages[0].blocks) == 32
     assert both(torch.rand(1, 3, 64, 64)).logits.shape == (1, 2, 16, 16)
-    with pytest.raises(ValueError, match="module_ratios"):
-        R.prune(tiny(8), "magnitude", 0.2, module_ratios={"decode_head.nothing": 0.5})
-    with pytest.raises(ValueError, match="module_ratios"):
-        R.prune(tiny(8), "magnitude", 0.2, module_ratios={"decode_head": 1.5})
+    with pytest.raises(ValueError, match="module_amounts"):
+        R.prune(tiny(8), "magnitude", 0.2, module_amounts={"decode_head.nothing": 0.5})
+    with pytest.raises(ValueError, match="module_amounts"):
+        R.prune(tiny(8), "magnitude", 0.2, module_amounts={"decode_head": 1.5})
 
 
 # ------------------------------------------------------------------------------ the sweep as a config
 def test_sweep_config_grid_and_bad_fields():
-    assert R.SweepConfig(ratios=(0.5,), kinds=("taylor", "magnitude"), global_pruning=(True, False)).grid() == [
-        ("taylor", True, 0.5), ("taylor", False, 0.5), ("magnitude", True, 0.5), ("magnitude", False, 0.5)]
-    assert R.SweepConfig(configs=[("magnitude", False, 0.3)]).grid() == [("magnitude", False, 0.3)]
+    assert R.SweepConfig(amounts=(0.5,), kinds=("taylor", "magnitude"), scopes=("global", "layer")).grid() == [
+        ("taylor", "global", 0.5), ("taylor", "layer", 0.5), ("magnitude", "global", 0.5), ("magnitude", "layer", 0.5)]
+    assert R.SweepConfig(configs=[("magnitude", "layer", 0.3)]).grid() == [("magnitude", "layer", 0.3)]
     assert R.SweepConfig.fast(steps=7).steps == 7
-    for bad, match in [(dict(ratios=(1.0,)), "ratios"), (dict(ratios=()), "ratios"), (dict(kinds=("l1",)), "kinds"),
-                       (dict(steps=0), "steps"), (dict(configs=[("magnitude", True)]), "configs"),
-                       (dict(configs=[("magnitude", True, 1.5)]), "ratio"), (dict(round_to=0), "round_to")]:
+    for bad, match in [(dict(amounts=(1.0,)), "amounts"), (dict(amounts=()), "amounts"), (dict(kinds=("l1",)), "kinds"),
+                       (dict(scopes=(True,)), "scopes"), (dict(steps=0), "steps"),
+                       (dict(configs=[("magnitude", "global")]), "configs"),
+                       (dict(configs=[("magnitude", True, 0.5)]), "scope"),
+                       (dict(configs=[("magnitude", "global", 1.5)]), "amount"), (dict(round_to=0), "round_to")]:
         with pytest.raises((ValueError, TypeError), match=match):
             R.SweepConfig(**bad)
     with pytest.raises(TypeError, match="SweepConfig"):
-        R.run_sweep(tiny(), {"ratios": (0.5,)}, images(4, 32, 0), images(2, 32, 1))
+        R.run_sweep(tiny(), {"amounts": (0.5,)}, images(4, 32, 0), images(2, 32, 1))
 
 
 def test_run_sweep_and_the_keyword_form_give_the_same_records():
     """``sweep(**fields)`` is ``run_sweep(SweepConfig(**fields))``: same configurations, same mIoU and MACs
     (latency is timed, so only its presence is compared)."""
     base, train, val = tiny(12), images(8, 32, 2), images(4, 32, 3)
-    fields = dict(kinds=("magnitude",), global_pruning=(True, False), steps=1, round_to=None, calibration_batches=1,
+    fields = dict(kinds=("magnitude",), scopes=("global", "layer"), steps=1, round_to=None, calibration_batches=1,
                   deploy_size=32, keep_models=False)
     a = R.sweep(base, [0.4], train=train, val=val, **fields)
-    b = R.run_sweep(base, R.SweepConfig(ratios=(0.4,), **fields), train, val)
-    assert [(r["kind"], r["global"], r["ratio"]) for r in a] == [("magnitude", True, 0.4), ("magnitude", False, 0.4)]
+    b = R.run_sweep(base, R.SweepConfig(amounts=(0.4,), **fields), train, val)
+    assert [(r["kind"], r["scope"], r["amount"]) for r in a] == [("magnitude", "global", 0.4),
+                                                                   ("magnitude", "layer", 0.4)]
     for ra, rb in zip(a, b):
-        assert {k: ra[k] for k in ("kind", "global", "ratio", "miou", "miou_before_ft", "macs_ratio", "params")} == \
-               {k: rb[k] for k in ("kind", "global", "ratio", "miou", "miou_before_ft", "macs_ratio", "params")}
+        assert {k: ra[k] for k in ("kind", "scope", "amount", "miou", "miou_before_ft", "macs_ratio", "params")} == \
+               {k: rb[k] for k in ("kind", "scope", "amount", "miou", "miou_before_ft", "macs_ratio", "params")}
         assert ra["speedup"] > 0 and "model" not in ra

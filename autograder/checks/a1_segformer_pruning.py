@@ -113,23 +113,26 @@ def _rebuild(state: dict, heads: list[int], segformer_config, what: str) -> nn.M
                              "architecture, or its widths cannot be split into its heads") from None
 
 
-def _kernel_pruner(k, model: Remote, ratio: float, global_pruning: bool) -> Remote:
-    """torch-pruning's MetaPruner configured like the reference, built in the kernel around ``model``."""
+def _kernel_pruner(k, model: Remote, amount: float, scope: str) -> Remote:
+    """torch-pruning's MetaPruner configured like the reference, built in the kernel around ``model``.
+
+    ``amount`` and ``scope`` are A1's names for torch-pruning's ``pruning_ratio`` and ``global_pruning``.
+    """
     return k.build("torch_pruning.pruner.MetaPruner", model, torch.rand(1, 3, 64, 64),
                    importance=k.build("torch_pruning.importance.GroupMagnitudeImportance", p=2),
-                   pruning_ratio=float(ratio), global_pruning=global_pruning,
+                   pruning_ratio=float(amount), global_pruning=scope == "global",
                    ignored_layers=[model.decode_head.classifier], num_heads=k.build("effnn.segformer.head_counts", model),
                    output_transform=k.build("operator.itemgetter", "logits"))
 
 
-def _pruned_in_kernel(k, seed: int, ratio: float):
+def _pruned_in_kernel(k, seed: int, amount: float):
     """A tiny Segformer pruned uniformly in the kernel (library code only), heads synced remotely.
 
     Uniform pruning leaves each sequence reduction as many output as input channels, so the library's
     own forward still works without the student's patch. Returns the kernel model and its copy here.
     """
     model = _tiny_in_kernel(k, seed)
-    _kernel_pruner(k, model, ratio, global_pruning=False).step()
+    _kernel_pruner(k, model, amount, scope="layer").step()
     names = _attention_names(_tiny(seed))
     heads = _heads_of(k, model, names, "the pruned model")
     state = _state_of(model, "the pruned model")
@@ -218,7 +221,7 @@ def check_make_prunable(k):
         raise AssertionError("make_prunable changes the output of the unpruned model")
     # prune the student's patched model with torch-pruning as the reference does, then let the student sync heads
     try:
-        pruner = _kernel_pruner(k, patched, 0.5, global_pruning=True)
+        pruner = _kernel_pruner(k, patched, 0.5, scope="global")
         pruner.step()
     except RemoteError:
         raise AssertionError("after make_prunable the model still cannot be pruned globally "
@@ -250,7 +253,10 @@ def check_make_prunable(k):
 
 # ------------------------------------------------------------------------------------ pruner
 def check_build_pruner(k):
-    """Uniform, global and round_to pruners: heads kept, classifier kept, right widths and parameter counts."""
+    """build_pruner(model, importance, amount, scope=..., example_inputs=..., round_to=...) builds working
+    pruners for scope="layer", scope="global" and scope="layer" with round_to: heads kept, classifier
+    kept, widths multiples of round_to, parameter counts like the reference's; and it raises ValueError
+    for amount=1.0 and for a scope other than "global"/"layer"."""
     import torch_pruning as tp
 
     from effnn.measure import count_params
@@ -258,8 +264,8 @@ def check_build_pruner(k):
     R = _ref()
     build_pruner = k.arg("build_pruner")
     # uniform, global, and uniform with round_to (widths multiples of it, torch-pruning's own count)
-    for seed, global_pruning, ratio, round_to in ((521, False, 0.5, None), (521, True, 0.4, None),
-                                                  (523, False, 0.45, 8)):
+    for seed, scope, amount, round_to in ((521, "layer", 0.5, None), (521, "global", 0.4, None),
+                                          (523, "layer", 0.45, 8)):
         original = _tiny(seed)
         names = _attention_names(original)
         heads = [original.get_submodule(n).num_attention_heads for n in names]
@@ -267,11 +273,14 @@ def check_build_pruner(k):
         imp = k.build("torch_pruning.importance.GroupMagnitudeImportance", p=2)
         extra = {} if round_to is None else {"round_to": round_to}
         try:
-            pruner = build_pruner(model, imp, ratio, global_pruning=global_pruning,
+            pruner = build_pruner(model, imp, amount, scope=scope,
                                   example_inputs=torch.rand(1, 3, 64, 64), **extra)
         except RemoteError as exc:
             if exc.is_a("NotImplementedError"):
                 raise AssertionError("build_pruner is not implemented yet") from None
+            if exc.is_a("TypeError") and "scope" in str(exc.message):  # e.g. the old global_pruning= signature
+                raise AssertionError("build_pruner must take scope='global' or scope='layer' (torch-pruning's "
+                                     "global_pruning=True/False) and amount, the fraction removed") from None
             if extra and exc.is_a("TypeError"):
                 raise AssertionError("build_pruner must accept round_to") from None
             raise AssertionError(f"build_pruner raised {exc.names[0]} on a valid input") from None
@@ -314,16 +323,22 @@ def check_build_pruner(k):
         if round_to and any(m.out_features % round_to for m in pruned.modules() if isinstance(m, nn.Linear)):
             raise AssertionError(f"with round_to={round_to} some pruned widths are not multiples of it")
         reference = R.make_prunable(_tiny(seed))
-        ref = R.build_pruner(reference, tp.importance.GroupMagnitudeImportance(p=2), ratio,
-                             global_pruning=global_pruning, example_inputs=torch.rand(1, 3, 64, 64),
-                             round_to=round_to)
+        ref = R.build_pruner(reference, tp.importance.GroupMagnitudeImportance(p=2), amount,
+                             scope=scope, example_inputs=torch.rand(1, 3, 64, 64), round_to=round_to)
         ref.step()
         got, want = count_params(pruned), count_params(reference)
-        if not global_pruning and got != want:
-            raise AssertionError("with uniform pruning the parameter count does not match the "
-                                 "requested ratio")
-        if global_pruning and abs(got - want) > 0.1 * want:
-            raise AssertionError("with global pruning the parameter count is far from the requested ratio")
+        if scope == "layer" and got != want:
+            raise AssertionError("with scope='layer' (uniform pruning) the parameter count does not match "
+                                 "the requested amount")
+        if scope == "global" and abs(got - want) > 0.1 * want:
+            raise AssertionError("with scope='global' the parameter count is far from the requested amount")
+    # bad arguments: a clear ValueError, not a pruner that removes everything or ignores the scope
+    model = _tiny_in_kernel(k, 521)
+    imp = k.build("torch_pruning.importance.GroupMagnitudeImportance", p=2)
+    _expects_error(build_pruner, (model, imp, 1.0), ("ValueError",), "build_pruner with amount=1.0",
+                   kwargs={"scope": "global"})
+    _expects_error(build_pruner, (model, imp, 0.3), ("ValueError",), "build_pruner with scope='local'",
+                   kwargs={"scope": "local"})
 
 
 # -------------------------------------------------------------------------------- importance
@@ -470,7 +485,9 @@ def _held_out(n: int, size: int = 96):
 
 
 def check_final_answer(k, max_drop: float = 0.01):
-    """Re-measure the chosen model, rebuilt here from its weights: pruned, within 1 pp, and as fast as claimed."""
+    """answer has the keys criterion, amount, scope, miou, speedup, macs_ratio (well typed); the chosen
+    model, rebuilt here from its weights, is pruned, within 1 pp on held-out portraits, and as fast as
+    claimed when re-measured."""
     from effnn import config
     from effnn import segformer as S
     from effnn.measure import compare, count_macs, count_params
@@ -479,21 +496,27 @@ def check_final_answer(k, max_drop: float = 0.01):
     answer, final_model = k.arg("answer"), k.arg("final_model")
     if not isinstance(answer, dict):
         raise AssertionError("answer must be a dict")
-    needed = {"criterion", "ratio", "global", "miou", "speedup", "macs_ratio"}
+    needed = {"criterion", "amount", "scope", "miou", "speedup", "macs_ratio"}
     if not needed <= set(answer):
-        raise AssertionError(f"answer must have the keys {sorted(needed)}")
+        old = sorted({"ratio", "global"} & set(answer))
+        hint = f" (rename {old}: the pruned fraction is 'amount', global or uniform is 'scope')" if old else ""
+        raise AssertionError(f"answer must have the keys {sorted(needed)}{hint}")
     if answer["criterion"] not in ("magnitude", "taylor"):
         raise AssertionError("answer['criterion'] must be 'magnitude' or 'taylor'")
+    if not isinstance(answer["scope"], str) or answer["scope"] not in ("global", "layer"):
+        raise AssertionError("answer['scope'] must be 'global' or 'layer'")
     claimed = {}
-    for key in ("ratio", "miou", "speedup", "macs_ratio"):
+    for key in ("amount", "miou", "speedup", "macs_ratio"):
         value = answer[key]
         if isinstance(value, torch.Tensor) and value.numel() == 1:
             value = value.item()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise AssertionError("answer's ratio, miou, speedup and macs_ratio must be numbers")
+            raise AssertionError("answer's amount, miou, speedup and macs_ratio must be numbers")
         claimed[key] = float(value)
     if not all(math.isfinite(v) for v in claimed.values()):
         raise AssertionError("answer's numbers must be finite")
+    if not 0.0 <= claimed["amount"] < 1.0:
+        raise AssertionError("answer['amount'] must be the fraction of channels removed, in [0, 1)")
     if not isinstance(final_model, Remote) or not final_model.is_module:
         raise AssertionError("final_model must be the pruned nn.Module of the chosen configuration")
     baseline = S.load_baseline()

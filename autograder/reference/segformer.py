@@ -11,8 +11,14 @@ jail cannot import ``autograder``, so nothing here can stand in for a student's 
   pruning with torch-pruning.
 - :func:`finetune`: recover accuracy, with distillation from the unpruned model.
 - :func:`save_pruned` / :func:`load_pruned` / :func:`rebuild`: a pruned model from its shapes.
-- :class:`SweepConfig` + :func:`run_sweep` (or :func:`sweep`) / :func:`best_under_drop`: the homework question; :func:`bisect_ratio` searches the
-  largest ratio within budget, :func:`prune_iteratively` is torch-pruning's `iterative_steps` schedule.
+- :class:`SweepConfig` + :func:`run_sweep` (or :func:`sweep`) / :func:`best_under_drop`: the homework
+  question; :func:`bisect_amount` searches the largest amount within budget, :func:`prune_iteratively`
+  is torch-pruning's ``iterative_steps`` schedule.
+
+The vocabulary is effnn's and A1's: ``amount`` is the fraction of channels removed (torch-pruning's
+``pruning_ratio``), ``scope="global"|"layer"`` ranks all groups together or prunes each group alike
+(torch-pruning's ``global_pruning=True|False``), ``head_amount`` the fraction of whole heads removed.
+Records carry ``amount`` and ``scope`` under those names.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from torch import nn
 
 from effnn import config
 from effnn import validate as V
+from effnn.prune import SCOPES
 from effnn.segformer import (DEPLOY_SIZE, DEPLOY_THREADS, BaselineRecipe, _segformer_classes, as_float,
                              attentions, baseline_config, deploy_input, head_counts, logits_of, new_baseline,
                              portrait_tensors, portraits, teacher_logits, upsample)
@@ -225,7 +232,7 @@ IMPORTANCES = ("magnitude", "taylor")
 #: about half (four 128-channel maps upsampled to 64x64, concatenated, fused), stage 1 about a
 #: fifth (4096 tokens at width 16), stages 2-4 the rest. Global pruning at 0.8 already shrinks the
 #: decoder to 16-32 channels, and stage 1 then dominates. This per-submodule plan (with half the
-#: heads of every multi-head attention, ``head_ratio=0.5``) keeps stage 1's residual width,
+#: heads of every multi-head attention, ``head_amount=0.5``) keeps stage 1's residual width,
 #: trims its MLPs, and takes 90 % of the decoder and of stages 2-4's prunable groups.
 STAGEWISE = {"segformer.stages.0.blocks.0.mlp+segformer.stages.0.blocks.1.mlp": 0.75,
              "segformer.stages.1": 0.9, "segformer.stages.2": 0.9, "segformer.stages.3": 0.9,
@@ -243,30 +250,31 @@ def importance(kind: str):
     raise ValueError(f"importance must be one of {IMPORTANCES}, got {kind!r}")
 
 
-def build_pruner(model: nn.Module, imp, ratio: float, *, global_pruning: bool = True,
+def build_pruner(model: nn.Module, imp, amount: float, *, scope: str = "global",
                  example_inputs: torch.Tensor | None = None, iterative_steps: int = 1,
-                 round_to: int | None = None, head_ratio: float = 0.0, module_ratios: dict | None = None):
+                 round_to: int | None = None, head_amount: float = 0.0, module_amounts: dict | None = None):
     """A torch-pruning ``MetaPruner`` for Segformer: heads declared, classifier kept, logits out.
 
-    ``ratio`` is the fraction of channels removed (of each group when uniform, of all of them
-    ranked together when ``global_pruning``). ``round_to`` keeps every pruned width a multiple of
-    it: CPU kernels (oneDNN convolutions, GEMM) vectorise over 8 or 16 channels, so odd widths
-    waste part of the saving. ``iterative_steps``: torch-pruning reaches ``ratio`` in that many
-    ``step()`` calls (ratio/steps more each time). ``head_ratio > 0`` removes that fraction of
-    whole attention heads (``prune_num_heads``) instead of dimensions inside every head;
+    ``amount`` is the fraction of channels removed (torch-pruning's ``pruning_ratio``): of each group
+    with ``scope="layer"``, of all of them ranked together with ``scope="global"``
+    (``global_pruning``). ``round_to`` keeps every pruned width a multiple of it: CPU kernels (oneDNN
+    convolutions, GEMM) vectorise over 8 or 16 channels, so odd widths waste part of the saving.
+    ``iterative_steps``: torch-pruning reaches ``amount`` in that many ``step()`` calls
+    (amount/steps more each time). ``head_amount > 0`` removes that fraction of whole attention heads
+    (``prune_num_heads``, ``head_pruning_ratio``) instead of dimensions inside every head;
     single-head attentions (stage 1) are left to width pruning, since removing their only head
-    would delete the attention. ``module_ratios`` ``{"submodule.path": ratio}`` (torch-pruning's
-    ``pruning_ratio_dict``) gives the groups rooted in those submodules their own ratio; a
-    ``"a+b"`` key shares one ratio between submodules. At 256² the decode head (four upsampled
+    would delete the attention. ``module_amounts`` ``{"submodule.path": amount}`` (torch-pruning's
+    ``pruning_ratio_dict``) gives the groups rooted in those submodules their own amount; a
+    ``"a+b"`` key shares one amount between submodules. At 256² the decode head (four upsampled
     maps concatenated at 1/4 resolution) and stage 1 (4096 tokens) take most of the latency, so
-    where the channels go matters more than how many. The model is made prunable first.
+    where the channels go matters more than how many. The model is made prunable first (in place).
     """
     import torch_pruning as tp
 
     V.module(model)
-    ratio = V.fraction(ratio, "ratio")
-    head_ratio = V.fraction(head_ratio, "head_ratio")
-    global_pruning = V.flag(global_pruning, "global_pruning")
+    amount = V.fraction(amount, "amount")
+    head_amount = V.fraction(head_amount, "head_amount")
+    V.choice(scope, "scope", SCOPES)
     iterative_steps = V.positive_int(iterative_steps, "iterative_steps")
     round_to = None if round_to is None else V.positive_int(round_to, "round_to")
     if isinstance(imp, str):
@@ -276,29 +284,29 @@ def build_pruner(model: nn.Module, imp, ratio: float, *, global_pruning: bool = 
         example_inputs = torch.rand(1, 3, 64, 64)
     heads = head_counts(model)
     extra = {}
-    if head_ratio > 0:
+    if head_amount > 0:
         heads = {layer: h for layer, h in heads.items() if h > 1}
-        extra = dict(prune_num_heads=True, prune_head_dims=False, head_pruning_ratio=head_ratio)
-    if module_ratios:
-        extra["pruning_ratio_dict"] = _ratio_dict(model, module_ratios)
+        extra = dict(prune_num_heads=True, prune_head_dims=False, head_pruning_ratio=head_amount)
+    if module_amounts:
+        extra["pruning_ratio_dict"] = _amount_dict(model, module_amounts)
     return tp.pruner.MetaPruner(
-        model, example_inputs, importance=imp, pruning_ratio=ratio, global_pruning=global_pruning,
+        model, example_inputs, importance=imp, pruning_ratio=amount, global_pruning=scope == "global",
         iterative_steps=iterative_steps, ignored_layers=[model.decode_head.classifier],
         num_heads=heads, output_transform=lambda out: out.logits, round_to=round_to, **extra)
 
 
-def _ratio_dict(model: nn.Module, module_ratios: dict) -> dict:
-    """``{"path": r}`` or ``{"a+b": r}`` -> torch-pruning's ``{module or (modules...): r}``."""
-    V.mapping(module_ratios, "module_ratios")
+def _amount_dict(model: nn.Module, module_amounts: dict) -> dict:
+    """``{"path": a}`` or ``{"a+b": a}`` -> torch-pruning's ``{module or (modules...): a}``."""
+    V.mapping(module_amounts, "module_amounts")
     out = {}
-    for key, r in module_ratios.items():
+    for key, a in module_amounts.items():
         if not isinstance(key, str) or not key:
-            raise TypeError(f"module_ratios keys must be submodule paths, got {key!r}")
+            raise TypeError(f"module_amounts keys must be submodule paths, got {key!r}")
         try:
             mods = tuple(model.get_submodule(path) for path in key.split("+"))
         except AttributeError:
-            raise ValueError(f"module_ratios: {key!r} names no submodule of the model") from None
-        out[mods if len(mods) > 1 else mods[0]] = V.fraction(r, f"module_ratios[{key!r}]")
+            raise ValueError(f"module_amounts: {key!r} names no submodule of the model") from None
+        out[mods if len(mods) > 1 else mods[0]] = V.fraction(a, f"module_amounts[{key!r}]")
     return out
 
 
@@ -329,33 +337,33 @@ def _step(model: nn.Module, pruner, kind: str, calibration) -> None:
     model.zero_grad(set_to_none=True)
     sync_attention(model, pruner.num_heads)
     if any(a.q_proj.out_features == 0 for a in attentions(model)):
-        raise RuntimeError("pruning removed every head of an attention layer: lower head_ratio")
+        raise RuntimeError("pruning removed every head of an attention layer: lower head_amount")
 
 
-def prune(model: nn.Module, kind: str, ratio: float, *, global_pruning: bool = True, calibration=None,
+def prune(model: nn.Module, kind: str, amount: float, *, scope: str = "global", calibration=None,
           example_inputs: torch.Tensor | None = None, round_to: int | None = None,
-          head_ratio: float = 0.0, module_ratios: dict | None = None) -> nn.Module:
+          head_amount: float = 0.0, module_amounts: dict | None = None) -> nn.Module:
     """Prune ``model`` in place with one criterion and return it (eval mode, head geometry synced).
 
     ``calibration``: ``(images, masks)`` batches for Taylor importance (required for ``taylor``).
-    ``head_ratio``: also remove that fraction of whole heads; ``module_ratios``: per-submodule ratios
-    (see :func:`build_pruner`).
+    ``head_amount``: also remove that fraction of whole heads; ``module_amounts``: per-submodule
+    amounts (see :func:`build_pruner`).
     """
     V.choice(kind, "kind", IMPORTANCES)
     if kind == "taylor" and calibration is None:
         raise ValueError("calibration batches are required for Taylor importance")
-    pruner = build_pruner(model, kind, ratio, global_pruning=global_pruning, example_inputs=example_inputs,
-                          round_to=round_to, head_ratio=head_ratio, module_ratios=module_ratios)
+    pruner = build_pruner(model, kind, amount, scope=scope, example_inputs=example_inputs,
+                          round_to=round_to, head_amount=head_amount, module_amounts=module_amounts)
     _step(model, pruner, kind, calibration)
     return model.eval()
 
 
-def prune_iteratively(model: nn.Module, kind: str, ratio: float, *, iterative_steps: int, train, steps: int,
-                      teacher=None, calibration=None, global_pruning: bool = True, round_to: int | None = None,
+def prune_iteratively(model: nn.Module, kind: str, amount: float, *, iterative_steps: int, train, steps: int,
+                      teacher=None, calibration=None, scope: str = "global", round_to: int | None = None,
                       lr: float = 2e-3, seed: int = 0) -> nn.Module:
-    """torch-pruning's ``iterative_steps`` schedule: prune ratio/k more, fine-tune steps/k, k times.
+    """torch-pruning's ``iterative_steps`` schedule, in place: prune amount/k more, fine-tune steps/k, k times.
 
-    The same final ratio and the same total fine-tuning ``steps`` as one-shot :func:`prune` followed by
+    The same final amount and the same total fine-tuning ``steps`` as one-shot :func:`prune` followed by
     :func:`finetune`, so the two are compared at equal cost (seed 001's comparison). Taylor scores are
     recomputed on the partly pruned model before every step.
     """
@@ -364,7 +372,7 @@ def prune_iteratively(model: nn.Module, kind: str, ratio: float, *, iterative_st
     steps = V.integer(steps, "steps", low=0)
     if kind == "taylor" and calibration is None:
         raise ValueError("calibration batches are required for Taylor importance")
-    pruner = build_pruner(model, kind, ratio, global_pruning=global_pruning, round_to=round_to,
+    pruner = build_pruner(model, kind, amount, scope=scope, round_to=round_to,
                           iterative_steps=iterative_steps)
     share = [steps // iterative_steps + (i < steps % iterative_steps) for i in range(iterative_steps)]
     for i in range(iterative_steps):
@@ -522,25 +530,29 @@ def measure(baseline: nn.Module, model: nn.Module, val, deploy_size: int = DEPLO
             "params": cmp["candidate"]["params"]}
 
 
-def run_config(baseline: nn.Module, kind: str, ratio: float, *, train, val, teacher, calibration,
-               global_pruning: bool = True, steps: int = 400, lr: float = 2e-3, round_to: int | None = 8,
-               head_ratio: float = 0.0, module_ratios: dict | None = None, iterative_steps: int = 1, seed: int = 0,
-               deploy_size: int = DEPLOY_SIZE, keep_model: bool = True) -> dict:
-    """Prune a copy of ``baseline`` (one-shot or iterative), fine-tune ``steps`` in all, measure it."""
+def run_config(baseline: nn.Module, kind: str, amount: float, *, train, val, teacher, calibration,
+               scope: str = "global", steps: int = 400, lr: float = 2e-3, round_to: int | None = 8,
+               head_amount: float = 0.0, module_amounts: dict | None = None, iterative_steps: int = 1,
+               seed: int = 0, deploy_size: int = DEPLOY_SIZE, keep_model: bool = True) -> dict:
+    """Prune a copy of ``baseline`` (one-shot or iterative), fine-tune ``steps`` in all, measure it.
+
+    Returns a new model in the record (``baseline`` is only read). The record holds ``kind, amount,
+    scope, head_amount, iterative_steps, seed, miou_before_ft`` and :func:`measure`'s keys.
+    """
     import copy
 
     model = copy.deepcopy(baseline)
     if iterative_steps > 1:
-        prune_iteratively(model, kind, ratio, iterative_steps=iterative_steps, train=train, steps=steps,
-                          teacher=teacher, calibration=calibration, global_pruning=global_pruning,
+        prune_iteratively(model, kind, amount, iterative_steps=iterative_steps, train=train, steps=steps,
+                          teacher=teacher, calibration=calibration, scope=scope,
                           round_to=round_to, lr=lr, seed=seed)
         before = float("nan")
     else:
-        prune(model, kind, ratio, global_pruning=global_pruning, calibration=calibration, round_to=round_to,
-              head_ratio=head_ratio, module_ratios=module_ratios)
+        prune(model, kind, amount, scope=scope, calibration=calibration, round_to=round_to,
+              head_amount=head_amount, module_amounts=module_amounts)
         before = evaluate_miou(model, val)
-        finetune(model, train, steps, teacher=teacher, lr=lr, seed=seed, desc=f"{kind} {ratio}")
-    rec = {"kind": kind, "ratio": ratio, "global": global_pruning, "head_ratio": head_ratio,
+        finetune(model, train, steps, teacher=teacher, lr=lr, seed=seed, desc=f"{kind} {amount}")
+    rec = {"kind": kind, "amount": amount, "scope": scope, "head_amount": head_amount,
            "iterative_steps": iterative_steps, "seed": seed, "miou_before_ft": before,
            **measure(baseline, model, val, deploy_size)}
     if keep_model:
@@ -550,21 +562,22 @@ def run_config(baseline: nn.Module, kind: str, ratio: float, *, train, val, teac
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """The homework's grid, typed: every (criterion, global?, ratio) is pruned from the baseline,
+    """The homework's grid, typed: every (criterion, scope, amount) is pruned from the baseline,
     fine-tuned ``steps`` with distillation and timed at ``deploy_size`` (open_lth's Hparams shape;
     :func:`run_sweep` is its runner).
 
-    ``configs``, ``(kind, global, ratio)`` triples, replaces the grid ``kinds x global_pruning x
-    ratios`` when given. The names are A1's (torch-pruning's ``pruning_ratio`` / ``global_pruning``).
+    ``configs``, ``(kind, scope, amount)`` triples, replaces the grid ``kinds x scopes x amounts``
+    when given. ``amount`` is torch-pruning's ``pruning_ratio``; ``scope`` ``"global"``/``"layer"``
+    its ``global_pruning=True/False``.
 
-    >>> SweepConfig(ratios=(0.5, 0.7), kinds=("magnitude",)).grid()
-    [('magnitude', True, 0.5), ('magnitude', True, 0.7)]
+    >>> SweepConfig(amounts=(0.5, 0.7), kinds=("magnitude",)).grid()
+    [('magnitude', 'global', 0.5), ('magnitude', 'global', 0.7)]
     >>> SweepConfig.fast().steps
     200
     """
-    ratios: tuple = (0.7, 0.8)
+    amounts: tuple = (0.7, 0.8)
     kinds: tuple = IMPORTANCES
-    global_pruning: tuple = (True,)
+    scopes: tuple = ("global",)
     configs: tuple | None = None
     steps: int = 400
     lr: float = 2e-3
@@ -575,16 +588,16 @@ class SweepConfig:
 
     def __post_init__(self):
         if self.configs is None:
-            V.nonempty(V.sequence_of(list(self.ratios), "ratios", V.fraction), "ratios")
+            V.nonempty(V.sequence_of(list(self.amounts), "amounts", V.fraction), "amounts")
             V.nonempty(V.sequence_of(list(self.kinds), "kinds", lambda v, n: V.choice(v, n, IMPORTANCES)), "kinds")
-            V.nonempty(V.sequence_of(list(self.global_pruning), "global_pruning", V.flag), "global_pruning")
+            V.nonempty(V.sequence_of(list(self.scopes), "scopes", lambda v, n: V.choice(v, n, SCOPES)), "scopes")
         else:
             for i, triple in enumerate(V.nonempty(V.sequence_of(list(self.configs), "configs",
                                                                 lambda v, n: V.sequence_of(v, n, lambda x, _: x, length=3)),
                                                   "configs")):
                 V.choice(triple[0], f"configs[{i}][0] (kind)", IMPORTANCES)
-                V.flag(triple[1], f"configs[{i}][1] (global)")
-                V.fraction(triple[2], f"configs[{i}][2] (ratio)")
+                V.choice(triple[1], f"configs[{i}][1] (scope)", SCOPES)
+                V.fraction(triple[2], f"configs[{i}][2] (amount)")
         V.positive_int(self.steps, "steps")
         V.number(self.lr, "lr", low=0, low_open=True)
         if self.round_to is not None:
@@ -599,16 +612,16 @@ class SweepConfig:
         return cls(**{"steps": 200, **overrides})
 
     def grid(self) -> list[tuple]:
-        """The ``(kind, global, ratio)`` triples to run, in order."""
+        """The ``(kind, scope, amount)`` triples to run, in order."""
         if self.configs is not None:
             return [tuple(c) for c in self.configs]
-        return [(k, g, r) for k in self.kinds for g in self.global_pruning for r in self.ratios]
+        return [(k, sc, a) for k in self.kinds for sc in self.scopes for a in self.amounts]
 
 
 def run_sweep(baseline: nn.Module, config: SweepConfig, train, val, teacher=None) -> list[dict]:
     """Run every configuration of ``config`` on a copy of ``baseline`` (which is only read).
 
-    Each record holds ``kind, ratio, global, miou, miou_before_ft, macs_ratio, speedup,
+    Each record holds ``kind, amount, scope, miou, miou_before_ft, macs_ratio, speedup,
     speedup_min, latency_ms`` (and ``model`` when ``keep_models``). Latency is measured at
     ``deploy_size``, batch 1, against the baseline in this process (``effnn.measure.compare``).
     ``teacher``: the baseline's logits on ``train`` (computed when None).
@@ -618,30 +631,30 @@ def run_sweep(baseline: nn.Module, config: SweepConfig, train, val, teacher=None
     if teacher is None:
         teacher = teacher_logits(baseline, train[0])
     calibration = make_calibration(train, config.calibration_batches)
-    return [run_config(baseline, kind, ratio, train=train, val=val, teacher=teacher, calibration=calibration,
-                       global_pruning=glob, steps=config.steps, lr=config.lr, round_to=config.round_to,
+    return [run_config(baseline, kind, amount, train=train, val=val, teacher=teacher, calibration=calibration,
+                       scope=scope, steps=config.steps, lr=config.lr, round_to=config.round_to,
                        deploy_size=config.deploy_size, keep_model=config.keep_models)
-            for kind, glob, ratio in progress_bar(config.grid(), desc="sweep")]
+            for kind, scope, amount in progress_bar(config.grid(), desc="sweep")]
 
 
-def sweep(baseline: nn.Module, ratios, *, train, val, kinds=IMPORTANCES, global_pruning=(True,),
+def sweep(baseline: nn.Module, amounts, *, train, val, kinds=IMPORTANCES, scopes=("global",),
           steps: int = 400, lr: float = 2e-3, round_to: int | None = 8, calibration_batches: int = 8,
           teacher=None, deploy_size: int = DEPLOY_SIZE, keep_models: bool = True, configs=None) -> list[dict]:
     """:func:`run_sweep` with :class:`SweepConfig`'s fields as keywords (the call form the tests and
-    the benchmark use). ``ratios`` may be None when ``configs`` is given."""
-    cfg = SweepConfig(ratios=tuple(ratios or ()), kinds=tuple(kinds), global_pruning=tuple(global_pruning),
+    the benchmark use). ``amounts`` may be None when ``configs`` is given."""
+    cfg = SweepConfig(amounts=tuple(amounts or ()), kinds=tuple(kinds), scopes=tuple(scopes),
                       configs=None if configs is None else tuple(tuple(c) for c in configs), steps=steps, lr=lr,
                       round_to=round_to, calibration_batches=calibration_batches, deploy_size=deploy_size,
                       keep_models=keep_models)
     return run_sweep(baseline, cfg, train, val, teacher)
 
 
-def bisect_ratio(trial, baseline_miou: float, *, low: float = 0.5, high: float = 0.95, trials: int = 4,
-                 max_drop: float = 0.01) -> tuple[dict | None, list[dict]]:
-    """The largest global ratio within ``max_drop`` of ``baseline_miou``, by bisection on the ratio.
+def bisect_amount(trial, baseline_miou: float, *, low: float = 0.5, high: float = 0.95, trials: int = 4,
+                  max_drop: float = 0.01) -> tuple[dict | None, list[dict]]:
+    """The largest global amount within ``max_drop`` of ``baseline_miou``, by bisection on the amount.
 
-    ``trial(ratio)`` prunes, fine-tunes a fixed number of steps and returns a record with ``miou``.
-    Assumes that, within the budget, a larger ratio is faster and loses more mIoU (true on
+    ``trial(amount)`` prunes, fine-tunes a fixed number of steps and returns a record with ``miou``.
+    Assumes that, within the budget, a larger amount is faster and loses more mIoU (true on
     average; each trial's own noise can break it, which the Pareto plot shows). ``low`` is tried
     first: if even it misses the budget, the search stops there. Returns ``(best, all trial records)``.
     """
@@ -650,18 +663,18 @@ def bisect_ratio(trial, baseline_miou: float, *, low: float = 0.5, high: float =
     if low >= high:
         raise ValueError(f"low must be below high, got {low} and {high}")
     records, best = [], None
-    ratio = low
+    amount = low
     for _ in range(trials):
-        rec = trial(round(ratio, 3))
+        rec = trial(round(amount, 3))
         records.append(rec)
         if baseline_miou - rec["miou"] <= max_drop:
             best = rec if best is None or rec["speedup"] > best["speedup"] else best
-            low = ratio
+            low = amount
         else:
-            if ratio == low:  # the lower end already misses the budget
+            if amount == low:  # the lower end already misses the budget
                 break
-            high = ratio
-        ratio = (low + high) / 2
+            high = amount
+        amount = (low + high) / 2
     return best, records
 
 
