@@ -6,7 +6,7 @@ submissions (4 each way in fast mode, 8 otherwise) graded
 - ``per_minute_default``: as before pinning: in this process's threads, unpinned, one submission per
   core (A1 one at a time, ``max_jobs=1``);
 - ``per_minute_pinned``: one local process per CPU slot, each submission pinned to its own core
-  (``cores_per_job=1``: the most slots; A1's default is 2 cores per slot);
+  (``cores_per_job=1``: the most slots, A1's default);
 - ``per_minute_dask``: through a 2-worker ``LocalCluster`` (``--nthreads 1`` workers), with the
   assignment's own limits (the cluster's start is not counted: it runs before a deadline).
 

@@ -62,7 +62,7 @@ def train_baseline(out: str | Path | None = None, fast: bool | None = None,
     recipe = recipe or BaselineRecipe()
     fast = config.fast_mode() if fast is None else fast
     out = Path(out) if out is not None else config.cache_dir() / "segformer" / "baseline.pt"
-    steps = recipe.fast_steps if fast else recipe.steps
+    steps = BaselineRecipe.fast().steps if fast else recipe.steps
     n_train = min(recipe.n_train, 64) if fast else recipe.n_train
     n_val = min(recipe.n_val, 32) if fast else recipe.n_val
     torch.set_num_threads(recipe.threads)
