@@ -9,7 +9,6 @@ budget for every arm; :func:`add_dropout` puts the dropout into any ReLU network
 """
 from __future__ import annotations
 
-import copy
 from typing import Callable
 
 from torch import nn
@@ -76,41 +75,16 @@ def dropout_experiment(model_fn: Callable[[], nn.Module], train_data, test_data,
     >>> sorted(out["ticket"]), len(out["reinit"][0.5]), out["remaining"]
     ([0.0, 0.5], 1, 0.5)
     """
-    from dataclasses import replace
-
-    from .lth import apply_masks, masks, rewind, snapshot
-    from .prune import magnitude_prune, prunable_layers, weight_sparsity
-    from .train import _config, accuracy, fit, seed_everything
+    from .rewinding import rewind_sweep
 
     V.function(model_fn, "model_fn")
-    V.data(train_data, "train_data")
-    V.data(test_data, "test_data")
-    _config(cfg)
     dropouts = V.sequence_of(dropouts, "dropouts", V.fraction)
     V.nonempty(dropouts, "dropouts")
-    amount, output_amount = V.fraction(amount, "amount"), V.fraction(output_amount, "output_amount")
-    seeds = V.sequence_of(list(seeds) if isinstance(seeds, range) else seeds, "seeds",
-                          lambda v, n: V.integer(v, n, low=0))
-    V.nonempty(seeds, "seeds")
-    out: dict = {"dense": {}, "ticket": {}, "reinit": {}, "n_test": len(test_data[1])}
+    out: dict = {"dense": {}, "ticket": {}, "reinit": {}}
     for p in dropouts:
-        for key in ("dense", "ticket", "reinit"):
-            out[key][p] = []
-        for seed in seeds:
-            run_cfg = replace(cfg, seed=seed)
-            seed_everything(seed)
-            dense = add_dropout(model_fn(), p)
-            theta0 = snapshot(dense)
-            fit(dense, train_data, run_cfg, desc=f"dense, dropout {p:g}")
-            out["dense"][p].append(accuracy(dense, test_data))
-            layers = prunable_layers(dense)
-            magnitude_prune(dense, amount, scope="layer", layers=layers, amounts={layers[-1]: output_amount})
-            out["remaining"] = 1 - weight_sparsity(dense)
-            ticket = rewind(copy.deepcopy(dense), theta0)
-            fit(ticket, train_data, run_cfg, desc=f"ticket, dropout {p:g}")
-            out["ticket"][p].append(accuracy(ticket, test_data))
-            seed_everything(10_000 + seed)
-            twin = apply_masks(add_dropout(model_fn(), p), masks(dense))
-            fit(twin, train_data, run_cfg, desc=f"random re-init, dropout {p:g}")
-            out["reinit"][p].append(accuracy(twin, test_data))
+        # rewinding to step 0 is the ticket; rewind_sweep's control is the re-initialised twin
+        sweep = rewind_sweep(lambda p=p: add_dropout(model_fn(), p), train_data, test_data, cfg, [0], amount=amount,
+                             output_amount=output_amount, seeds=seeds, control=True)
+        out["dense"][p], out["ticket"][p], out["reinit"][p] = sweep["dense"], sweep["acc"][0], sweep["acc_reinit"]
+        out["remaining"], out["n_test"] = sweep["remaining"], sweep["n_test"]
     return out
