@@ -63,7 +63,7 @@ def a1(fast: bool) -> dict:
     for kind in R.IMPORTANCES:
         best = R.best_under_drop(records, base_miou, 0.01, kind=kind)
         out[kind] = None if best is None else {
-            "ratio": best["amount"], "global": best["scope"] == "global", "miou": round(best["miou"], 4),
+            **dict(_out(k, best[k]) for k in ("amount", "scope")), "miou": round(best["miou"], 4),
             "speedup": round(best["speedup"], 3), "speedup_min": round(best["speedup_min"], 3),
             "macs_ratio": round(best["macs_ratio"], 3)}
     found = {k: out[k]["speedup"] for k in R.IMPORTANCES if out[k]}
