@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import itertools
 import json
 import os
@@ -48,18 +49,56 @@ NBGRADER_RECORDS = ("timestamp.txt", "submission_secret.txt")
 
 
 # ----------------------------------------------------------------------------- master gradebook
-def prepare_master(assignment: str, root: Path) -> Path:
-    """Register the assignment (cells, points, checksums) in a fresh gradebook under ``root``."""
+#: registered gradebooks, one per (assignment, digest of what registers it): grader-only, never in a jail
+MASTER_CACHE = REPO / "out" / "cache" / "masters"
+
+
+def master_digest(assignment: str) -> str:
+    """What registering ``assignment`` depends on: its instructor folder, the course config, nbgrader's version."""
+    import hashlib
+
+    import nbgrader
+
+    from . import release
+
+    h = hashlib.sha256(f"{assignment}\0{nbgrader.__version__}\0".encode())
+    folder = release.SOLUTIONS / assignment
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                       and ".ipynb_checkpoints" not in p.parts):
+        h.update(f"{path.relative_to(folder).as_posix()}\0".encode())
+        h.update(path.read_bytes())
+    h.update(release.COURSE_CONFIG.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def prepare_master(assignment: str, root: Path, cache: Path | None = None) -> Path:
+    """Register the assignment (cells, points, checksums) in a fresh gradebook under ``root``.
+
+    Registering runs ``nbgrader generate_assignment`` (about 6 s); its gradebook depends only on
+    :func:`master_digest`'s inputs, so it is kept in ``cache`` (default :data:`MASTER_CACHE`, the
+    grader's own folder, which no sandbox mounts) and copied when nothing changed.
+    """
     if not (SOLUTIONS / assignment / f"{assignment}.ipynb").exists():
         raise FileNotFoundError(f"unknown assignment {assignment!r}: no solutions/{assignment}/{assignment}.ipynb")
     root.mkdir(parents=True, exist_ok=True)
+    db = root / "gradebook.db"
+    cached = Path(cache or MASTER_CACHE) / f"{assignment}-{master_digest(assignment)}.db"
+    if cached.is_file():
+        shutil.copyfile(cached, db)
+        return db
     from .release import nbgrader
 
     proc = nbgrader("generate_assignment", assignment, "--force", root=root,
                     extra=[f"--CourseDirectory.release_directory={root / 'release'}"])
-    db = root / "gradebook.db"
     if proc.returncode != 0 or not db.exists():
         raise RuntimeError(f"could not register {assignment}:\n{proc.stdout}\n{proc.stderr}")
+    try:  # an unwritable checkout only loses the shortcut
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(db, tmp)
+        os.replace(tmp, cached)
+    except OSError:
+        pass
     return db
 
 
@@ -197,6 +236,31 @@ def _attempt(sub: Submission, assignment: str, master_db: Path, root: Path, limi
     return findings, run_autograde_and_feedback(assignment, sub.student, root, limits, unsafe=unsafe, cpus=cpus)
 
 
+@functools.lru_cache(maxsize=None)
+def warm_cache(assignment: str) -> str:
+    """Fill the grader's data cache with what every submission of ``assignment`` loads (once per process).
+
+    Kernels read that cache read-only (:func:`autograder.sandbox._spawn` passes it), so data the
+    notebook renders (A1's portraits) is made once per grader instead of once per submission. An
+    assignment opts in with a ``warm_cache()`` in its checks module. Returns '' or why it failed:
+    a cold cache only costs time, never a grade.
+    """
+    import importlib
+
+    try:
+        checks = importlib.import_module(f"autograder.checks.{assignment}")
+    except ImportError:
+        return ""
+    warm = getattr(checks, "warm_cache", None)
+    if warm is None:
+        return ""
+    try:
+        warm()
+    except Exception as exc:  # noqa: BLE001 - a cold cache is slower, not wrong
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
 def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Path, limits: Limits,
                      ids: list[str], maxes: dict, unsafe: bool = False, cpus: tuple[int, ...] | None = None) -> dict:
     """Autograde and generate feedback for one submission in its own course root.
@@ -212,6 +276,7 @@ def grade_submission(sub: Submission, assignment: str, master_db: Path, work: Pa
         return _empty_result(sub, assignment, "malformed", problem, ids, maxes)
 
     root = work / sub.student
+    warm_cache(assignment)
     findings, run = _attempt(sub, assignment, master_db, root, limits, unsafe, cpus)
     retried = ""
     if _infrastructure_crash(run):

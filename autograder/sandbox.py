@@ -99,6 +99,11 @@ def _spawn(cmd: list[str], root: Path, limits: Limits, unsafe: bool, judge=None,
                 "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
+    # the grader's own data cache (read-only in the jail; warmed by grade.warm_cache), not one under
+    # the fresh HOME, which would make every submission render its data again
+    from effnn import config
+
+    env.setdefault("EFFNN_CACHE", str(config.cache_dir()))
     if limits.kernel_threads:
         env["OMP_NUM_THREADS"] = str(limits.kernel_threads)
     elif cpus:
