@@ -10,6 +10,10 @@ submissions (4 each way in fast mode, 8 otherwise) graded
 - ``per_minute_dask``: through a 2-worker ``LocalCluster`` (``--nthreads 1`` workers), with the
   assignment's own limits (the cluster's start is not counted: it runs before a deadline).
 
+Caches are warm before the first timing (``caches``), as on a grader that has graded before: the
+master gradebook (``out/cache/masters``), the data the kernels read (``EFFNN_CACHE``) and A1's
+held-out set (``out/cache/judge``) are each built once per machine, not per submission.
+
 Fairness of A1's timing: one model (the reference solution, trained the same way each time, at one
 thread) is graded alone in one slot (``a1_speedup_alone``), then in every slot at once
 (``a1_speedup_parallel``, the mean over slots), one slot's copy claiming three times the speedup it
@@ -36,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from autograder import pinning  # noqa: E402
-from autograder.grade import grade_folder, parallel_jobs, prepare_master  # noqa: E402
+from autograder.grade import grade_folder, parallel_jobs, prepare_master, warm_cache  # noqa: E402
 from autograder.settings import limits_for  # noqa: E402
 from autograder.simulate import blank_submission, reference_submission  # noqa: E402
 
@@ -154,9 +158,17 @@ def _dask_cluster():
                         memory_limit=0, silence_logs=logging.ERROR)
 
 
+def _warm(assignment: str) -> str:
+    """What a grader that has graded before already has: the registered master gradebook, the data the
+    kernels read and the judge's held-out inputs (each built once per machine, not per run)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        prepare_master(assignment, Path(tmp) / "master")
+    return warm_cache(assignment) or "warm"
+
+
 def grading_scale(fast: bool) -> dict:
     n = 4 if fast else 8
-    out: dict = {}
+    out: dict = {"caches": {assignment: _warm(assignment) for assignment in NAMES.values()}}
     t0 = time.perf_counter()
     cluster = _dask_cluster()
     dask_start = round(time.perf_counter() - t0, 1)

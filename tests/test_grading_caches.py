@@ -77,14 +77,18 @@ def test_kernels_get_the_graders_cache_not_one_under_their_fresh_home(tmp_path, 
 
 def test_warm_cache_renders_what_the_a1_notebook_loads(tmp_path, monkeypatch):
     from autograder.checks import a1_segformer_pruning as checks
+    from effnn import config
 
     monkeypatch.setenv("EFFNN_CACHE", str(tmp_path))
     monkeypatch.setattr(checks, "GRADING_PORTRAITS", {"train": 3, "val": 2})
+    held_out = []
+    monkeypatch.setattr(checks, "_held_out", held_out.append)  # the judge's set, warmed too
     warm_cache.cache_clear()
     try:
         assert warm_cache(A1) == ""
         assert sorted(p.name for p in (tmp_path / "portraits").iterdir()) == [
             "train_n3_s96_seed0.pt", "val_n2_s96_seed0.pt"]
+        assert held_out == [config.pick(200, 96)]  # the size check_final_answer uses
         assert warm_cache(A0) == ""  # no hook: nothing to do
 
         def broken():

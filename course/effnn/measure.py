@@ -306,7 +306,8 @@ def compare(baseline: nn.Module, candidate: nn.Module, example_inputs, *, thread
 
     Reads both models; changes neither.
 
-    Latency is measured in one process, alternating the two models ``rounds`` times. ``latency_ms``
+    Latency is measured in one process, alternating the two models ``rounds`` times (three untimed
+    calls each before the first round, one before each later one). ``latency_ms``
     keeps each model's best median, so that a burst of background load hits both equally;
     ``latency_min_ms`` is each model's fastest single run, the least noisy estimate on a busy machine.
 
@@ -333,9 +334,11 @@ def compare(baseline: nn.Module, candidate: nn.Module, example_inputs, *, thread
     V.positive_int(rounds, "rounds")
     V.number(min_run_time, "min_run_time", low=0, low_open=True)
     runs_a, runs_b = [], []
-    for _ in range(rounds):
-        runs_a.append(latency(baseline, example_inputs, threads=threads, min_run_time=min_run_time))
-        runs_b.append(latency(candidate, example_inputs, threads=threads, min_run_time=min_run_time))
+    for i in range(rounds):
+        # after the first round a model was run a moment ago: one call re-warms what the other evicted
+        warm = 3 if i == 0 else 1
+        runs_a.append(latency(baseline, example_inputs, threads=threads, min_run_time=min_run_time, warmup=warm))
+        runs_b.append(latency(candidate, example_inputs, threads=threads, min_run_time=min_run_time, warmup=warm))
 
     def row(model, runs):
         return {"params": count_params(model), "nonzero": count_nonzero(model),
