@@ -92,14 +92,22 @@ def prepare_master(assignment: str, root: Path, cache: Path | None = None) -> Pa
                     extra=[f"--CourseDirectory.release_directory={root / 'release'}"])
     if proc.returncode != 0 or not db.exists():
         raise RuntimeError(f"could not register {assignment}:\n{proc.stdout}\n{proc.stderr}")
-    try:  # an unwritable checkout only loses the shortcut
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        shutil.copyfile(db, tmp)
-        os.replace(tmp, cached)
+    keep(cached, lambda tmp: shutil.copyfile(db, tmp))
+    return db
+
+
+def keep(path: Path, write) -> None:
+    """Put a cache file at ``path`` whole or not at all: ``write(tmp)``, then rename.
+
+    Parallel graders never read half a file; an unwritable folder only loses the shortcut.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        write(tmp)
+        os.replace(tmp, path)
     except OSError:
         pass
-    return db
 
 
 def grade_ids(db: Path, assignment: str) -> list[str]:

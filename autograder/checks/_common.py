@@ -53,12 +53,11 @@ def judge_cache(name: str, make, *depends):
     ``depends``: files whose contents the result depends on (their bytes are in the key).
     """
     import hashlib
-    import os
     from pathlib import Path
 
     import torch
 
-    from ..grade import MASTER_CACHE
+    from ..grade import MASTER_CACHE, keep
 
     h = hashlib.sha256(name.encode())
     for path in depends:
@@ -69,11 +68,5 @@ def judge_cache(name: str, make, *depends):
     except Exception:  # noqa: BLE001 - missing, torn or foreign: build it again
         pass
     value = make()
-    try:  # an unwritable checkout only loses the shortcut
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(value, tmp)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    keep(path, lambda tmp: torch.save(value, tmp))
     return value
