@@ -35,6 +35,8 @@ from pathlib import Path
 
 import nbformat
 
+from effnn.config import keep_file
+
 from .release import REPO, SOLUTIONS
 from . import pinning
 from .sandbox import RunResult, privilege_note, run_autograde_and_feedback, sandbox_problem
@@ -49,8 +51,10 @@ NBGRADER_RECORDS = ("timestamp.txt", "submission_secret.txt")
 
 
 # ----------------------------------------------------------------------------- master gradebook
-#: registered gradebooks, one per (assignment, digest of what registers it): grader-only, never in a jail
-MASTER_CACHE = REPO / "out" / "cache" / "masters"
+#: what the grader keeps between runs: in the checkout, which no sandbox mounts
+GRADER_CACHE = REPO / "out" / "cache"
+#: registered gradebooks, one per (assignment, digest of what registers it)
+MASTER_CACHE = GRADER_CACHE / "masters"
 
 
 def master_digest(assignment: str) -> str:
@@ -92,22 +96,8 @@ def prepare_master(assignment: str, root: Path, cache: Path | None = None) -> Pa
                     extra=[f"--CourseDirectory.release_directory={root / 'release'}"])
     if proc.returncode != 0 or not db.exists():
         raise RuntimeError(f"could not register {assignment}:\n{proc.stdout}\n{proc.stderr}")
-    keep(cached, lambda tmp: shutil.copyfile(db, tmp))
+    keep_file(cached, lambda tmp: shutil.copyfile(db, tmp))
     return db
-
-
-def keep(path: Path, write) -> None:
-    """Put a cache file at ``path`` whole or not at all: ``write(tmp)``, then rename.
-
-    Parallel graders never read half a file; an unwritable folder only loses the shortcut.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError:
-        pass
 
 
 def grade_ids(db: Path, assignment: str) -> list[str]:

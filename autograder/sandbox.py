@@ -30,6 +30,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from effnn import config
+
 from . import jail
 from .execute import EXTERNAL_JUDGE, SANDBOX_ENV
 from .release import tool_path, write_root_config
@@ -95,15 +97,13 @@ def _spawn(cmd: list[str], root: Path, limits: Limits, unsafe: bool, judge=None,
         "TMPDIR": str(root / "tmp"),
         "MALLOC_ARENA_MAX": "2",
     }
-    for key in ("EFFNN_CACHE", "EFFNN_DATA", "EFFNN_DATA_DIR", "EFFNN_FAST", "OMP_NUM_THREADS",
+    for key in ("EFFNN_DATA", "EFFNN_DATA_DIR", "EFFNN_FAST", "OMP_NUM_THREADS",
                 "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
     # the grader's own data cache (read-only in the jail; warmed by grade.warm_cache), not one under
     # the fresh HOME, which would make every submission render its data again
-    from effnn import config
-
-    env.setdefault("EFFNN_CACHE", str(config.cache_dir()))
+    env["EFFNN_CACHE"] = str(config.cache_dir())
     if limits.kernel_threads:
         env["OMP_NUM_THREADS"] = str(limits.kernel_threads)
     elif cpus:

@@ -111,7 +111,7 @@ def test_the_grading_release_loads_exactly_the_warmed_portraits():
 
 
 def test_judge_cache_builds_once_and_rebuilds_when_its_inputs_change(tmp_path, monkeypatch):
-    monkeypatch.setattr(grade, "MASTER_CACHE", tmp_path / "out" / "masters")
+    monkeypatch.setattr(grade, "GRADER_CACHE", tmp_path / "out")
     dep = tmp_path / "renderer.py"
     dep.write_text("v1")
     calls = []
@@ -138,5 +138,5 @@ def test_nothing_the_grader_keeps_is_inside_what_a_jail_mounts():
     from effnn import config
 
     mounted = [*map(str, jail.python_paths()), *map(str, jail.package_paths("effnn")), str(config.cache_dir())]
-    for kept in (grade.MASTER_CACHE, grade.MASTER_CACHE.parent / "judge"):
+    for kept in (grade.MASTER_CACHE, grade.GRADER_CACHE / "judge"):
         assert not any(os.path.commonpath([str(kept), m]) == m for m in mounted), kept

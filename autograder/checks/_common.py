@@ -57,16 +57,18 @@ def judge_cache(name: str, make, *depends):
 
     import torch
 
-    from ..grade import MASTER_CACHE, keep
+    from effnn.config import keep_file
+
+    from ..grade import GRADER_CACHE
 
     h = hashlib.sha256(name.encode())
     for path in depends:
         h.update(Path(path).read_bytes())
-    path = MASTER_CACHE.parent / "judge" / f"{h.hexdigest()[:24]}.pt"
+    path = GRADER_CACHE / "judge" / f"{h.hexdigest()[:24]}.pt"
     try:
         return torch.load(path, weights_only=True)
     except Exception:  # noqa: BLE001 - missing, torn or foreign: build it again
         pass
     value = make()
-    keep(path, lambda tmp: torch.save(value, tmp))
+    keep_file(path, lambda tmp: torch.save(value, tmp))
     return value

@@ -123,3 +123,35 @@ def data_dir() -> Path:
     """
     default = cache_dir() / "data"
     return Path(os.environ.get("EFFNN_DATA_DIR", default)).expanduser()
+
+
+def keep_file(path, write) -> bool:
+    """Write a cache file whole or not at all: ``write(tmp)`` to a temporary name beside it, then rename.
+
+    Parallel kernels and graders never read half a file, and a read-only or full cache (the grader's,
+    inside its sandbox) only loses the shortcut: the caller made the data and still returns it.
+
+    Args:
+        path: the file to create or replace (``str`` or ``Path``); its folder is created.
+        write: a callable taking the temporary path (same folder, same suffix) and writing to it.
+    Returns:
+        True when the file was kept, False when the folder could not be written.
+
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> keep_file(Path(tmp.name) / "a" / "b.txt", lambda t: t.write_text("hi")), (Path(tmp.name) / "a" / "b.txt").read_text()
+    (True, 'hi')
+    >>> keep_file(Path(tmp.name) / "a" / "b.txt" / "c.txt", lambda t: t.write_text("no"))  # under a file
+    False
+    >>> tmp.cleanup()
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
+        return False
+    return True
