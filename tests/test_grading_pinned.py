@@ -99,10 +99,12 @@ def test_pinned_thread_and_the_threads_it_starts_stay_on_the_slot():
 
 PROBE = """
 import os, threading, torch
+from effnn import config
 seen = []
 t = threading.Thread(target=lambda: seen.append(sorted(os.sched_getaffinity(0))))
 t.start(); t.join()
-print("KERNEL", sorted(os.sched_getaffinity(0)), "THREAD", seen[0], "TORCH", torch.get_num_threads())
+print("KERNEL", sorted(os.sched_getaffinity(0)), "THREAD", seen[0], "TORCH", torch.get_num_threads(),
+      "NOTEBOOK", config.threads())
 """
 
 
@@ -145,7 +147,8 @@ def test_a_pinned_task_runs_its_kernel_and_judge_on_its_slot(tmp_path, monkeypat
     assert out["result"]["status"] == "graded" and out["result"]["total"] == 13.0, out["result"]
     with tarfile.open(fileobj=io.BytesIO(out["archive"]), mode="r:gz") as tar:
         graded = tar.extractfile(f"autograded/pinned/{A}/{A}.ipynb").read().decode()
-    assert f"KERNEL {sorted(cpus)} THREAD {sorted(cpus)} TORCH {len(cpus)}" in graded
+    # the notebooks' torch.set_num_threads(config.threads()) asks for no more threads than the slot has cores
+    assert f"KERNEL {sorted(cpus)} THREAD {sorted(cpus)} TORCH {len(cpus)} NOTEBOOK {len(cpus)}" in graded
     assert "<html" in out["feedback"]
     assert judged_on and all(a == cpus for a in judged_on)
     assert os.sched_getaffinity(0) == set(pinning.allowed_cpus())  # the caller's thread is given back

@@ -69,6 +69,29 @@ def quiet() -> bool:
     return bool(os.environ.get("CI") or os.environ.get("NBGRADER_EXECUTION"))
 
 
+def threads(most: int = 2) -> int:
+    """How many threads torch should use: the CPUs this process may run on, at most ``most``.
+
+    ``most`` defaults to the target laptop's 2 cores. A grader that pins a submission to one core
+    gets 1: two threads sharing one core wait on each other (on one core, A1's 60 fine-tuning steps
+    took 13.5 s with two threads and 10.6 s with one; ``benchmarks/run.py --only grading_scale``
+    shows what that does to the grading rate).
+
+    Args:
+        most: the largest answer (the machine the course is timed on has 2 cores).
+    Returns:
+        An int between 1 and ``most``.
+
+    >>> 1 <= threads() <= 2
+    True
+    """
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity mask
+        available = os.cpu_count() or 1
+    return max(1, min(most, available))
+
+
 DATA_SOURCES = ("embedded", "real")
 
 
