@@ -15,6 +15,16 @@ they always share). So a grading job that asks for ``cores_per_job`` runs in a *
   starts afterwards inherit the mask: the judge's serving thread, torch's thread pool, the nbrun
   process and the student's sandboxed kernel.
 
+Slots still share the memory system. Two A1 judges timing Segformers at once on a 2-core machine
+measured a speedup a quarter lower than one alone; a slot that fine-tunes beside the timing cost it
+under a tenth. So timings take turns and the other slots hold still meanwhile:
+
+- :func:`timing_turn` is held by a judge while it times (one judge at a time per machine);
+- :func:`still_while_others_time` pauses a pinned job's sandbox (``SIGSTOP`` to nbrun and every
+  process below it) while another process holds the turn, and resumes it (``SIGCONT``) as soon as the turn is
+  free, or the holder died (its lock dies with it). Pauses last a few seconds; the submission's
+  wall-clock limits are minutes.
+
 Pinning is for fairness, not for security: a kernel may widen its own mask within what the machine
 allows (the sandbox cannot forbid ``sched_setaffinity`` without root).
 """
@@ -23,7 +33,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -133,6 +145,102 @@ def claim(slot_list: list[tuple[int, ...]], *, folder: Path | None = None, poll:
         if timeout is not None and time.monotonic() - start > timeout:
             raise TimeoutError(f"no free CPU slot among {describe(slot_list)} after {timeout:g} s")
         time.sleep(poll)
+
+
+_timing_here = threading.Event()  # this process holds the turn: its own job is waiting on the timing
+
+
+def _timing_lock(folder: Path | None) -> int:
+    folder = lock_dir() if folder is None else Path(folder)
+    return os.open(folder / "timing.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+@contextlib.contextmanager
+def timing_turn(folder: Path | None = None, settle: float = 0.2):
+    """Wait until no other grading process on this machine is timing; time while this is held.
+
+    ``settle`` seconds pass after the turn is taken, for the other slots to be paused
+    (:func:`still_while_others_time` looks every 50 ms).
+    """
+    fd = _timing_lock(folder)
+    _timing_here.set()
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        time.sleep(settle)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+        _timing_here.clear()
+
+
+def _turn_free(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return True
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux ``/proc``): the kernel leaves nbrun's process group
+    (jupyter_client starts it in a session of its own), so a group signal would miss it."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, ()))
+    return out
+
+
+def _signal_tree(pid: int, sig: int) -> None:
+    for target in _tree(pid):
+        try:
+            os.kill(target, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+@contextlib.contextmanager
+def still_while_others_time(pid: int, folder: Path | None = None, poll: float = 0.05):
+    """Pause process ``pid`` (a pinned job's sandbox) and all below it whenever another process holds
+    the turn.
+
+    A thread looks every ``poll`` seconds; the group is always resumed on the way out. This
+    process's own turn never pauses its own job (that job is waiting for the judge's answer).
+    """
+    stop = threading.Event()
+
+    def watch():
+        fd = _timing_lock(folder)
+        try:
+            while not stop.wait(poll):
+                if _timing_here.is_set() or _turn_free(fd):
+                    continue
+                _signal_tree(pid, signal.SIGSTOP)
+                try:
+                    while not stop.is_set() and not _turn_free(fd):
+                        stop.wait(poll)
+                finally:
+                    _signal_tree(pid, signal.SIGCONT)
+        finally:
+            os.close(fd)
+
+    watcher = threading.Thread(target=watch, name="effnn-still-while-others-time", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        _signal_tree(pid, signal.SIGCONT)
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ kills the whole submission too (``PR_SET_PDEATHSIG``), so nothing keeps running 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from effnn import config
 
-from . import jail
+from . import jail, pinning
 from .execute import EXTERNAL_JUDGE, SANDBOX_ENV
 from .release import tool_path, write_root_config
 from .settings import Limits
@@ -159,7 +160,10 @@ def run_autograde_and_feedback(assignment: str, student: str, root: Path, limits
     # the judge runs here, in the grading process (torch and the checks already loaded), for this
     # submission only; its record file lies outside the submission's sandbox
     with JudgeServer(assignment, record=root / ".judge-record.json") as judge:
-        return _supervise(_spawn(cmd, root, limits, unsafe, judge, cpus), limits, feedback_timeout)
+        proc = _spawn(cmd, root, limits, unsafe, judge, cpus)
+        # a pinned job holds still while another slot's judge times (pinning.timing_turn)
+        with pinning.still_while_others_time(proc.pid) if cpus else contextlib.nullcontext():
+            return _supervise(proc, limits, feedback_timeout)
 
 
 def _supervise(proc: subprocess.Popen, limits: Limits, feedback_timeout: float) -> RunResult:

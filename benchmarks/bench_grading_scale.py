@@ -14,10 +14,12 @@ Caches are warm before the first timing (``caches``), as on a grader that has gr
 master gradebook (``out/cache/masters``), the data the kernels read (``EFFNN_CACHE``) and A1's
 held-out set (``out/cache/judge``) are each built once per machine, not per submission.
 
-Fairness of A1's timing: one model (the reference solution, trained the same way each time, at one
-thread) is graded alone in one slot (``a1_speedup_alone``), then in every slot at once
+Fairness of A1's timing: one model (the reference solution's magnitude configuration, trained the same
+way each time, at one thread) is graded alone in one slot, then in every slot at once
 (``a1_speedup_parallel``, the mean over slots), one slot's copy claiming three times the speedup it
-measured. The figure is the judge's own first re-measurement in ``check_final_answer`` (its call
+measured, then alone again (``a1_speedup_alone``: the mean of the two alone, ``a1_speedup_alone_each``
+their spread, the noise of one measurement). The judge times in this machine's timing turn while
+the other slots hold still (:func:`autograder.pinning.timing_turn`). The figure is the judge's own first re-measurement in ``check_final_answer`` (its call
 of ``effnn.measure.compare``, recorded in the grading process). Fair means within 10% of the
 one-at-a-time figure; the inflated claim must still lose the final check's points.
 
@@ -48,6 +50,11 @@ NAMES = {"a0": "a0_warmup", "a1": "a1_segformer_pruning", "a2": "a2_binarized_nn
 A1 = NAMES["a1"]
 FINAL = "test_final_answer"
 CHEAT = 'answer = {**answer, "speedup": 3 * answer["speedup"]}  # claims three times what was measured\n'
+# The sweep keeps whichever configuration measured faster, so two runs of it may hand in different
+# models (magnitude or Taylor): the fairness runs all hand in the magnitude one.
+ONE_MODEL = ('best = next(r for r in results if r["criterion"] == "magnitude")\n'
+             'answer = {k: best[k] for k in ("criterion", "amount", "scope", "miou", "speedup", "macs_ratio")}\n'
+             'final_model = best["model"]\n')
 
 
 def _rate(assignment: str, n: int, limits, scheduler: str | None = None) -> dict:
@@ -111,14 +118,18 @@ def _in_slots(jobs: list[tuple[str, bytes]], master_db: bytes) -> list[dict]:
 
 
 def _notebooks() -> tuple[bytes, bytes]:
-    """The reference A1 solution, and the same with an inflated speedup claim before the final check."""
+    """The reference A1 solution handing in its magnitude model, and the same with an inflated speedup
+    claim before the final check."""
     with tempfile.TemporaryDirectory() as tmp:
-        ref = reference_submission(A1, Path(tmp) / "ref.ipynb").read_bytes()
-    nb = json.loads(ref)
+        nb = json.loads(reference_submission(A1, Path(tmp) / "ref.ipynb").read_bytes())
     at = next(i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == FINAL)
-    nb["cells"].insert(at, {"cell_type": "code", "id": "inflated-claim", "metadata": {}, "source": CHEAT,
-                            "outputs": [], "execution_count": None})
-    return ref, json.dumps(nb).encode()
+    out = []
+    for cell_id, source in (("one-model", ONE_MODEL), ("inflated-claim", CHEAT)):
+        nb["cells"].insert(at, {"cell_type": "code", "id": cell_id, "metadata": {}, "source": source,
+                                "outputs": [], "execution_count": None})
+        at += 1
+        out.append(json.dumps(nb).encode())
+    return out[0], out[1]
 
 
 def a1_fairness() -> dict:
@@ -126,25 +137,30 @@ def a1_fairness() -> dict:
     slot_list = pinning.slots(limits_for(A1).cores_per_job)
     with tempfile.TemporaryDirectory() as tmp:
         master = prepare_master(A1, Path(tmp) / "master").read_bytes()
-    alone = _in_slots([("alone", ref)], master)[0]
+    before = _in_slots([("alone", ref)], master)[0]
     together = [("honest", ref)] + [(f"cheat{i}" if i % 2 else f"honest{i}", cheat if i % 2 else ref)
                                     for i in range(1, len(slot_list))]
     parallel = _in_slots(together, master)
+    after = _in_slots([("alone-again", ref)], master)[0]
+    alone_figures = [r["speedup_first"] for r in (before, after) if r["speedup_first"]]
+    alone = statistics.mean(alone_figures) if alone_figures else None
     figures = [p["speedup_first"] for p in parallel if p["speedup_first"]]
     par = statistics.mean(figures) if figures else None
     cheats = [p for p in parallel if p["student"].startswith("cheat")]
-    honest = [alone] + [p for p in parallel if not p["student"].startswith("cheat")]
+    honest = [before, after] + [p for p in parallel if not p["student"].startswith("cheat")]
     return {
         "slots": len(slot_list),
-        "a1_speedup_alone": round(alone["speedup_first"], 3) if alone["speedup_first"] else None,
+        "a1_speedup_alone": round(alone, 3) if alone else None,
+        # the noise: the same model alone, before and after the parallel runs
+        "a1_speedup_alone_each": [round(f, 3) for f in alone_figures],
         "a1_speedup_parallel": round(par, 3) if par else None,
         "a1_speedup_parallel_each": [round(f, 3) for f in figures],
-        "a1_speedup_parallel_over_alone": round(par / alone["speedup_first"], 3) if par and alone["speedup_first"] else None,
-        "a1_fair_within_10pct": bool(par and alone["speedup_first"] and abs(par / alone["speedup_first"] - 1) <= 0.10),
-        "a1_same_model": len({p for run in [alone, *parallel] for p in run["params"]}) == 1,
+        "a1_speedup_parallel_over_alone": round(par / alone, 3) if par and alone else None,
+        "a1_fair_within_10pct": bool(par and alone and abs(par / alone - 1) <= 0.10),
+        "a1_same_model": len({p for run in [before, after, *parallel] for p in run["params"]}) == 1,
         "a1_honest_final_check_passes": all(p["final_cell"] == p["final_max"] for p in honest),
         "a1_cheat_claim_fails": bool(cheats) and all(p["final_cell"] == 0 for p in cheats),
-        "runs": [alone, *parallel],
+        "runs": [before, *parallel, after],
     }
 
 

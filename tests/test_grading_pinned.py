@@ -152,3 +152,63 @@ def test_a_pinned_task_runs_its_kernel_and_judge_on_its_slot(tmp_path, monkeypat
     assert "<html" in out["feedback"]
     assert judged_on and all(a == cpus for a in judged_on)
     assert os.sched_getaffinity(0) == set(pinning.allowed_cpus())  # the caller's thread is given back
+
+
+# ----------------------------------------------------------------------------- taking turns to time
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _until(predicate, seconds: float = 10.0) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+JOB = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+HOLDER = """
+import sys, time
+from pathlib import Path
+from autograder import pinning
+with pinning.timing_turn(Path(sys.argv[1]), settle=0):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_job_holds_still_while_another_process_times(tmp_path):
+    """The job and the process it started in a session of its own (as jupyter_client starts kernels)
+    stop while another grading process holds the timing turn, and go on when that holder dies."""
+    job = subprocess.Popen([sys.executable, "-c", JOB], stdout=subprocess.PIPE, text=True)
+    holder = None
+    try:
+        kernel = int(job.stdout.readline())
+        with pinning.still_while_others_time(job.pid, folder=tmp_path):
+            with pinning.timing_turn(tmp_path, settle=0):  # this process's own turn: its job is not paused
+                assert not _until(lambda: _state(job.pid) == "T", 0.5)
+            holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE,
+                                      text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+            assert holder.stdout.readline().strip() == "held"
+            assert _until(lambda: _state(job.pid) == "T" and _state(kernel) == "T"), "not paused"
+            holder.kill()  # a holder that dies frees the turn
+            holder.wait()
+            assert _until(lambda: _state(job.pid) != "T" and _state(kernel) != "T"), "not resumed"
+        assert _state(job.pid) != "T"
+    finally:
+        for proc in (job, holder):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+        if "kernel" in locals():
+            os.kill(kernel, signal.SIGKILL)

@@ -20,6 +20,7 @@ import math
 import torch
 from torch import nn
 
+from .. import pinning
 from ..judge import Remote, RemoteError
 from ._common import call as _call
 from ._common import expects_error as _expects_error
@@ -597,12 +598,14 @@ def check_final_answer(k, max_drop: float = 0.01):
         raise AssertionError("final_model loses more than 1 pp of mIoU on held-out portraits")
     # CPU timings are noisy: re-measure (interleaved, same process) up to three times before judging,
     # and accept the ratio of medians or of fastest runs (background load slows runs, never speeds them)
+    # in this machine's timing turn: no other judge times meanwhile and the other slots hold still
     speedup = 0.0
-    for _ in range(3):
-        ratio = compare(baseline, model, probe, threads=S.DEPLOY_THREADS, rounds=4, min_run_time=0.15)["ratio"]
-        speedup = max(speedup, ratio["latency_ms"], ratio["latency_min_ms"])
-        if speedup >= 0.8 * claimed["speedup"]:
-            break
+    with pinning.timing_turn():
+        for _ in range(3):
+            ratio = compare(baseline, model, probe, threads=S.DEPLOY_THREADS, rounds=4, min_run_time=0.15)["ratio"]
+            speedup = max(speedup, ratio["latency_ms"], ratio["latency_min_ms"])
+            if speedup >= 0.8 * claimed["speedup"]:
+                break
     if speedup < 1.05:
         raise AssertionError("final_model is not measurably faster than the baseline at 256x256")
     if speedup < 0.6 * claimed["speedup"]:
