@@ -747,6 +747,8 @@ def clip_latent(model: nn.Module, bound: float = 1.0) -> None:
 def _silence_ao():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.ao")
     warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization.*")
+    # torch 2.13 also announces, at every quantize_dynamic, the end of its quantized tensor functions
+    warnings.filterwarnings("ignore", message=r".*quantized tensor creation functions.*")
 
 
 def dynamic_int8(model: nn.Module) -> nn.Module:
