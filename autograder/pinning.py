@@ -21,9 +21,9 @@ under a tenth. So timings take turns and the other slots hold still meanwhile:
 
 - :func:`timing_turn` is held by a judge while it times (one judge at a time per machine);
 - :func:`still_while_others_time` pauses a pinned job's sandbox (``SIGSTOP`` to nbrun and every
-  process below it) while another process holds the turn, and resumes it (``SIGCONT``) as soon as the turn is
-  free, or the holder died (its lock dies with it). Pauses last a few seconds; the submission's
-  wall-clock limits are minutes.
+  process below it) while another process holds the turn, and resumes it (``SIGCONT``) as soon as
+  the turn is free, or the holder died (its lock dies with it). Pauses last a few seconds; the
+  submission's wall-clock limits are minutes.
 
 Pinning is for fairness, not for security: a kernel may widen its own mask within what the machine
 allows (the sandbox cannot forbid ``sched_setaffinity`` without root).
@@ -213,7 +213,7 @@ def still_while_others_time(pid: int, folder: Path | None = None, poll: float = 
     """Pause process ``pid`` (a pinned job's sandbox) and all below it whenever another process holds
     the turn.
 
-    A thread looks every ``poll`` seconds; the group is always resumed on the way out. This
+    A thread looks every ``poll`` seconds; the processes are always resumed on the way out. This
     process's own turn never pauses its own job (that job is waiting for the judge's answer).
     """
     stop = threading.Event()
