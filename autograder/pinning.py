@@ -39,16 +39,10 @@ import threading
 import time
 from pathlib import Path
 
+from effnn.config import allowed_cpus
 from effnn.validate import positive_int
 
 SYS_CPU = Path("/sys/devices/system/cpu")
-
-
-def allowed_cpus() -> list[int]:
-    """The CPUs this process may run on, in order."""
-    if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
-    return list(range(os.cpu_count() or 1))
 
 
 def _siblings(cpu: int) -> set[int]:
@@ -108,11 +102,16 @@ def lock_dir() -> Path:
     return path
 
 
+def _open_lock(folder: Path, name: str) -> int:
+    """The descriptor of ``folder/name.lock`` (created), for ``flock``; closing it releases the lock."""
+    return os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
 def _try_lock(cpus: tuple[int, ...], folder: Path) -> list[int] | None:
     """Lock every CPU of the slot or none: the open file descriptors, or None when one is taken."""
     fds: list[int] = []
     for cpu in cpus:
-        fd = os.open(folder / f"cpu{cpu}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = _open_lock(folder, f"cpu{cpu}")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -150,11 +149,6 @@ def claim(slot_list: list[tuple[int, ...]], *, folder: Path | None = None, poll:
 _timing_here = threading.Event()  # this process holds the turn: its own job is waiting on the timing
 
 
-def _timing_lock(folder: Path | None) -> int:
-    folder = lock_dir() if folder is None else Path(folder)
-    return os.open(folder / "timing.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-
-
 @contextlib.contextmanager
 def timing_turn(folder: Path | None = None, settle: float = 0.2):
     """Wait until no other grading process on this machine is timing; time while this is held.
@@ -162,7 +156,7 @@ def timing_turn(folder: Path | None = None, settle: float = 0.2):
     ``settle`` seconds pass after the turn is taken, for the other slots to be paused
     (:func:`still_while_others_time` looks every 50 ms).
     """
-    fd = _timing_lock(folder)
+    fd = _open_lock(lock_dir() if folder is None else Path(folder), "timing")
     _timing_here.set()
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -219,7 +213,7 @@ def still_while_others_time(pid: int, folder: Path | None = None, poll: float = 
     stop = threading.Event()
 
     def watch():
-        fd = _timing_lock(folder)
+        fd = _open_lock(lock_dir() if folder is None else Path(folder), "timing")
         try:
             while not stop.wait(poll):
                 if _timing_here.is_set() or _turn_free(fd):

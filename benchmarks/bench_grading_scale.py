@@ -19,8 +19,9 @@ way each time, at one thread) is graded alone in one slot, then in every slot at
 (``a1_speedup_parallel``, the mean over slots), one slot's copy claiming three times the speedup it
 measured, then alone again (``a1_speedup_alone``: the mean of the two alone, ``a1_speedup_alone_each``
 their spread, the noise of one measurement). The judge times in this machine's timing turn while
-the other slots hold still (:func:`autograder.pinning.timing_turn`). The figure is the judge's own first re-measurement in ``check_final_answer`` (its call
-of ``effnn.measure.compare``, recorded in the grading process). Fair means within 10% of the
+the other slots hold still (:func:`autograder.pinning.timing_turn`). The figure is the judge's own
+first re-measurement in ``check_final_answer`` (its call of ``effnn.measure.compare``, recorded in
+the grading process). Fair means within 10% of the
 one-at-a-time figure; the inflated claim must still lose the final check's points.
 
 A paper estimate of a 10-machine cluster's A1 rate, from the measured cost per submission, is

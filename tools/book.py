@@ -138,7 +138,9 @@ def machine() -> dict:
         pass
     import torch
 
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from effnn.config import allowed_cpus
+
+    usable = len(allowed_cpus())
     return {"cpu": cpu, "cores": usable, "logical_cpus": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
             "os": f"{platform.system()} {platform.release()}"}

@@ -69,6 +69,20 @@ def quiet() -> bool:
     return bool(os.environ.get("CI") or os.environ.get("NBGRADER_EXECUTION"))
 
 
+def allowed_cpus() -> list[int]:
+    """The CPUs this process may run on (its affinity mask), in order; all of them where there is no mask.
+
+    Returns:
+        A sorted list of CPU numbers (``range(os.cpu_count())`` on macOS and Windows).
+
+    >>> len(allowed_cpus()) >= 1
+    True
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
 def threads(most: int = 2) -> int:
     """How many threads torch should use: the CPUs this process may run on, at most ``most``.
 
@@ -85,11 +99,7 @@ def threads(most: int = 2) -> int:
     >>> 1 <= threads() <= 2
     True
     """
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity mask
-        available = os.cpu_count() or 1
-    return max(1, min(most, available))
+    return max(1, min(most, len(allowed_cpus())))
 
 
 DATA_SOURCES = ("embedded", "real")
