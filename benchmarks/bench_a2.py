@@ -13,9 +13,9 @@ integer thresholds by the reference ``fold_threshold``; first and last layers re
 fp32 MLP of the same architecture, same process, alternating, 2 threads, batch 1 and 256. ``speedup``
 is the ratio of best medians, ``speedup_min`` that of the fastest single runs (the least distorted
 on a loaded machine), ``one_thread`` the same with one thread each (2-thread timings suffer most from
-background load), ``breakdown_256`` where the packed model's time goes at batch 256 (first real layer,
-binary part, classifier) and ``amdahl_cap``, the speedup were the binary part free; ``exact``: the packed model's predictions on the test split equal the simulated
-binary model's. ``binary_conv_exact``: ``effnn.xnor_conv.binary_conv2d`` (packed im2col, XNOR kernel)
+background load), ``breakdown_256`` where the packed model's time goes at batch 256 (first real layer, the
+compiled pass of binary layers and classifier) and ``amdahl_cap``, the speedup were that pass free;
+``exact``: the packed model's predictions on the test split equal the simulated binary model's. ``binary_conv_exact``: ``effnn.xnor_conv.binary_conv2d`` (packed im2col, XNOR kernel)
 equals the float convolution of the signs on the trained CNN's binary layers and on odd geometries.
 """
 from __future__ import annotations
@@ -99,8 +99,8 @@ def _e2e(models: dict, rounds: int) -> dict:
 
 def _breakdown(fp32, packed, rounds: int, threads: int, batch: int = 256) -> dict:
     """Where the packed model's time goes at ``batch`` (ms, best medians and fastest single calls): the real first
-    layer, the compiled binary part, the real classifier; and the fp32 model's own first layer and total.
-    ``amdahl_cap``: fp32 total over the packed model's two real layers, the speedup if the binary part
+    layer, the compiled pass (binary layers and the real classifier); and the fp32 model's own first layer and
+    total. ``amdahl_cap``: fp32 total over the packed model's first layer, the speedup if the compiled pass
     cost nothing (fastest runs, the least distorted by load)."""
     import numpy as np
     import torch
@@ -112,15 +112,14 @@ def _breakdown(fp32, packed, rounds: int, threads: int, batch: int = 256) -> dic
     with torch.inference_mode():
         h = packed._first(x)
         wflat, geometry, thr, _ = packed._plan
-        real = np.empty((batch, packed.layers[-1].out_features), dtype=np.float32)
+        logits = np.empty((batch, packed.last.out_features), dtype=np.float32)
         a, b = packed.layers[-1].a, packed.layers[-1].b
-        real_t = torch.from_numpy(real)
         linear = next(m for m in fp32 if isinstance(m, torch.nn.Linear))
         flat = torch.flatten(x, 1)
         parts = {"packed_first": lambda: packed._first(x),
                  "packed_binary": lambda: xnor_infer._KERNELS["mlp"][0](
-                     h, packed.first_a, packed.first_b, wflat, geometry, thr, a, b, threads, real),
-                 "packed_last": lambda: packed.last(real_t),
+                     h, packed.first_a, packed.first_b, wflat, geometry, thr, a, b, packed._last_weight,
+                     packed._last_bias, threads, logits),
                  "packed_total": lambda: packed(x),
                  "fp32_first_linear": lambda: linear(flat),
                  "fp32_total": lambda: fp32(x)}
@@ -138,7 +137,7 @@ def _breakdown(fp32, packed, rounds: int, threads: int, batch: int = 256) -> dic
             torch.set_num_threads(previous)
             xnor_infer._numba_threads(numba_threads)
     out = {name: {"median_ms": round(v[0], 4), "min_ms": round(v[1], 4)} for name, v in best.items()}
-    out["amdahl_cap"] = round(best["fp32_total"][1] / (best["packed_first"][1] + best["packed_last"][1]), 2)
+    out["amdahl_cap"] = round(best["fp32_total"][1] / best["packed_first"][1], 2)
     out["threads"], out["batch"] = threads, batch
     return out
 

@@ -15,9 +15,10 @@ is the reference of every product.
 
 - :class:`PackedBinaryMLP`: first layer real (matmul, BatchNorm folded into ``h * a + b >= 0``), then
   bits through every hidden binary layer, then the last binary layer's real output (BatchNorm and
-  Hardtanh as ``clip(z * a + b, -1, 1)``) into the real classifier. Everything between the two real
-  layers is one compiled pass per row (sign and pack, then per layer XOR, popcount, threshold and pack,
-  the row's bits staying in L1), rows split over numba's threads for a large batch. At build the
+  Hardtanh as ``clip(z * a + b, -1, 1)``) into the real classifier. Everything after the first layer
+  is one compiled pass per row (sign and pack, then per layer XOR, popcount, threshold and pack, the
+  row's bits staying in L1, then the classifier's dot products), rows split over numba's threads for a
+  large batch: the classifier inside the pass saves a second thread pool's wake-up and torch's call. At build the
   thresholds become bounds on the mismatch count (a channel with ``s = -1`` gets its weight bits
   inverted), so a layer's output bit is one integer comparison.
 - :func:`time_models`: the fp32 model against the packed one, same process, alternating.
@@ -153,9 +154,19 @@ if _NUMBA:
                 word |= np.uint64(fire) << np.uint64(_WORD - 1 - b)
             bits[full] = word
 
+    @njit(cache=xnor._cache_ok(), fastmath={"reassoc", "contract"})
+    def _dot(u, i, v, c):  # pragma: no cover - compiled
+        """``u[i] . v[c]``, vectorized: reassociating the sum is what lets LLVM use wide registers. It is its own
+        function (not inlined by numba) so that this licence covers the dot product and nothing else."""
+        total = np.float32(0.0)
+        for j in range(u.shape[1]):
+            total += u[i, j] * v[c, j]
+        return total
+
     @njit(cache=xnor._cache_ok(), inline="always")
-    def _mlp_rows(h, fa, fb, wflat, geometry, thr, a, b, start, stop, out):  # pragma: no cover - compiled
-        """Every binary step of the MLP for rows start..stop-1, one row at a time (its bits stay in L1).
+    def _mlp_rows(h, fa, fb, wflat, geometry, thr, a, b, wc, bc, start, stop, out):  # pragma: no cover - compiled
+        """Every step after the first layer for rows start..stop-1, one row at a time (its bits stay in L1):
+        the binary layers, then the classifier ``wc`` (classes, width), ``bc`` on the last one's real output.
 
         ``geometry[k] = (words_in, cols, weight offset, threshold offset, n)`` of binary layer k.
         """
@@ -166,6 +177,7 @@ if _NUMBA:
             most_cols = max(most_cols, geometry[k, 1])
         bits = np.empty(most_words, dtype=np.uint64)
         acc = np.empty(most_cols, dtype=np.int64)
+        real = np.empty((1, geometry[layers - 1, 1]), dtype=np.float32)
         for i in range(start, stop):
             _sign_pack_row(h[i], fa, fb, bits)
             for k in range(layers):
@@ -180,20 +192,22 @@ if _NUMBA:
                 else:
                     for j in range(cols):
                         v = np.float32(np.int32(n - 2 * acc[j])) * a[j] + b[j]  # int32: a vector conversion
-                        out[i, j] = min(np.float32(1.0), max(np.float32(-1.0), v))
+                        real[0, j] = min(np.float32(1.0), max(np.float32(-1.0), v))
+            for c in range(wc.shape[0]):
+                out[i, c] = _dot(real, 0, wc, c) + bc[c]
 
     @njit(parallel=True, cache=xnor._cache_ok())
-    def _mlp_parallel(h, fa, fb, wflat, geometry, thr, a, b, chunks, out):  # pragma: no cover - compiled
+    def _mlp_parallel(h, fa, fb, wflat, geometry, thr, a, b, wc, bc, chunks, out):  # pragma: no cover - compiled
         """The rows in ``chunks`` contiguous blocks, one per thread (each allocates its row buffers once)."""
         rows = h.shape[0]
         per = (rows + chunks - 1) // chunks
         for c in prange(chunks):
-            _mlp_rows(h, fa, fb, wflat, geometry, thr, a, b, c * per, min(rows, (c + 1) * per), out)
+            _mlp_rows(h, fa, fb, wflat, geometry, thr, a, b, wc, bc, c * per, min(rows, (c + 1) * per), out)
 
     @njit(cache=xnor._cache_ok())
-    def _mlp_serial(h, fa, fb, wflat, geometry, thr, a, b, chunks, out):  # pragma: no cover - compiled
+    def _mlp_serial(h, fa, fb, wflat, geometry, thr, a, b, wc, bc, chunks, out):  # pragma: no cover - compiled
         """Small batches: no thread pool to wake (on a busy machine a parallel region waits for every thread)."""
-        _mlp_rows(h, fa, fb, wflat, geometry, thr, a, b, 0, h.shape[0], out)
+        _mlp_rows(h, fa, fb, wflat, geometry, thr, a, b, wc, bc, 0, h.shape[0], out)
 
     def _sign_pack_body(h, fa, fb, bits):  # pragma: no cover - compiled
         for i in prange(h.shape[0]):
@@ -313,7 +327,7 @@ class PackedBinaryMLP:
         first_b: ``(hidden,)`` shifts of that BatchNorm.
         layers: :class:`PackedLayer` s from :func:`packed_layer`; all but the last with thresholds, the
             last with an affine map.
-        last: the real classifier (a ``torch.nn.Linear``).
+        last: the real classifier (a ``torch.nn.Linear``); its weight and bias are copied.
     Returns (when called on a batch ``x``): the logits, a float32 tensor.
 
     >>> _ = torch.manual_seed(0)
@@ -352,6 +366,10 @@ class PackedBinaryMLP:
         if not _NUMBA:
             raise RuntimeError("PackedBinaryMLP needs numba (a course dependency); it is not installed")
         self._plan = _plan(self.layers)
+        # the classifier runs inside the compiled pass, on copies taken now (classes, width) and (classes,)
+        self._last_weight = np.array(last.weight.detach().float().numpy(), dtype=np.float32, order="C")
+        self._last_bias = (np.zeros(last.out_features, dtype=np.float32) if last.bias is None
+                           else np.array(last.bias.detach().float().numpy(), dtype=np.float32))
 
     def _first(self, x) -> np.ndarray:
         """The real first layer's output (rows, hidden), float32."""
@@ -375,13 +393,14 @@ class PackedBinaryMLP:
     def __call__(self, x) -> torch.Tensor:
         h = self._first(x)
         wflat, geometry, thr, work = self._plan
-        real = np.empty((h.shape[0], self.layers[-1].out_features), dtype=np.float32)
         rows = h.shape[0]
+        logits = np.empty((rows, self.last.out_features), dtype=np.float32)
         parallel = rows * work >= PARALLEL_MIN_WORK
         chunks = min(rows, numba.get_num_threads()) if parallel else 1
         (_KERNELS["mlp"][0] if parallel else _KERNELS["mlp"][1])(
-            h, self.first_a, self.first_b, wflat, geometry, thr, self.layers[-1].a, self.layers[-1].b, chunks, real)
-        return self.last(torch.from_numpy(real))
+            h, self.first_a, self.first_b, wflat, geometry, thr, self.layers[-1].a, self.layers[-1].b,
+            self._last_weight, self._last_bias, chunks, logits)
+        return torch.from_numpy(logits)
 
     def packed_bytes(self) -> int:
         """Bytes of the packed hidden weights (the real layers and the per-channel numbers not counted)."""
@@ -469,7 +488,7 @@ def from_sequential(model: torch.nn.Sequential, fold) -> PackedBinaryMLP:
         model: the ``nn.Sequential`` above (in eval mode for the running statistics to mean anything); read only.
         fold: ``fold(alpha, a, b) -> (s, t)``, called on copies, once per binary layer but the last.
     Returns:
-        A new :class:`PackedBinaryMLP` (it keeps references to the first and last layers' weights).
+        A new :class:`PackedBinaryMLP` (it copies the first and last layers' weights).
 
     >>> class BinaryLinear(nn.Linear):  # stands in for A2's layer
     ...     binary_input = True
