@@ -388,3 +388,53 @@ def test_run_sweep_and_the_keyword_form_give_the_same_records():
         assert {k: ra[k] for k in ("kind", "scope", "amount", "miou", "miou_before_ft", "macs_ratio", "params")} == \
                {k: rb[k] for k in ("kind", "scope", "amount", "miou", "miou_before_ft", "macs_ratio", "params")}
         assert ra["speedup"] > 0 and "model" not in ra
+
+
+# ------------------------------------------------------------------------------ depth pruning
+def _silence_block(block):
+    """Zero both residual branches' last layers: the block then passes its input through unchanged."""
+    with torch.no_grad():
+        for layer in (block.attention.o_proj, block.mlp.fc2):
+            layer.weight.zero_()
+            layer.bias.zero_()
+
+
+def test_dropping_a_block_equals_silencing_its_residual_branches():
+    model, silenced = tiny(12), tiny(12)
+    R.drop_blocks(model, [(1, 1), (3, 0)])
+    _silence_block(silenced.segformer.stages[1].blocks[1])
+    _silence_block(silenced.segformer.stages[3].blocks[0])
+    assert model.config.depths == [2, 1, 2, 1] and len(S.attentions(model)) == 6
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x).logits, silenced(x).logits)
+
+
+def test_a_shallower_model_prunes_saves_and_reloads(tmp_path):
+    model = R.prune(R.drop_blocks(tiny(13), [(0, 1), (2, 0)]), "magnitude", 0.5, round_to=8)
+    R.save_pruned(model, tmp_path / "shallow.pt")
+    loaded = R.load_pruned(tmp_path / "shallow.pt")
+    assert loaded.config.depths == [1, 2, 1, 2] and count_params(loaded) == count_params(model)
+    again = R.rebuild(model.state_dict(), [a.num_attention_heads for a in S.attentions(model)])  # baseline config
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x).logits, loaded(x).logits)
+        assert torch.equal(model(x).logits, again(x).logits)
+
+
+def test_drop_blocks_refuses_blocks_that_do_not_exist():
+    model = tiny(14)
+    for bad, error in (([(4, 0)], ValueError), ([(1, 2)], ValueError), ([(1, 0), (1, 0)], ValueError),
+                       (["1,1"], TypeError), ([(1.0, 0)], TypeError)):
+        with pytest.raises(error):
+            R.drop_blocks(model, bad)
+    assert model.config.depths == [2, 2, 2, 2]  # nothing was removed by a refused call
+
+
+def test_block_importance_scores_every_block_on_a_copy():
+    model = tiny(15)
+    before = [p.clone() for p in model.parameters()]
+    scores = R.block_importance(model, images(4, 64, 16))
+    assert sorted(scores) == [(s, i) for s in range(4) for i in range(2)]
+    assert all(0.0 <= v <= 1.0 for v in scores.values())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters())) and model.config.depths == [2, 2, 2, 2]

@@ -8,7 +8,7 @@ jail cannot import ``autograder``, so nothing here can stand in for a student's 
   committed baseline of ``effnn.segformer``, trained from scratch, deterministically.
 - :func:`mean_iou` / :func:`evaluate_miou`: the segmentation metric.
 - :func:`make_prunable`, :func:`sync_attention`, :func:`build_pruner`, :func:`prune`: structural
-  pruning with torch-pruning.
+  pruning with torch-pruning; :func:`drop_blocks` / :func:`block_importance`: depth pruning (whole blocks).
 - :func:`finetune`: recover accuracy, with distillation from the unpruned model.
 - :func:`save_pruned` / :func:`load_pruned` / :func:`rebuild`: a pruned model from its shapes.
 - :class:`SweepConfig` + :func:`run_sweep` (or :func:`sweep`) / :func:`best_under_drop`: the homework
@@ -23,8 +23,10 @@ Records carry ``amount`` and ``scope`` under those names.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -223,6 +225,44 @@ def sync_attention(model: nn.Module, num_heads: dict | None = None) -> nn.Module
         att.head_dim = width // heads
         att.scaling = att.head_dim ** -0.5
     return model
+
+
+def drop_blocks(model: nn.Module, blocks) -> nn.Module:
+    """Depth pruning: remove whole transformer blocks ``[(stage, index), ...]`` in place; return the model.
+
+    A Segformer block is two residual branches (attention, Mix-FFN) on its stage's token stream, so
+    without it the stream goes straight on: every shape still fits, and fine-tuning recovers what the
+    block did. At 256² a block costs a fixed set of small operations on every token (two LayerNorms,
+    attention, a depthwise convolution), about 0.4 ms in stage 4 and 1.6 ms in stage 1 on one core,
+    that no width pruning removes. ``index`` counts blocks in the model as given; ``config.depths``
+    follows, so :func:`save_pruned` / :func:`rebuild` keep the new depth.
+    """
+    V.module(model)
+    stages = model.segformer.stages
+    chosen = set()
+    for item in blocks:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(i, int) for i in item)):
+            raise TypeError(f"blocks must be (stage, index) pairs of ints, got {item!r}")
+        stage, index = item
+        if not (0 <= stage < len(stages) and 0 <= index < len(stages[stage].blocks)):
+            raise ValueError(f"no block {index} in stage {stage} (depths {[len(s.blocks) for s in stages]})")
+        if (stage, index) in chosen:
+            raise ValueError(f"block {(stage, index)} is listed twice")
+        chosen.add((stage, index))
+    for stage, index in sorted(chosen, reverse=True):
+        del stages[stage].blocks[index]
+    model.config.depths = [len(s.blocks) for s in stages]
+    return model
+
+
+def block_importance(model: nn.Module, val) -> dict:
+    """``{(stage, index): val mIoU without that block}`` (no fine-tuning): what each block is worth now.
+
+    ``model`` is only read (each block is removed from a copy).
+    """
+    stages = model.segformer.stages
+    return {(s, i): evaluate_miou(drop_blocks(copy.deepcopy(model), [(s, i)]), val)
+            for s in range(len(stages)) for i in range(len(stages[s].blocks))}
 
 
 # ------------------------------------------------------------------------------------- pruning
@@ -484,7 +524,9 @@ def rebuild(state_dict: dict, heads, segformer_config=None) -> nn.Module:
     """
     from transformers import SegformerForSemanticSegmentation
 
-    model = make_prunable(SegformerForSemanticSegmentation(segformer_config or baseline_config()))
+    segformer_config = copy.deepcopy(segformer_config or baseline_config())
+    segformer_config.depths = _depths(state_dict, segformer_config.depths)
+    model = make_prunable(SegformerForSemanticSegmentation(segformer_config))
     shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
     for name, module in model.named_modules():
         _resize_module(module, shapes, f"{name}." if name else "")
@@ -495,6 +537,24 @@ def rebuild(state_dict: dict, heads, segformer_config=None) -> nn.Module:
     sync_attention(model, dict(zip((a.q_proj for a in atts), heads)))
     model.load_state_dict(state_dict)
     return model.eval()
+
+
+def _depths(state_dict: dict, depths) -> list[int]:
+    """Blocks per stage as ``state_dict`` holds them (fewer than ``depths`` after :func:`drop_blocks`).
+
+    Only ever fewer: extra blocks are left for ``load_state_dict`` to refuse as unexpected keys, and a
+    stage the state does not mention at all keeps its depth (its keys are then reported missing).
+    """
+    blocks = [None] * len(depths)
+    for key in state_dict:
+        m = re.match(r"segformer\.stages\.(\d+)\.(blocks\.(\d+)\.)?", key)
+        if m and int(m.group(1)) < len(depths):
+            stage = int(m.group(1))
+            if blocks[stage] is None:
+                blocks[stage] = set()
+            if m.group(3) is not None:
+                blocks[stage].add(int(m.group(3)))
+    return [depth if found is None else min(depth, len(found)) for depth, found in zip(depths, blocks)]
 
 
 def load_pruned(path: str | Path) -> nn.Module:
@@ -533,15 +593,14 @@ def measure(baseline: nn.Module, model: nn.Module, val, deploy_size: int = DEPLO
 def run_config(baseline: nn.Module, kind: str, amount: float, *, train, val, teacher, calibration,
                scope: str = "global", steps: int = 400, lr: float = 2e-3, round_to: int | None = 8,
                head_amount: float = 0.0, module_amounts: dict | None = None, iterative_steps: int = 1,
-               seed: int = 0, deploy_size: int = DEPLOY_SIZE, keep_model: bool = True) -> dict:
+               drop=(), seed: int = 0, deploy_size: int = DEPLOY_SIZE, keep_model: bool = True) -> dict:
     """Prune a copy of ``baseline`` (one-shot or iterative), fine-tune ``steps`` in all, measure it.
 
+    ``drop``: ``(stage, index)`` blocks removed first (:func:`drop_blocks`), then widths are pruned.
     Returns a new model in the record (``baseline`` is only read). The record holds ``kind, amount,
-    scope, head_amount, iterative_steps, seed, miou_before_ft`` and :func:`measure`'s keys.
+    scope, head_amount, iterative_steps, drop, seed, miou_before_ft`` and :func:`measure`'s keys.
     """
-    import copy
-
-    model = copy.deepcopy(baseline)
+    model = drop_blocks(copy.deepcopy(baseline), drop)
     if iterative_steps > 1:
         prune_iteratively(model, kind, amount, iterative_steps=iterative_steps, train=train, steps=steps,
                           teacher=teacher, calibration=calibration, scope=scope,
@@ -553,7 +612,8 @@ def run_config(baseline: nn.Module, kind: str, amount: float, *, train, val, tea
         before = evaluate_miou(model, val)
         finetune(model, train, steps, teacher=teacher, lr=lr, seed=seed, desc=f"{kind} {amount}")
     rec = {"kind": kind, "amount": amount, "scope": scope, "head_amount": head_amount,
-           "iterative_steps": iterative_steps, "seed": seed, "miou_before_ft": before,
+           "iterative_steps": iterative_steps, "drop": [list(b) for b in drop], "seed": seed,
+           "miou_before_ft": before,
            **measure(baseline, model, val, deploy_size)}
     if keep_model:
         rec["model"] = model
