@@ -38,18 +38,26 @@ def _out(key: str, value):
     return _OUT_KEYS.get(key, key), (round(value, 4) if isinstance(value, float) else value)
 
 
-def a1(fast: bool) -> dict:
+def _setup(fast: bool):
+    """Two torch threads; the training and validation portraits, the committed baseline and its val mIoU."""
     import torch
 
     from autograder.reference import segformer as R
     from effnn import segformer as S
-    from effnn.measure import latency
 
     torch.set_num_threads(2)
     x_train, y_train = S.portrait_tensors("train", n=160 if fast else 2000)
     val = S.portraits("val", n=96 if fast else 400)
     baseline = S.load_baseline()
-    base_miou = R.evaluate_miou(baseline, val)
+    return x_train, y_train, val, baseline, R.evaluate_miou(baseline, val)
+
+
+def a1(fast: bool) -> dict:
+    from autograder.reference import segformer as R
+    from effnn import segformer as S
+    from effnn.measure import latency
+
+    x_train, y_train, val, baseline, base_miou = _setup(fast)
     # the assignment's grid (global 0.7 and 0.8, uniform 0.75, widths rounded to 8) plus global 0.6
     global_amounts, uniform_amounts = ([0.5], []) if fast else ([0.6, 0.7, 0.8], [0.75])
     configs = [(k, "global", a) for k in R.IMPORTANCES for a in global_amounts]
@@ -134,16 +142,10 @@ def a1_depth(fast: bool) -> dict:
     cannot remove: after global pruning stage 1 alone is about a third of the latency. Same data,
     baseline, teacher and calibration as ``a1``; ``DEPTH_STEPS`` fine-tuning steps per trial.
     """
-    import torch
-
     from autograder.reference import segformer as R
     from effnn import segformer as S
 
-    torch.set_num_threads(2)
-    x_train, y_train = S.portrait_tensors("train", n=160 if fast else 2000)
-    val = S.portraits("val", n=96 if fast else 400)
-    baseline = S.load_baseline()
-    base_miou = R.evaluate_miou(baseline, val)
+    x_train, y_train, val, baseline, base_miou = _setup(fast)
     common = dict(train=(x_train, y_train), val=val, teacher=S.teacher_logits(baseline, x_train),
                   calibration=R.make_calibration((x_train, y_train), 4 if fast else 8), steps=DEPTH_STEPS[fast],
                   round_to=8, keep_model=False)
