@@ -18,9 +18,9 @@ is the reference of every product.
   Hardtanh as ``clip(z * a + b, -1, 1)``) into the real classifier. Everything after the first layer
   is one compiled pass per row (sign and pack, then per layer XOR, popcount, threshold and pack, the
   row's bits staying in L1, then the classifier's dot products), rows split over numba's threads for a
-  large batch: the classifier inside the pass saves a second thread pool's wake-up and torch's call. At build the
-  thresholds become bounds on the mismatch count (a channel with ``s = -1`` gets its weight bits
-  inverted), so a layer's output bit is one integer comparison.
+  large batch; no torch call follows the pass. At build the thresholds become bounds on the mismatch
+  count (a channel with ``s = -1`` gets its weight bits inverted), so a layer's output bit is one
+  integer comparison.
 - :func:`time_models`: the fp32 model against the packed one, same process, alternating.
 """
 from __future__ import annotations
@@ -155,12 +155,12 @@ if _NUMBA:
             bits[full] = word
 
     @njit(cache=xnor._cache_ok(), fastmath={"reassoc", "contract"})
-    def _dot(u, i, v, c):  # pragma: no cover - compiled
-        """``u[i] . v[c]``, vectorized: reassociating the sum is what lets LLVM use wide registers. It is its own
+    def _dot(u, v, c):  # pragma: no cover - compiled
+        """``u . v[c]``, vectorized: reassociating the sum is what lets LLVM use wide registers. It is its own
         function (not inlined by numba) so that this licence covers the dot product and nothing else."""
         total = np.float32(0.0)
-        for j in range(u.shape[1]):
-            total += u[i, j] * v[c, j]
+        for j in range(u.shape[0]):
+            total += u[j] * v[c, j]
         return total
 
     @njit(cache=xnor._cache_ok(), inline="always")
@@ -177,7 +177,7 @@ if _NUMBA:
             most_cols = max(most_cols, geometry[k, 1])
         bits = np.empty(most_words, dtype=np.uint64)
         acc = np.empty(most_cols, dtype=np.int64)
-        real = np.empty((1, geometry[layers - 1, 1]), dtype=np.float32)
+        real = np.empty(geometry[layers - 1, 1], dtype=np.float32)
         for i in range(start, stop):
             _sign_pack_row(h[i], fa, fb, bits)
             for k in range(layers):
@@ -192,9 +192,9 @@ if _NUMBA:
                 else:
                     for j in range(cols):
                         v = np.float32(np.int32(n - 2 * acc[j])) * a[j] + b[j]  # int32: a vector conversion
-                        real[0, j] = min(np.float32(1.0), max(np.float32(-1.0), v))
+                        real[j] = min(np.float32(1.0), max(np.float32(-1.0), v))
             for c in range(wc.shape[0]):
-                out[i, c] = _dot(real, 0, wc, c) + bc[c]
+                out[i, c] = _dot(real, wc, c) + bc[c]
 
     @njit(parallel=True, cache=xnor._cache_ok())
     def _mlp_parallel(h, fa, fb, wflat, geometry, thr, a, b, wc, bc, chunks, out):  # pragma: no cover - compiled
