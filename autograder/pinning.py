@@ -102,8 +102,10 @@ def lock_dir() -> Path:
     return path
 
 
-def _open_lock(folder: Path, name: str) -> int:
-    """The descriptor of ``folder/name.lock`` (created), for ``flock``; closing it releases the lock."""
+def _open_lock(folder: Path | None, name: str) -> int:
+    """The descriptor of ``folder/name.lock`` (created; ``folder`` None: :func:`lock_dir`), for ``flock``;
+    closing it releases the lock."""
+    folder = lock_dir() if folder is None else Path(folder)
     return os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
@@ -156,7 +158,7 @@ def timing_turn(folder: Path | None = None, settle: float = 0.2):
     ``settle`` seconds pass after the turn is taken, for the other slots to be paused
     (:func:`still_while_others_time` looks every 50 ms).
     """
-    fd = _open_lock(lock_dir() if folder is None else Path(folder), "timing")
+    fd = _open_lock(folder, "timing")
     _timing_here.set()
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -213,7 +215,7 @@ def still_while_others_time(pid: int, folder: Path | None = None, poll: float = 
     stop = threading.Event()
 
     def watch():
-        fd = _open_lock(lock_dir() if folder is None else Path(folder), "timing")
+        fd = _open_lock(folder, "timing")
         try:
             while not stop.wait(poll):
                 if _timing_here.is_set() or _turn_free(fd):

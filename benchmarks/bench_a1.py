@@ -52,6 +52,26 @@ def _setup(fast: bool):
     return x_train, y_train, val, baseline, R.evaluate_miou(baseline, val)
 
 
+def _trial_settings(R, S, x_train, y_train, val, baseline, fast: bool, steps: int) -> dict:
+    """``run_config``'s shared keywords for search trials: data, distillation teacher, Taylor calibration."""
+    train = (x_train, y_train)
+    return dict(train=train, val=val, teacher=S.teacher_logits(baseline, x_train),
+                calibration=R.make_calibration(train, 4 if fast else 8), steps=steps, round_to=8, keep_model=False)
+
+
+def _searched(R, baseline, base_miou: float, kind: str, common: dict, fast: bool, **options) -> dict:
+    """Bisect ``kind``'s global amount (``R.bisect_amount``, ``options`` passed to every trial) and record
+    the best within 1 pp and every trial."""
+    best, trials = R.bisect_amount(lambda a: R.run_config(baseline, kind, a, **options, **common), base_miou,
+                                   low=0.6 if fast else 0.7, high=0.95, trials=2 if fast else 4)
+    keys = {"speedup": 3, "speedup_min": 3, "miou": 4}
+    return {**{k: None if best is None else round(best[k], d) for k, d in keys.items()},
+            "ratio": None if best is None else best["amount"], "trials": len(trials),
+            "steps_per_trial": common["steps"],
+            "trial_records": [{"ratio": t["amount"], **{k: round(t[k], d) for k, d in keys.items()},
+                               "macs_ratio": round(t["macs_ratio"], 3)} for t in trials]}
+
+
 def a1(fast: bool) -> dict:
     from autograder.reference import segformer as R
     from effnn import segformer as S
@@ -84,23 +104,9 @@ def a1(fast: bool) -> dict:
         out["winner"] = winner
         out["winner_margin"] = round(found[winner] / other[0], 3) if other else None
     # --- searched maximum speedup within 1 pp, per criterion (bisection on the global amount)
-    train = (x_train, y_train)
-    teacher = S.teacher_logits(baseline, x_train)
-    calibration = R.make_calibration(train, 4 if fast else 8)
     steps = 60 if fast else 600  # per trial, the same for every trial
-    common = dict(train=train, val=val, teacher=teacher, calibration=calibration, steps=steps, round_to=8,
-                  keep_model=False)
-    out["search"] = {}
-    for kind in R.IMPORTANCES:
-        best, trials = R.bisect_amount(lambda a, kind=kind: R.run_config(baseline, kind, a, **common), base_miou,
-                                       low=0.6 if fast else 0.7, high=0.95, trials=2 if fast else 4)
-        out["search"][kind] = {
-            "speedup": None if best is None else round(best["speedup"], 3),
-            "miou": None if best is None else round(best["miou"], 4),
-            "ratio": None if best is None else best["amount"],
-            "trials": len(trials), "steps_per_trial": steps,
-            "trial_records": [{"ratio": t["amount"], "miou": round(t["miou"], 4), "speedup": round(t["speedup"], 3),
-                        "macs_ratio": round(t["macs_ratio"], 3)} for t in trials]}
+    common = _trial_settings(R, S, x_train, y_train, val, baseline, fast, steps)
+    out["search"] = {kind: _searched(R, baseline, base_miou, kind, common, fast) for kind in R.IMPORTANCES}
     # --- whole heads: half the heads of every multi-head attention, at magnitude's searched amount
     head_at = out["search"]["magnitude"]["ratio"] or 0.7
     rec = R.run_config(baseline, "magnitude", head_at, head_amount=0.5, **dict(common, keep_model=True))
@@ -146,24 +152,14 @@ def a1_depth(fast: bool) -> dict:
     from effnn import segformer as S
 
     x_train, y_train, val, baseline, base_miou = _setup(fast)
-    common = dict(train=(x_train, y_train), val=val, teacher=S.teacher_logits(baseline, x_train),
-                  calibration=R.make_calibration((x_train, y_train), 4 if fast else 8), steps=DEPTH_STEPS[fast],
-                  round_to=8, keep_model=False)
     scores = R.block_importance(baseline, val)
     drop = [max((b for b in scores if b[0] == stage), key=lambda b: (scores[b], b[1]))
             for stage in sorted({s for s, _ in scores})]
-    best, trials = R.bisect_amount(lambda a: R.run_config(baseline, "taylor", a, drop=drop, **common), base_miou,
-                                   low=0.6 if fast else 0.7, high=0.95, trials=2 if fast else 4)
+    common = _trial_settings(R, S, x_train, y_train, val, baseline, fast, DEPTH_STEPS[fast])
     return {"baseline_miou": round(base_miou, 4),
             "importance": {f"{s}.{i}": round(v, 4) for (s, i), v in scores.items()},
-            "drop": [list(b) for b in drop], "kind": "taylor", "steps_per_trial": common["steps"],
-            "speedup": None if best is None else round(best["speedup"], 3),
-            "speedup_min": None if best is None else round(best["speedup_min"], 3),
-            "miou": None if best is None else round(best["miou"], 4),
-            "ratio": None if best is None else best["amount"], "trials": len(trials),
-            "trial_records": [{"ratio": t["amount"], "miou": round(t["miou"], 4), "speedup": round(t["speedup"], 3),
-                               "speedup_min": round(t["speedup_min"], 3), "macs_ratio": round(t["macs_ratio"], 3)}
-                              for t in trials]}
+            "drop": [list(b) for b in drop], "kind": "taylor",
+            **_searched(R, baseline, base_miou, "taylor", common, fast, drop=drop)}
 
 
 BENCHMARKS = {"a1": a1, "a1_depth": a1_depth}

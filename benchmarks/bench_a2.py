@@ -13,9 +13,10 @@ integer thresholds by the reference ``fold_threshold``; first and last layers re
 fp32 MLP of the same architecture, same process, alternating, 2 threads, batch 1 and 256. ``speedup``
 is the ratio of best medians, ``speedup_min`` that of the fastest single runs (the least distorted
 on a loaded machine), ``one_thread`` the same with one thread each (2-thread timings suffer most from
-background load), ``breakdown_256`` where the packed model's time goes at batch 256 (first real layer, the
-compiled pass of binary layers and classifier) and ``amdahl_cap``, the speedup were that pass free;
-``exact``: the packed model's predictions on the test split equal the simulated binary model's. ``binary_conv_exact``: ``effnn.xnor_conv.binary_conv2d`` (packed im2col, XNOR kernel)
+background load), ``breakdown_256`` where the packed model's time goes at batch 256 (first real
+layer, the compiled pass of binary layers and classifier) and ``amdahl_cap``, the speedup were that
+pass free; ``exact``: the packed model's predictions on the test split equal the simulated binary
+model's. ``binary_conv_exact``: ``effnn.xnor_conv.binary_conv2d`` (packed im2col, XNOR kernel)
 equals the float convolution of the signs on the trained CNN's binary layers and on odd geometries.
 """
 from __future__ import annotations
@@ -111,15 +112,11 @@ def _breakdown(fp32, packed, rounds: int, threads: int, batch: int = 256) -> dic
     x = torch.rand(batch, 64, generator=gen)
     with torch.inference_mode():
         h = packed._first(x)
-        wflat, geometry, thr, _ = packed._plan
         logits = np.empty((batch, packed.last.out_features), dtype=np.float32)
-        a, b = packed.layers[-1].a, packed.layers[-1].b
         linear = next(m for m in fp32 if isinstance(m, torch.nn.Linear))
         flat = torch.flatten(x, 1)
         parts = {"packed_first": lambda: packed._first(x),
-                 "packed_binary": lambda: xnor_infer._KERNELS["mlp"][0](
-                     h, packed.first_a, packed.first_b, wflat, geometry, thr, a, b, packed._last_weight,
-                     packed._last_bias, threads, logits),
+                 "packed_binary": lambda: packed._pass(h, threads, logits),
                  "packed_total": lambda: packed(x),
                  "fp32_first_linear": lambda: linear(flat),
                  "fp32_total": lambda: fp32(x)}

@@ -391,15 +391,19 @@ class PackedBinaryMLP:
 
     def __call__(self, x) -> torch.Tensor:
         h = self._first(x)  # on detached tensors: no autograd to switch off (inference_mode costs 2 us a call)
-        wflat, geometry, thr, work = self._plan
-        rows = h.shape[0]
-        logits = np.empty((rows, self.last.out_features), dtype=np.float32)
+        rows, work = h.shape[0], self._plan[3]
         parallel = rows * work >= PARALLEL_MIN_WORK
-        chunks = min(rows, numba.get_num_threads()) if parallel else 1
-        (_KERNELS["mlp"][0] if parallel else _KERNELS["mlp"][1])(
-            h, self.first_a, self.first_b, wflat, geometry, thr, self.layers[-1].a, self.layers[-1].b,
-            self._last_weight, self._last_bias, chunks, logits)
+        logits = np.empty((rows, self.last.out_features), dtype=np.float32)
+        self._pass(h, min(rows, numba.get_num_threads()) if parallel else 0, logits)
         return torch.from_numpy(logits)
+
+    def _pass(self, h: np.ndarray, chunks: int, logits: np.ndarray) -> None:
+        """The compiled pass on the first layer's output ``h``: ``logits`` filled in place. ``chunks`` row
+        blocks over numba's threads, or 0 for the serial kernel."""
+        wflat, geometry, thr, _ = self._plan
+        (_KERNELS["mlp"][0] if chunks else _KERNELS["mlp"][1])(
+            h, self.first_a, self.first_b, wflat, geometry, thr, self.layers[-1].a, self.layers[-1].b,
+            self._last_weight, self._last_bias, max(chunks, 1), logits)
 
     def packed_bytes(self) -> int:
         """Bytes of the packed hidden weights (the real layers and the per-channel numbers not counted)."""
