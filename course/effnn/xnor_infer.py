@@ -45,6 +45,7 @@ except Exception:  # pragma: no cover - exercised only where numba is missing
     _NUMBA = False
 
 _WORD = 64
+_BLOCK = 4  # rows the classifier takes together
 
 
 def _n_words(n: int) -> int:
@@ -154,6 +155,19 @@ if _NUMBA:
                 word |= np.uint64(fire) << np.uint64(_WORD - 1 - b)
             bits[full] = word
 
+    @njit(cache=xnor._cache_ok(), inline="always")
+    def _four_words_real(bits, wflat, off, cols, n, a, b, real):  # pragma: no cover - compiled
+        """The last binary layer on a 4-word (<= 256-input) row: ``real = clip((n - 2 acc) * a + b, -1, 1)``
+        straight from XOR and popcount, with no mismatch count stored."""
+        a0, a1, a2, a3 = bits[0], bits[1], bits[2], bits[3]
+        r0, r1 = wflat[off:off + cols], wflat[off + cols:off + 2 * cols]
+        r2, r3 = wflat[off + 2 * cols:off + 3 * cols], wflat[off + 3 * cols:off + 4 * cols]
+        for j in range(cols):
+            c = np.int32(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
+                         + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
+            v = np.float32(np.int32(n) - 2 * c) * a[j] + b[j]  # int32: a vector conversion
+            real[j] = min(np.float32(1.0), max(np.float32(-1.0), v))
+
     @njit(cache=xnor._cache_ok(), fastmath={"reassoc", "contract"})
     def _dot(u, v, c):  # pragma: no cover - compiled
         """``u . v[c]``, vectorized: reassociating the sum is what lets LLVM use wide registers. It is its own
@@ -163,10 +177,49 @@ if _NUMBA:
             total += u[j] * v[c, j]
         return total
 
+    @njit(cache=xnor._cache_ok(), fastmath={"reassoc", "contract"})
+    def _four_rows_five_classes(real, wc, c, bc, out, i):  # pragma: no cover - compiled
+        """Logits of rows i..i+3 (``real[0..3]``) for classes c..c+4: twenty sums in one sweep over the width.
+
+        Each weight is loaded once for four rows and each real value once for five classes, so the loop
+        is bound by its multiply-adds, not by loads; one row and one class at a time (:func:`_dot`) loads
+        two numbers per multiply-add and spends as long again reducing each short sum.
+        """
+        p0 = p1 = p2 = p3 = p4 = q0 = q1 = q2 = q3 = q4 = np.float32(0.0)
+        u0 = u1 = u2 = u3 = u4 = v0 = v1 = v2 = v3 = v4 = np.float32(0.0)
+        for j in range(real.shape[1]):
+            x0, x1, x2, x3 = real[0, j], real[1, j], real[2, j], real[3, j]
+            w0, w1, w2, w3, w4 = wc[c, j], wc[c + 1, j], wc[c + 2, j], wc[c + 3, j], wc[c + 4, j]
+            p0 += x0 * w0; p1 += x0 * w1; p2 += x0 * w2; p3 += x0 * w3; p4 += x0 * w4  # noqa: E702
+            q0 += x1 * w0; q1 += x1 * w1; q2 += x1 * w2; q3 += x1 * w3; q4 += x1 * w4  # noqa: E702
+            u0 += x2 * w0; u1 += x2 * w1; u2 += x2 * w2; u3 += x2 * w3; u4 += x2 * w4  # noqa: E702
+            v0 += x3 * w0; v1 += x3 * w1; v2 += x3 * w2; v3 += x3 * w3; v4 += x3 * w4  # noqa: E702
+        for row, (s0, s1, s2, s3, s4) in enumerate(((p0, p1, p2, p3, p4), (q0, q1, q2, q3, q4),
+                                                     (u0, u1, u2, u3, u4), (v0, v1, v2, v3, v4))):
+            out[i + row, c] = s0 + bc[c]
+            out[i + row, c + 1] = s1 + bc[c + 1]
+            out[i + row, c + 2] = s2 + bc[c + 2]
+            out[i + row, c + 3] = s3 + bc[c + 3]
+            out[i + row, c + 4] = s4 + bc[c + 4]
+
+    @njit(cache=xnor._cache_ok(), inline="always")
+    def _classify(real, rows, wc, bc, out, i):  # pragma: no cover - compiled
+        """``out[i:i+rows] = real[:rows] @ wc.T + bc``: blocks of four rows and five classes, then the rest."""
+        classes = wc.shape[0]
+        c = 0
+        if rows == _BLOCK:
+            while c + 5 <= classes:
+                _four_rows_five_classes(real, wc, c, bc, out, i)
+                c += 5
+        for row in range(rows):
+            for k in range(c, classes):
+                out[i + row, k] = _dot(real[row], wc, k) + bc[k]
+
     @njit(cache=xnor._cache_ok(), inline="always")
     def _mlp_rows(h, fa, fb, wflat, geometry, thr, a, b, wc, bc, start, stop, out):  # pragma: no cover - compiled
-        """Every step after the first layer for rows start..stop-1, one row at a time (its bits stay in L1):
-        the binary layers, then the classifier ``wc`` (classes, width), ``bc`` on the last one's real output.
+        """Every step after the first layer for rows start..stop-1, four rows at a time (their bits stay in
+        L1): the binary layers row by row, then the classifier ``wc`` (classes, width), ``bc`` on the four
+        rows' real outputs together.
 
         ``geometry[k] = (words_in, cols, weight offset, threshold offset, n)`` of binary layer k.
         """
@@ -177,24 +230,28 @@ if _NUMBA:
             most_cols = max(most_cols, geometry[k, 1])
         bits = np.empty(most_words, dtype=np.uint64)
         acc = np.empty(most_cols, dtype=np.int64)
-        real = np.empty(geometry[layers - 1, 1], dtype=np.float32)
-        for i in range(start, stop):
-            _sign_pack_row(h[i], fa, fb, bits)
-            for k in range(layers):
-                words, cols, woff, toff, n = geometry[k, 0], geometry[k, 1], geometry[k, 2], geometry[k, 3], \
-                    geometry[k, 4]
-                if k < layers - 1 and words == 4:
-                    _four_words_threshold_pack(bits, wflat, woff, cols, thr, toff)
-                    continue
-                _mismatches(bits, wflat, woff, words, cols, acc)
-                if k < layers - 1:
-                    _threshold_pack(acc, thr[toff:toff + cols], cols, bits)
-                else:
-                    for j in range(cols):
-                        v = np.float32(np.int32(n - 2 * acc[j])) * a[j] + b[j]  # int32: a vector conversion
-                        real[j] = min(np.float32(1.0), max(np.float32(-1.0), v))
-            for c in range(wc.shape[0]):
-                out[i, c] = _dot(real, wc, c) + bc[c]
+        real = np.empty((_BLOCK, geometry[layers - 1, 1]), dtype=np.float32)
+        for i in range(start, stop, _BLOCK):
+            rows = min(_BLOCK, stop - i)
+            for row in range(rows):
+                _sign_pack_row(h[i + row], fa, fb, bits)
+                for k in range(layers):
+                    words, cols, woff, toff, n = geometry[k, 0], geometry[k, 1], geometry[k, 2], \
+                        geometry[k, 3], geometry[k, 4]
+                    if words == 4:
+                        if k < layers - 1:
+                            _four_words_threshold_pack(bits, wflat, woff, cols, thr, toff)
+                        else:
+                            _four_words_real(bits, wflat, woff, cols, n, a, b, real[row])
+                        continue
+                    _mismatches(bits, wflat, woff, words, cols, acc)
+                    if k < layers - 1:
+                        _threshold_pack(acc, thr[toff:toff + cols], cols, bits)
+                    else:
+                        for j in range(cols):
+                            v = np.float32(np.int32(n - 2 * acc[j])) * a[j] + b[j]  # int32: a vector conversion
+                            real[row, j] = min(np.float32(1.0), max(np.float32(-1.0), v))
+            _classify(real, rows, wc, bc, out, i)
 
     @njit(parallel=True, cache=xnor._cache_ok())
     def _mlp_parallel(h, fa, fb, wflat, geometry, thr, a, b, wc, bc, chunks, out):  # pragma: no cover - compiled
@@ -376,7 +433,7 @@ class PackedBinaryMLP:
         V.tensor(x, "x", floating=True, min_numel=1)
         if x.dim() < 2:
             raise ValueError(f"x must be a batch (rows, features...), got shape {tuple(x.shape)}")
-        flat = torch.flatten(x.detach(), 1)
+        flat = x.detach() if x.dim() == 2 else torch.flatten(x.detach(), 1)
         if flat.shape[1] != self._first_weight_t.shape[0]:
             raise ValueError(f"x has {flat.shape[1]} features per sample; the first layer takes "
                              f"{self._first_weight_t.shape[0]}")
@@ -394,7 +451,8 @@ class PackedBinaryMLP:
         rows, work = h.shape[0], self._plan[3]
         parallel = rows * work >= PARALLEL_MIN_WORK
         logits = np.empty((rows, self.last.out_features), dtype=np.float32)
-        self._pass(h, min(rows, numba.get_num_threads()) if parallel else 0, logits)
+        # as many blocks as numba has threads at most: prange shares them among the threads now set
+        self._pass(h, min(rows, numba.config.NUMBA_NUM_THREADS) if parallel else 0, logits)
         return torch.from_numpy(logits)
 
     def _pass(self, h: np.ndarray, chunks: int, logits: np.ndarray) -> None:
