@@ -94,3 +94,30 @@ def test_runner_names_a_wrong_input():
         model(torch.randn(8))
     with pytest.raises(TypeError, match="x"):
         model.bits_in(np.ones((2, 8), np.float32))
+
+
+@pytest.mark.parametrize("classes", [10, 7, 3, 1])  # five-class sweeps, then the classes left over
+@pytest.mark.parametrize("rows", [1, 3, 4, 9, 700])  # four-row blocks, a short last block, the parallel kernel
+def test_classifier_blocks_match_the_float_product(rows, classes):
+    """The classifier runs on four rows and five classes at a time, single dot products for the rest:
+    every logit equals the float64 product of the real outputs, whatever block its row or class fell in."""
+    rng = np.random.default_rng(10 * rows + classes)
+    last_w = rng.standard_normal((64, 64)).astype(np.float32)
+    last_a = (rng.integers(-8, 9, 64) * STEP).astype(np.float32)
+    last_b = (rng.integers(-64, 65, 64) * STEP).astype(np.float32)
+    first_w = rng.standard_normal((64, 16)).astype(np.float32)
+    ones, zeros = np.ones(64, np.float32), np.zeros(64, np.float32)
+    layer = xnor_infer.packed_layer(torch.from_numpy(last_w), a=last_a, b=last_b)
+    classifier = torch.nn.Linear(64, classes)
+    model = xnor_infer.PackedBinaryMLP(torch.from_numpy(first_w), ones, zeros, [layer], classifier)
+    x = torch.from_numpy(rng.standard_normal((rows, 16)).astype(np.float32))
+    identity = torch.nn.Linear(64, 64, bias=False)
+    with torch.no_grad():
+        identity.weight.copy_(torch.eye(64))
+    real = xnor_infer.PackedBinaryMLP(torch.from_numpy(first_w), ones, zeros, [layer], identity)(x)
+    want = real.double() @ classifier.weight.detach().double().T + classifier.bias.detach().double()
+    got = model(x)
+    assert got.shape == (rows, classes)
+    assert torch.allclose(got.double(), want, rtol=0, atol=1e-5)
+    one_by_one = torch.cat([model(x[i:i + 1]) for i in range(min(rows, 9))])
+    assert torch.allclose(one_by_one, got[:9], rtol=0, atol=1e-5)  # a row's logits do not depend on its batch

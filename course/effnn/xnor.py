@@ -17,7 +17,9 @@ complements A2's own packing and product; it does not replace them.
   the innermost loop runs over contiguous columns of the transposed packed B, so LLVM vectorizes it
   (``vpopcntq`` on AVX-512 VPOPCNTDQ: 8 words, i.e. 512 binary MACs, per instruction). Rows of A
   run in parallel (``prange``) when the product is large enough to pay for waking the threads.
-  Without numba it falls back to numpy (XOR and ``np.bitwise_count``).
+  Without numba it falls back to numpy (XOR and ``np.bitwise_count``). On an AVX-512 CPU this module
+  lets LLVM use the full 512-bit registers, which its tuning for such CPUs otherwise avoids
+  (:func:`_full_width_vectors`).
 - :func:`time_gemms`: fp32 ``torch.matmul`` against the kernel, in one process.
 """
 from __future__ import annotations

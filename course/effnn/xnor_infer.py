@@ -16,11 +16,12 @@ is the reference of every product.
 - :class:`PackedBinaryMLP`: first layer real (matmul, BatchNorm folded into ``h * a + b >= 0``), then
   bits through every hidden binary layer, then the last binary layer's real output (BatchNorm and
   Hardtanh as ``clip(z * a + b, -1, 1)``) into the real classifier. Everything after the first layer
-  is one compiled pass per row (sign and pack, then per layer XOR, popcount, threshold and pack, the
-  row's bits staying in L1, then the classifier's dot products), rows split over numba's threads for a
-  large batch; no torch call follows the pass. At build the thresholds become bounds on the mismatch
-  count (a channel with ``s = -1`` gets its weight bits inverted), so a layer's output bit is one
-  integer comparison.
+  is one compiled pass over blocks of four rows (per row: sign and pack, then per layer XOR, popcount,
+  threshold and pack, the row's bits staying in L1; then the classifier for the four rows together,
+  each weight loaded once for the four), blocks split over numba's threads for a large batch; no torch
+  call follows the pass. At build the thresholds become bounds on the mismatch count (a channel with
+  ``s = -1`` gets its weight bits inverted), so a layer's output bit is one integer comparison. On an
+  AVX-512 CPU the kernels are compiled for 512-bit registers (see ``effnn.xnor``).
 - :func:`time_models`: the fp32 model against the packed one, same process, alternating.
 """
 from __future__ import annotations
