@@ -78,6 +78,24 @@ if _NUMBA:
             bits[full] = word
 
     @njit(cache=xnor._cache_ok(), inline="always")
+    def _four_rows(wflat, off, cols):  # pragma: no cover - compiled
+        """Four consecutive ``cols``-long rows of the flat weight buffer from ``off``: one 4-word block."""
+        return (wflat[off:off + cols], wflat[off + cols:off + 2 * cols],
+                wflat[off + 2 * cols:off + 3 * cols], wflat[off + 3 * cols:off + 4 * cols])
+
+    @njit(cache=xnor._cache_ok(), inline="always")
+    def _four_word_count(a0, a1, a2, a3, r0, r1, r2, r3, j):  # pragma: no cover - compiled
+        """Channel j's mismatches over one 4-word block: popcount of the input words XOR its weight words."""
+        return np.int64(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
+                        + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
+
+    @njit(cache=xnor._cache_ok(), inline="always")
+    def _clipped(z, a, b):  # pragma: no cover - compiled
+        """The last binary layer's real output ``clip(z * a + b, -1, 1)`` for an int32 product ``z`` (an int32
+        converts to float32 as a vector, an int64 does not)."""
+        return min(np.float32(1.0), max(np.float32(-1.0), np.float32(z) * a + b))
+
+    @njit(cache=xnor._cache_ok(), inline="always")
     def _mismatches(bits, wflat, off, words, cols, acc):  # pragma: no cover - compiled
         """acc[j] = popcount(bits XOR column j of the (words, cols) weights at wflat[off:]), four words a pass.
 
@@ -87,17 +105,13 @@ if _NUMBA:
         w = 0
         while w + 4 <= words:
             a0, a1, a2, a3 = bits[w], bits[w + 1], bits[w + 2], bits[w + 3]
-            o = off + w * cols
-            r0, r1 = wflat[o:o + cols], wflat[o + cols:o + 2 * cols]
-            r2, r3 = wflat[o + 2 * cols:o + 3 * cols], wflat[o + 3 * cols:o + 4 * cols]
+            r0, r1, r2, r3 = _four_rows(wflat, off + w * cols, cols)
             if w == 0:
                 for j in range(cols):
-                    acc[j] = np.int64(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
-                                      + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
+                    acc[j] = _four_word_count(a0, a1, a2, a3, r0, r1, r2, r3, j)
             else:
                 for j in range(cols):
-                    acc[j] += np.int64(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
-                                       + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
+                    acc[j] += _four_word_count(a0, a1, a2, a3, r0, r1, r2, r3, j)
             w += 4
         if w == 0:
             for j in range(cols):
@@ -132,16 +146,14 @@ if _NUMBA:
         """A 4-word (<= 256-input) threshold layer in one pass: XOR, popcount, ``acc <= thr`` and packing
         per output word, with no mismatch count stored; ``bits`` (read first) becomes the layer's output."""
         a0, a1, a2, a3 = bits[0], bits[1], bits[2], bits[3]
-        r0, r1 = wflat[off:off + cols], wflat[off + cols:off + 2 * cols]
-        r2, r3 = wflat[off + 2 * cols:off + 3 * cols], wflat[off + 3 * cols:off + 4 * cols]
+        r0, r1, r2, r3 = _four_rows(wflat, off, cols)
         th = thr[toff:toff + cols]
         full = cols // _WORD
         for w in range(full):
             word = np.uint64(0)
             for b in range(_WORD):
                 j = w * _WORD + b
-                c = np.int64(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
-                             + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
+                c = _four_word_count(a0, a1, a2, a3, r0, r1, r2, r3, j)
                 word |= (_ONE << np.uint64(_WORD - 1 - b)) & (np.uint64(0) - np.uint64(c <= th[j]))
             bits[w] = word
         if full * _WORD < cols:
@@ -150,9 +162,7 @@ if _NUMBA:
                 j = full * _WORD + b
                 fire = True
                 if j < cols:
-                    c = np.int64(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
-                                 + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
-                    fire = c <= th[j]
+                    fire = _four_word_count(a0, a1, a2, a3, r0, r1, r2, r3, j) <= th[j]
                 word |= np.uint64(fire) << np.uint64(_WORD - 1 - b)
             bits[full] = word
 
@@ -161,13 +171,9 @@ if _NUMBA:
         """The last binary layer on a 4-word (<= 256-input) row: ``real = clip((n - 2 acc) * a + b, -1, 1)``
         straight from XOR and popcount, with no mismatch count stored."""
         a0, a1, a2, a3 = bits[0], bits[1], bits[2], bits[3]
-        r0, r1 = wflat[off:off + cols], wflat[off + cols:off + 2 * cols]
-        r2, r3 = wflat[off + 2 * cols:off + 3 * cols], wflat[off + 3 * cols:off + 4 * cols]
+        r0, r1, r2, r3 = _four_rows(wflat, off, cols)
         for j in range(cols):
-            c = np.int32(popcount64(a0 ^ r0[j]) + popcount64(a1 ^ r1[j])
-                         + popcount64(a2 ^ r2[j]) + popcount64(a3 ^ r3[j]))
-            v = np.float32(np.int32(n) - 2 * c) * a[j] + b[j]  # int32: a vector conversion
-            real[j] = min(np.float32(1.0), max(np.float32(-1.0), v))
+            real[j] = _clipped(np.int32(n - 2 * _four_word_count(a0, a1, a2, a3, r0, r1, r2, r3, j)), a[j], b[j])
 
     @njit(cache=xnor._cache_ok(), fastmath={"reassoc", "contract"})
     def _dot(u, v, c):  # pragma: no cover - compiled
@@ -250,8 +256,7 @@ if _NUMBA:
                         _threshold_pack(acc, thr[toff:toff + cols], cols, bits)
                     else:
                         for j in range(cols):
-                            v = np.float32(np.int32(n - 2 * acc[j])) * a[j] + b[j]  # int32: a vector conversion
-                            real[row, j] = min(np.float32(1.0), max(np.float32(-1.0), v))
+                            real[row, j] = _clipped(np.int32(n - 2 * acc[j]), a[j], b[j])
             _classify(real, rows, wc, bc, out, i)
 
     @njit(parallel=True, cache=xnor._cache_ok())
